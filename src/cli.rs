@@ -1,0 +1,333 @@
+//! The command line (clap): each command is a function returning
+//! `anyhow::Result<ExitCode>`; the composition root that wires store, pipeline,
+//! import and export together.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use leadsprint::export::{self, FileFormat, Filter};
+use leadsprint::import::{self, FileReport, ImportOptions};
+use leadsprint::pipeline::{self, Totals, Writer};
+use leadsprint::stats::Stats;
+use leadsprint::store::Store;
+
+/// Exit codes (also in README): 0 done, 1 failed, 2 bad usage (clap),
+/// 3 done but some records were quarantined.
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_QUARANTINED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "leadsprint",
+    version,
+    about = "Collect, de-duplicate, score and export B2B leads"
+)]
+pub struct Cli {
+    /// Where the store lives.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADSPRINT_DATA_DIR",
+        default_value = "./leadsprint-data"
+    )]
+    data_dir: PathBuf,
+    /// Log line format (logs go to standard error).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// More log detail: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import CSV, JSON or JSONL files through de-duplication into the store.
+    Import(ImportArgs),
+    /// Write the leads out: csv or jsonl.
+    #[command(subcommand)]
+    Export(ExportTarget),
+    /// Campaign figures and KPIs.
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List records that could not become leads, with the reason.
+    Quarantine {
+        #[arg(long)]
+        json: bool,
+        /// Show at most this many (newest last).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Files to import (.csv, .tsv, .txt, .json, .jsonl).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Map a column to a field, e.g. --map "E-Mail=email" or --map "Notes=ignore".
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    maps: Vec<String>,
+    /// The files' text encoding when not UTF-8 (latin1, windows-1252, utf-16le ...).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Record the leads' source as this vendor instead of the detected one.
+    #[arg(long)]
+    vendor: Option<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportTarget {
+    /// A CSV file (formula prefixes neutralised).
+    Csv(FileExportArgs),
+    /// One JSON lead per line, with identity keys, sources and merge history.
+    Jsonl(FileExportArgs),
+}
+
+#[derive(Debug, Args)]
+struct FileExportArgs {
+    /// Output file, or - for standard output.
+    #[arg(long)]
+    out: PathBuf,
+    /// Only leads scoring at least this (0-100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    min_quality: u8,
+}
+
+pub fn parse() -> Cli {
+    Cli::parse()
+}
+
+pub fn init_tracing(cli: &Cli) {
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Import(args) => import_files(&cli.data_dir, args),
+        Command::Export(target) => export_file(&cli.data_dir, target),
+        Command::Stats { json } => stats(&cli.data_dir, json),
+        Command::Quarantine { json, limit } => quarantine(&cli.data_dir, json, limit),
+    }
+}
+
+fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
+    Ok(Store::open(dir)?)
+}
+
+fn import_files(dir: &std::path::Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let mut writer = Writer::new(open_store(dir)?)?;
+    let total: u64 = args
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template(
+            "{spinner} importing [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let options = ImportOptions {
+        maps: args.maps,
+        encoding: args.encoding,
+        vendor: args.vendor,
+    };
+    let files = args.files;
+    let reports = pipeline::run(&mut writer, |send| {
+        files
+            .iter()
+            .map(|f| import::read_file(f, &options, &|n| bar.inc(n), send))
+            .collect::<Result<Vec<FileReport>, _>>()
+    })??;
+    bar.finish_and_clear();
+    let totals = writer.totals().clone();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "files": reports, "totals": totals })
+            )?
+        );
+    } else {
+        print_import_summary(&reports, &totals);
+    }
+    Ok(if totals.quarantined > 0 {
+        ExitCode::from(EXIT_QUARANTINED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_import_summary(reports: &[FileReport], totals: &Totals) {
+    for r in reports {
+        let mapped: Vec<String> = r.columns.iter().map(|(h, f)| format!("{h}→{f}")).collect();
+        println!(
+            "{} ({} {}, {} rows): {}",
+            r.path,
+            r.vendor,
+            r.format,
+            r.rows,
+            mapped.join(", ")
+        );
+        if !r.ignored_columns.is_empty() {
+            println!("  ignored columns: {}", r.ignored_columns.join(", "));
+        }
+    }
+    println!("records read      {:>10}", totals.records_received);
+    println!("new unique leads  {:>10}", totals.new_leads);
+    println!(
+        "duplicates merged {:>10}  ({} added nothing new)",
+        totals.duplicates_merged, totals.duplicates_unchanged
+    );
+    println!("conflicts         {:>10}", totals.conflicts);
+    println!("quarantined       {:>10}", totals.quarantined);
+    for (kind, n) in &totals.quarantined_by_kind {
+        println!("  {kind:<24}{n:>8}");
+    }
+    if totals.quarantined > 0 {
+        println!("see them with: leadsprint quarantine");
+    }
+}
+
+fn export_file(dir: &std::path::Path, target: ExportTarget) -> anyhow::Result<ExitCode> {
+    let (format, args) = match target {
+        ExportTarget::Csv(a) => (FileFormat::Csv, a),
+        ExportTarget::Jsonl(a) => (FileFormat::Jsonl, a),
+    };
+    let store = open_store(dir)?;
+    let reader = store.reader()?;
+    let filter = Filter {
+        min_quality: args.min_quality,
+    };
+    let report = export::to_file(&args.out, format, filter, reader.leads()?)
+        .with_context(|| format!("exporting to {}", args.out.display()))?;
+    if args.out != std::path::Path::new("-") {
+        eprintln!(
+            "wrote {} leads to {} ({} below --min-quality {})",
+            report.written,
+            args.out.display(),
+            report.filtered_out,
+            args.min_quality
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    let store = open_store(dir)?;
+    let stats = Stats::from(&store.reader()?.counters()?);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&stats)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: [(&str, String); 10] = [
+        ("records received", stats.records_received.to_string()),
+        ("unique leads", stats.unique_leads.to_string()),
+        ("duplicates merged", stats.duplicates_merged.to_string()),
+        ("conflicts", stats.conflicts.to_string()),
+        ("quarantined", stats.quarantined.to_string()),
+        ("qualified leads (>= 80)", stats.qualified_leads.to_string()),
+        ("average quality", format!("{:.1}", stats.avg_quality)),
+        (
+            "email availability",
+            format!("{:.1}%", stats.email_availability),
+        ),
+        (
+            "company completeness",
+            format!("{:.1}%", stats.company_completeness),
+        ),
+        (
+            "linkedin availability",
+            format!("{:.1}%", stats.linkedin_availability),
+        ),
+    ];
+    for (name, value) in rows {
+        println!("{name:<26}{value:>12}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn quarantine(dir: &std::path::Path, json: bool, limit: usize) -> anyhow::Result<ExitCode> {
+    let store = open_store(dir)?;
+    let entries = store
+        .reader()?
+        .quarantine()?
+        .collect::<Result<Vec<_>, _>>()?;
+    let shown = &entries[entries.len().saturating_sub(limit)..];
+    if json {
+        let list: Vec<_> = shown
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "at": e.at, "origin": e.origin, "position": e.position, "kind": e.kind,
+                    "reason": e.reason, "raw": String::from_utf8_lossy(&e.raw), "raw_bytes": e.raw.len(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "total": entries.len(), "entries": list })
+            )?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} quarantined records{}",
+        entries.len(),
+        if shown.len() < entries.len() {
+            format!(", last {}", shown.len())
+        } else {
+            String::new()
+        }
+    );
+    for e in shown {
+        let raw: String = String::from_utf8_lossy(&e.raw)
+            .chars()
+            .take(120)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        println!(
+            "{} {}: [{}] {}\n    {}",
+            e.origin,
+            e.position,
+            e.kind,
+            e.reason,
+            raw.trim_end()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,79 @@
+//! Binary encoding of stored values: bincode 2.0.1 (serde mode) behind a
+//! format-version byte. The only module that knows bincode; the version byte lets
+//! a later release read old values and migrate them.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The format byte written in front of every value encoded today.
+pub const FORMAT_V1: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("stored value is empty (no format byte)")]
+    Empty,
+    #[error("stored value has format {0}, this build reads format {FORMAT_V1}; upgrade leadsprint")]
+    UnknownFormat(u8),
+    #[error("cannot encode value: {0}")]
+    Encode(#[from] bincode::error::EncodeError),
+    #[error("stored value is corrupt: {0}")]
+    Decode(#[from] bincode::error::DecodeError),
+}
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Encodes `value` as `[FORMAT_V1, bincode bytes...]`.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(256);
+    out.push(FORMAT_V1);
+    bincode::serde::encode_into_std_write(value, &mut out, config())?;
+    Ok(out)
+}
+
+/// Decodes a value written by [`encode`].
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    match bytes.split_first() {
+        None => Err(CodecError::Empty),
+        Some((&FORMAT_V1, body)) => Ok(bincode::serde::decode_from_slice(body, config())?.0),
+        Some((&other, _)) => Err(CodecError::UnknownFormat(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Sample {
+        name: Option<String>,
+        tags: Vec<String>,
+        n: u64,
+    }
+
+    #[test]
+    fn round_trips_with_version_byte() {
+        let v = Sample {
+            name: Some("Zoë 🚀".into()),
+            tags: vec!["a".into()],
+            n: 7,
+        };
+        let bytes = encode(&v).unwrap();
+        assert_eq!(bytes[0], FORMAT_V1);
+        assert_eq!(decode::<Sample>(&bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn rejects_unknown_format_and_empty_and_garbage() {
+        assert!(matches!(decode::<Sample>(&[]), Err(CodecError::Empty)));
+        assert!(matches!(
+            decode::<Sample>(&[9, 1, 2]),
+            Err(CodecError::UnknownFormat(9))
+        ));
+        assert!(matches!(
+            decode::<Sample>(&[FORMAT_V1, 1]),
+            Err(CodecError::Decode(_))
+        ));
+    }
+}

@@ -1,0 +1,128 @@
+//! CSV export: one row per lead in a fixed column order, with spreadsheet formula
+//! prefixes neutralised so a hostile name cannot run in Excel or Sheets.
+
+use std::io::Write;
+
+use crate::lead::Lead;
+
+/// The columns, in order.
+pub const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "email_status",
+    "job_title",
+    "seniority",
+    "company_name",
+    "company_domain",
+    "company_industry",
+    "company_size",
+    "company_linkedin_url",
+    "city",
+    "region",
+    "country",
+    "phone",
+    "linkedin_url",
+    "profile_ids",
+    "emails",
+    "sources",
+    "quality",
+    "created_at",
+    "updated_at",
+];
+
+/// Cells starting with `= + - @`, tab or carriage return are formulas to a
+/// spreadsheet: a leading apostrophe makes them text (OWASP's advice).
+pub fn neutralize_formula(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}").into(),
+        _ => value.into(),
+    }
+}
+
+pub(super) struct Writer<W: Write> {
+    inner: csv::Writer<W>,
+    record: Vec<String>,
+}
+
+impl<W: Write> Writer<W> {
+    /// Starts the file with the header row.
+    pub fn new(out: W) -> std::io::Result<Self> {
+        let mut inner = csv::WriterBuilder::new()
+            .buffer_capacity(1 << 20)
+            .from_writer(out);
+        inner.write_record(CSV_COLUMNS)?;
+        Ok(Writer {
+            inner,
+            record: Vec::with_capacity(CSV_COLUMNS.len()),
+        })
+    }
+
+    pub fn row(&mut self, lead: &Lead) -> std::io::Result<()> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let sources: Vec<String> = lead
+            .sources
+            .iter()
+            .map(|s| format!("{}/{}", s.vendor, s.workflow))
+            .collect();
+        self.record.clear();
+        self.record.extend([
+            lead.id.to_string(),
+            opt(&lead.first_name),
+            opt(&lead.last_name),
+            opt(&lead.full_name),
+            opt(&lead.email),
+            lead.email_status.as_str().to_owned(),
+            opt(&lead.job_title),
+            opt(&lead.seniority),
+            opt(&lead.company.name),
+            opt(&lead.company.domain),
+            opt(&lead.company.industry),
+            opt(&lead.company.size),
+            opt(&lead.company.linkedin_url),
+            opt(&lead.location.city),
+            opt(&lead.location.region),
+            opt(&lead.location.country),
+            opt(&lead.phone),
+            opt(&lead.linkedin_url),
+            lead.identity.profile_ids.join(";"),
+            lead.identity.emails.join(";"),
+            sources.join(";"),
+            lead.quality.score.to_string(),
+            lead.created_at.to_string(),
+            lead.updated_at.to_string(),
+        ]);
+        for value in &self.record {
+            self.inner
+                .write_field(neutralize_formula(value).as_bytes())?;
+        }
+        self.inner.write_record(None::<&[u8]>)?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutralises_formula_prefixes() {
+        let cases = [
+            ("=1+1", "'=1+1"),
+            ("+1 555", "'+1 555"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("Dana", "Dana"),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(neutralize_formula(input), want);
+        }
+    }
+}

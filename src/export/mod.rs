@@ -1,0 +1,154 @@
+//! Exports at the end of the sprint. File formats live here (CSV, JSONL); each
+//! target is one file. Exporters take leads from the caller as an iterator and
+//! never reach into the store themselves.
+
+mod csv;
+mod jsonl;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::lead::Lead;
+
+pub use csv::{CSV_COLUMNS, neutralize_formula};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("cannot write {path}: {source}; check the folder exists and is writable")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reading leads: {0}")]
+    Source(String),
+}
+
+/// Which leads an export takes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    pub min_quality: u8,
+}
+
+impl Filter {
+    pub fn accepts(&self, lead: &Lead) -> bool {
+        lead.quality.score >= self.min_quality
+    }
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExportReport {
+    pub written: u64,
+    pub filtered_out: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Jsonl,
+}
+
+/// Writes the accepted leads to `path` (`-` for standard output). A file is written
+/// beside its final name and renamed at the end, so an interrupted export never
+/// leaves a half file behind.
+pub fn to_file<E: std::fmt::Display>(
+    path: &Path,
+    format: FileFormat,
+    filter: Filter,
+    leads: impl Iterator<Item = Result<Lead, E>>,
+) -> Result<ExportReport, ExportError> {
+    let io = |source| ExportError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if path == Path::new("-") {
+        let stdout = std::io::stdout().lock();
+        return write_all(BufWriter::new(stdout), format, filter, leads, path);
+    }
+    let tmp = path.with_extension(format!(
+        "{}.partial",
+        path.extension().map_or("".into(), |e| e.to_string_lossy())
+    ));
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let report = write_all(
+        BufWriter::with_capacity(1 << 20, file),
+        format,
+        filter,
+        leads,
+        path,
+    );
+    match report {
+        Ok(r) => std::fs::rename(&tmp, path).map(|_| r).map_err(io),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn write_all<W: Write, E: std::fmt::Display>(
+    out: W,
+    format: FileFormat,
+    filter: Filter,
+    leads: impl Iterator<Item = Result<Lead, E>>,
+    path: &Path,
+) -> Result<ExportReport, ExportError> {
+    let io = |source| ExportError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    match format {
+        FileFormat::Csv => {
+            let mut writer = csv::Writer::new(out).map_err(io)?;
+            let report =
+                each_accepted(leads, filter, |lead| writer.row(lead)).map_err(|e| e.at(path))?;
+            writer.finish().map_err(io)?;
+            Ok(report)
+        }
+        FileFormat::Jsonl => {
+            let mut out = out;
+            let report = each_accepted(leads, filter, |lead| jsonl::row(&mut out, lead))
+                .map_err(|e| e.at(path))?;
+            out.flush().map_err(io)?;
+            Ok(report)
+        }
+    }
+}
+
+enum LoopError {
+    Io(std::io::Error),
+    Source(String),
+}
+
+impl LoopError {
+    fn at(self, path: &Path) -> ExportError {
+        match self {
+            LoopError::Io(source) => ExportError::Io {
+                path: path.to_owned(),
+                source,
+            },
+            LoopError::Source(e) => ExportError::Source(e),
+        }
+    }
+}
+
+/// Calls `write` for each lead the filter accepts, counting both kinds.
+fn each_accepted<E: std::fmt::Display>(
+    leads: impl Iterator<Item = Result<Lead, E>>,
+    filter: Filter,
+    mut write: impl FnMut(&Lead) -> std::io::Result<()>,
+) -> Result<ExportReport, LoopError> {
+    let mut report = ExportReport::default();
+    for lead in leads {
+        let lead = lead.map_err(|e| LoopError::Source(e.to_string()))?;
+        if filter.accepts(&lead) {
+            write(&lead).map_err(LoopError::Io)?;
+            report.written += 1;
+        } else {
+            report.filtered_out += 1;
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,244 @@
+//! The lead model: what a vendor hands us ([`RawLead`]), what we store ([`Lead`]),
+//! and the identity keys that decide who is who. Pure data and pure functions: no
+//! I/O, no clock (callers pass `now`), no other module of the crate.
+
+pub mod identity;
+pub mod normalize;
+pub mod quality;
+
+pub use identity::{IdentityKey, KeyKind};
+pub use normalize::{Candidate, Rejection, normalize};
+pub use quality::{Quality, score};
+
+use serde::{Deserialize, Serialize};
+
+/// Store-assigned lead number, dense and increasing.
+pub type LeadId = u64;
+
+/// Milliseconds since the Unix epoch (UTC).
+pub type Millis = i64;
+
+/// A record as a vendor or a file gives it: every field optional, nothing checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RawLead {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub full_name: Option<String>,
+    pub job_title: Option<String>,
+    pub seniority: Option<String>,
+    /// Every address the record carries; the first personal one becomes `Lead::email`.
+    pub emails: Vec<String>,
+    pub email_status: Option<String>,
+    pub phone: Option<String>,
+    pub linkedin_url: Option<String>,
+    /// Namespaced vendor IDs (`apollo:…`, `zoominfo:…`, `brightdata:…`, `li:…`) or
+    /// LinkedIn member URNs.
+    pub profile_ids: Vec<String>,
+    pub company_name: Option<String>,
+    pub company_domain: Option<String>,
+    pub company_industry: Option<String>,
+    pub company_size: Option<String>,
+    pub company_linkedin_url: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub country: Option<String>,
+    /// Free-text "City, Region, Country", used where the parts are missing.
+    pub location: Option<String>,
+    pub source: Source,
+}
+
+/// Where one record of a lead came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// `apollo`, `brightdata`, `zoominfo`, `salesnav`, or the import format.
+    pub vendor: String,
+    /// The workflow name, or `import:<file name>` for imports.
+    pub workflow: String,
+    /// The vendor's record id, or `line N` for imported rows.
+    pub record_id: Option<String>,
+    pub fetched_at: Millis,
+}
+
+impl Source {
+    /// Two sources are the same record when vendor, workflow and record id agree
+    /// (the fetch time does not matter: re-reading a record is not a new source).
+    pub fn same_record(&self, other: &Source) -> bool {
+        self.vendor == other.vendor
+            && self.workflow == other.workflow
+            && self.record_id == other.record_id
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Company {
+    pub name: Option<String>,
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub size: Option<String>,
+    pub linkedin_url: Option<String>,
+}
+
+impl Company {
+    /// Name, domain and industry all known: what the quality rubric calls complete.
+    pub fn is_complete(&self) -> bool {
+        self.name.is_some() && self.domain.is_some() && self.industry.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub country: Option<String>,
+}
+
+/// What we know of the primary email's deliverability.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailStatus {
+    /// Syntax is valid; nobody has verified the mailbox.
+    #[default]
+    Unverified,
+    Verified,
+    /// The domain accepts every address (catch-all): deliverability unknown.
+    AcceptAll,
+    Invalid,
+}
+
+impl EmailStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailStatus::Unverified => "unverified",
+            EmailStatus::Verified => "verified",
+            EmailStatus::AcceptAll => "accept_all",
+            EmailStatus::Invalid => "invalid",
+        }
+    }
+}
+
+/// Every normalised identity key a lead holds, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub linkedin_urls: Vec<String>,
+    pub emails: Vec<String>,
+    pub profile_ids: Vec<String>,
+}
+
+impl Identity {
+    pub fn keys(&self) -> impl Iterator<Item = IdentityKey> + '_ {
+        let ids = self
+            .profile_ids
+            .iter()
+            .map(|v| IdentityKey::new(KeyKind::ProfileId, v));
+        let urls = self
+            .linkedin_urls
+            .iter()
+            .map(|v| IdentityKey::new(KeyKind::LinkedIn, v));
+        let mails = self
+            .emails
+            .iter()
+            .map(|v| IdentityKey::new(KeyKind::Email, v));
+        ids.chain(urls).chain(mails)
+    }
+
+    pub fn contains(&self, key: &IdentityKey) -> bool {
+        self.list(key.kind()).iter().any(|v| v == key.value())
+    }
+
+    /// Adds `key` unless present; returns whether it was added.
+    pub fn add(&mut self, key: &IdentityKey) -> bool {
+        if self.contains(key) {
+            return false;
+        }
+        self.list_mut(key.kind()).push(key.value().to_owned());
+        true
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.linkedin_urls.is_empty() && self.emails.is_empty() && self.profile_ids.is_empty()
+    }
+
+    fn list(&self, kind: KeyKind) -> &Vec<String> {
+        match kind {
+            KeyKind::ProfileId => &self.profile_ids,
+            KeyKind::LinkedIn => &self.linkedin_urls,
+            KeyKind::Email => &self.emails,
+        }
+    }
+
+    fn list_mut(&mut self, kind: KeyKind) -> &mut Vec<String> {
+        match kind {
+            KeyKind::ProfileId => &mut self.profile_ids,
+            KeyKind::LinkedIn => &mut self.linkedin_urls,
+            KeyKind::Email => &mut self.emails,
+        }
+    }
+}
+
+/// A value that failed validation: kept on the lead, flagged, never an identity key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flag {
+    pub field: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// One record folded into an existing lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeEvent {
+    pub at: Millis,
+    pub source: Source,
+    /// Fields that were empty on the lead and this record filled.
+    pub filled: Vec<String>,
+    /// Identity keys this record added (encoded form, see [`IdentityKey::encoded`]).
+    pub added_keys: Vec<String>,
+    /// Other leads this record's keys also pointed at (a conflict; nothing moved).
+    pub conflicts_with: Vec<LeadId>,
+}
+
+/// A person, de-duplicated across every vendor that returned them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Lead {
+    pub id: LeadId,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub full_name: Option<String>,
+    pub job_title: Option<String>,
+    pub seniority: Option<String>,
+    pub company: Company,
+    pub location: Location,
+    /// The primary address, as given (trimmed, lower-cased); its identity form may differ.
+    pub email: Option<String>,
+    pub email_status: EmailStatus,
+    pub phone: Option<String>,
+    /// Canonical `https://www.linkedin.com/in/{slug}`.
+    pub linkedin_url: Option<String>,
+    pub identity: Identity,
+    pub flags: Vec<Flag>,
+    pub sources: Vec<Source>,
+    pub merges: Vec<MergeEvent>,
+    pub quality: Quality,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Store sequence of the last change (the search index follows it).
+    pub seq: u64,
+}
+
+impl Lead {
+    /// Whether the primary email is a personal, syntactically valid, not-invalid address.
+    pub fn has_personal_email(&self) -> bool {
+        self.email
+            .as_deref()
+            .is_some_and(|e| !identity::is_role_email(e))
+            && self.email_status != EmailStatus::Invalid
+    }
+
+    /// The display name: full name, else first and last joined.
+    pub fn display_name(&self) -> String {
+        if let Some(full) = &self.full_name {
+            return full.clone();
+        }
+        let parts = [self.first_name.as_deref(), self.last_name.as_deref()];
+        parts.into_iter().flatten().collect::<Vec<_>>().join(" ")
+    }
+}

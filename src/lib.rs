@@ -1,0 +1,28 @@
+//! leadsprint: collect leads from data vendors, de-duplicate, score, store, search
+//! and export them — one binary, no external services.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! import / sources ─► pipeline::prepare (lead::normalize, lead::quality)
+//!                  ─► pipeline::Writer (dedup against store) ─► store (redb)
+//!                  ─► export (CSV, JSONL)
+//! ```
+//!
+//! - [`lead`]: the model, identity keys, normalisation and the quality score (pure).
+//! - [`dedup`]: the xxh3 key set and the merge policy (pure, synchronous).
+//! - [`store`]: redb tables, the durable batch write, readers.
+//! - [`codec`]: bincode behind a format-version byte.
+//! - [`pipeline`]: stage order and the single writer.
+//! - [`import`]: CSV and JSON files into pipeline items.
+//! - [`export`]: files at the end.
+//! - [`stats`]: KPIs from the store's counters.
+
+pub mod codec;
+pub mod dedup;
+pub mod export;
+pub mod import;
+pub mod lead;
+pub mod pipeline;
+pub mod stats;
+pub mod store;

@@ -1,0 +1,497 @@
+//! The redb store: the source of truth. Every table is declared here, once, with a
+//! `KEY_TO_VALUE` name; [`Store::write`] runs one durable transaction (the single
+//! writer's batch), [`Reader`] serves everyone else. Knows leads and bytes only:
+//! no de-duplication policy, no search index.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, CodecError};
+use crate::lead::{Lead, LeadId, Millis};
+
+/// Bumped whenever stored values or identity-key rules change meaning.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const META_NAME_TO_VALUE: TableDefinition<&str, u64> = TableDefinition::new("meta_name_to_value");
+const LEAD_ID_TO_LEAD: TableDefinition<u64, &[u8]> = TableDefinition::new("lead_id_to_lead");
+const KEY_TO_LEAD_ID: TableDefinition<&str, u64> = TableDefinition::new("key_to_lead_id");
+const SEQ_TO_LEAD_ID: TableDefinition<u64, u64> = TableDefinition::new("seq_to_lead_id");
+const COUNTER_TO_VALUE: TableDefinition<&str, u64> = TableDefinition::new("counter_to_value");
+const QUARANTINE_ID_TO_ENTRY: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("quarantine_id_to_entry");
+
+const META_SCHEMA: &str = "schema_version";
+const META_NEXT_LEAD: &str = "next_lead_id";
+const META_SEQ: &str = "seq";
+const META_NEXT_QUARANTINE: &str = "next_quarantine_id";
+
+/// File names inside the data dir.
+pub const DB_FILE: &str = "leads.redb";
+pub const LOCK_FILE: &str = "leadsprint.lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "data dir {dir} is in use by another leadsprint process{holder}; stop that process or pass another --data-dir"
+    )]
+    Locked { dir: PathBuf, holder: String },
+    #[error("cannot use data dir {dir}: {source}; check that it exists and is writable")]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "data dir was written by a newer leadsprint (schema {found}, this build reads {SCHEMA_VERSION}); upgrade leadsprint"
+    )]
+    NewerSchema { found: u64 },
+    #[error(
+        "lead {0} is referenced but missing from the store; run `leadsprint backup` and report this"
+    )]
+    MissingLead(LeadId),
+    #[error("store value: {0}")]
+    Codec(#[from] CodecError),
+    #[error("store: {0}")]
+    Db(#[from] redb::Error),
+}
+
+macro_rules! db_error {
+    ($($t:ty),*) => {$(impl From<$t> for StoreError {
+        fn from(e: $t) -> Self { StoreError::Db(e.into()) }
+    })*};
+}
+db_error!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// The figures kept by the writer, updated in the same transaction as the leads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub records_received: u64,
+    pub unique_leads: u64,
+    pub duplicates_merged: u64,
+    pub conflicts: u64,
+    pub quarantined: u64,
+    pub quality_sum: u64,
+    pub qualified: u64,
+    pub with_personal_email: u64,
+    pub with_linkedin: u64,
+    pub company_complete: u64,
+}
+
+/// Counter names as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Counter {
+    RecordsReceived,
+    UniqueLeads,
+    DuplicatesMerged,
+    Conflicts,
+    Quarantined,
+    QualitySum,
+    Qualified,
+    WithPersonalEmail,
+    WithLinkedin,
+    CompanyComplete,
+}
+
+impl Counter {
+    const ALL: [Counter; 10] = [
+        Counter::RecordsReceived,
+        Counter::UniqueLeads,
+        Counter::DuplicatesMerged,
+        Counter::Conflicts,
+        Counter::Quarantined,
+        Counter::QualitySum,
+        Counter::Qualified,
+        Counter::WithPersonalEmail,
+        Counter::WithLinkedin,
+        Counter::CompanyComplete,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Counter::RecordsReceived => "records_received",
+            Counter::UniqueLeads => "unique_leads",
+            Counter::DuplicatesMerged => "duplicates_merged",
+            Counter::Conflicts => "conflicts",
+            Counter::Quarantined => "quarantined",
+            Counter::QualitySum => "quality_sum",
+            Counter::Qualified => "qualified",
+            Counter::WithPersonalEmail => "with_personal_email",
+            Counter::WithLinkedin => "with_linkedin",
+            Counter::CompanyComplete => "company_complete",
+        }
+    }
+
+    fn slot(self, c: &mut Counters) -> &mut u64 {
+        match self {
+            Counter::RecordsReceived => &mut c.records_received,
+            Counter::UniqueLeads => &mut c.unique_leads,
+            Counter::DuplicatesMerged => &mut c.duplicates_merged,
+            Counter::Conflicts => &mut c.conflicts,
+            Counter::Quarantined => &mut c.quarantined,
+            Counter::QualitySum => &mut c.quality_sum,
+            Counter::Qualified => &mut c.qualified,
+            Counter::WithPersonalEmail => &mut c.with_personal_email,
+            Counter::WithLinkedin => &mut c.with_linkedin,
+            Counter::CompanyComplete => &mut c.company_complete,
+        }
+    }
+}
+
+/// A record that could not become a lead, kept with the reason and its raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineEntry {
+    pub at: Millis,
+    /// The file or workflow it came from.
+    pub origin: String,
+    /// Where in the origin: `line 12`, `page 3`.
+    pub position: String,
+    /// A short label to count by (`wrong field count`, `no identity key`, ...).
+    pub kind: String,
+    /// What went wrong and what to do, in full.
+    pub reason: String,
+    #[serde(with = "serde_bytes")]
+    pub raw: Vec<u8>,
+}
+
+/// Holds the data dir for one process: a second process gets [`StoreError::Locked`].
+struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
+        let io = |source| StoreError::Io {
+            dir: dir.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let pid = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = match pid.trim() {
+                    "" => String::new(),
+                    pid => format!(" (pid {pid})"),
+                };
+                return Err(StoreError::Locked {
+                    dir: dir.to_owned(),
+                    holder,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        write!(file, "{}", std::process::id()).map_err(io)?;
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// The store of one data dir.
+pub struct Store {
+    db: Database,
+    dir: PathBuf,
+    _lock: DirLock,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, taking the data-dir lock.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let lock = DirLock::acquire(dir)?;
+        let db = Database::builder()
+            .set_cache_size(512 * 1024 * 1024)
+            .create(dir.join(DB_FILE))?;
+        let store = Store {
+            db,
+            dir: dir.to_owned(),
+            _lock: lock,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        self.write(|batch| {
+            match batch.meta(META_SCHEMA)? {
+                0 => batch.set_meta(META_SCHEMA, SCHEMA_VERSION)?,
+                found if found > SCHEMA_VERSION => return Err(StoreError::NewerSchema { found }),
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` in one write transaction and commits it durably (two-phase commit,
+    /// quick repair). Nothing of `f` is visible, or survives a crash, unless it returns `Ok`.
+    pub fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_two_phase_commit(true);
+        txn.set_quick_repair(true);
+        let result = {
+            let mut batch = Batch::open(&txn)?;
+            let result = f(&mut batch)?;
+            batch.finish()?;
+            result
+        };
+        txn.commit()?;
+        Ok(result)
+    }
+
+    pub fn reader(&self) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            txn: self.db.begin_read()?,
+        })
+    }
+
+    /// Calls `f` with every stored identity key (encoded form): rebuilds the dedup set.
+    pub fn for_each_key(&self, mut f: impl FnMut(&str)) -> Result<(), StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(KEY_TO_LEAD_ID) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in table.iter()? {
+            f(entry?.0.value());
+        }
+        Ok(())
+    }
+}
+
+/// One write transaction's tables, with the domain operations the writer needs.
+pub struct Batch<'txn> {
+    meta: redb::Table<'txn, &'static str, u64>,
+    leads: redb::Table<'txn, u64, &'static [u8]>,
+    keys: redb::Table<'txn, &'static str, u64>,
+    seqs: redb::Table<'txn, u64, u64>,
+    counters: redb::Table<'txn, &'static str, u64>,
+    quarantine: redb::Table<'txn, u64, &'static [u8]>,
+    deltas: BTreeMap<Counter, i64>,
+    next_lead: u64,
+    seq: u64,
+}
+
+impl<'txn> Batch<'txn> {
+    fn open(txn: &'txn redb::WriteTransaction) -> Result<Self, StoreError> {
+        let meta = txn.open_table(META_NAME_TO_VALUE)?;
+        let next_lead = meta.get(META_NEXT_LEAD)?.map_or(1, |v| v.value());
+        let seq = meta.get(META_SEQ)?.map_or(0, |v| v.value());
+        Ok(Batch {
+            meta,
+            leads: txn.open_table(LEAD_ID_TO_LEAD)?,
+            keys: txn.open_table(KEY_TO_LEAD_ID)?,
+            seqs: txn.open_table(SEQ_TO_LEAD_ID)?,
+            counters: txn.open_table(COUNTER_TO_VALUE)?,
+            quarantine: txn.open_table(QUARANTINE_ID_TO_ENTRY)?,
+            deltas: BTreeMap::new(),
+            next_lead,
+            seq,
+        })
+    }
+
+    fn meta(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(self.meta.get(name)?.map_or(0, |v| v.value()))
+    }
+
+    fn set_meta(&mut self, name: &str, value: u64) -> Result<(), StoreError> {
+        self.meta.insert(name, value)?;
+        Ok(())
+    }
+
+    /// The lead holding exactly this encoded identity key.
+    pub fn owner(&self, encoded_key: &str) -> Result<Option<LeadId>, StoreError> {
+        Ok(self.keys.get(encoded_key)?.map(|v| v.value()))
+    }
+
+    pub fn lead(&self, id: LeadId) -> Result<Lead, StoreError> {
+        let bytes = self.leads.get(id)?.ok_or(StoreError::MissingLead(id))?;
+        Ok(codec::decode(bytes.value())?)
+    }
+
+    pub fn next_lead_id(&mut self) -> LeadId {
+        let id = self.next_lead;
+        self.next_lead += 1;
+        id
+    }
+
+    /// Writes a new (`previous` = `None`) or changed lead, stamping its store sequence
+    /// and keeping the KPI counters in step.
+    pub fn put_lead(&mut self, previous: Option<&Lead>, lead: &mut Lead) -> Result<(), StoreError> {
+        self.seq += 1;
+        lead.seq = self.seq;
+        if let Some(old) = previous {
+            self.seqs.remove(old.seq)?;
+            self.count_lead(old, -1);
+        } else {
+            self.add(Counter::UniqueLeads, 1);
+        }
+        self.count_lead(lead, 1);
+        self.seqs.insert(lead.seq, lead.id)?;
+        self.leads
+            .insert(lead.id, codec::encode(lead)?.as_slice())?;
+        Ok(())
+    }
+
+    fn count_lead(&mut self, lead: &Lead, sign: i64) {
+        self.add(Counter::QualitySum, sign * i64::from(lead.quality.score));
+        self.add(
+            Counter::Qualified,
+            sign * i64::from(lead.quality.is_qualified()),
+        );
+        self.add(
+            Counter::WithPersonalEmail,
+            sign * i64::from(lead.has_personal_email()),
+        );
+        self.add(
+            Counter::WithLinkedin,
+            sign * i64::from(lead.linkedin_url.is_some()),
+        );
+        self.add(
+            Counter::CompanyComplete,
+            sign * i64::from(lead.company.is_complete()),
+        );
+    }
+
+    pub fn bind_key(&mut self, encoded_key: &str, id: LeadId) -> Result<(), StoreError> {
+        self.keys.insert(encoded_key, id)?;
+        Ok(())
+    }
+
+    pub fn add_quarantine(&mut self, entry: &QuarantineEntry) -> Result<(), StoreError> {
+        let id = self.meta(META_NEXT_QUARANTINE)? + 1;
+        self.quarantine
+            .insert(id, codec::encode(entry)?.as_slice())?;
+        self.set_meta(META_NEXT_QUARANTINE, id)?;
+        self.add(Counter::Quarantined, 1);
+        Ok(())
+    }
+
+    pub fn add(&mut self, counter: Counter, delta: i64) {
+        *self.deltas.entry(counter).or_default() += delta;
+    }
+
+    fn finish(&mut self) -> Result<(), StoreError> {
+        for (counter, delta) in std::mem::take(&mut self.deltas) {
+            let name = counter.name();
+            let old = self.counters.get(name)?.map_or(0, |v| v.value());
+            self.counters
+                .insert(name, old.saturating_add_signed(delta))?;
+        }
+        let (next_lead, seq) = (self.next_lead, self.seq);
+        self.set_meta(META_NEXT_LEAD, next_lead)?;
+        self.set_meta(META_SEQ, seq)
+    }
+}
+
+/// A consistent read-only view of the store.
+pub struct Reader {
+    txn: redb::ReadTransaction,
+}
+
+impl Reader {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
+        match self.txn.open_table(def) {
+            Ok(t) => Ok(Some(t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn counters(&self) -> Result<Counters, StoreError> {
+        let mut out = Counters::default();
+        if let Some(table) = self.table(COUNTER_TO_VALUE)? {
+            for counter in Counter::ALL {
+                *counter.slot(&mut out) = table.get(counter.name())?.map_or(0, |v| v.value());
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn lead(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
+        let Some(table) = self.table(LEAD_ID_TO_LEAD)? else {
+            return Ok(None);
+        };
+        let found = table.get(id)?;
+        Ok(found.map(|v| codec::decode(v.value())).transpose()?)
+    }
+
+    pub fn lead_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .table(LEAD_ID_TO_LEAD)?
+            .map(|t| t.len())
+            .transpose()?
+            .unwrap_or(0))
+    }
+
+    /// Every lead in id order.
+    pub fn leads(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<Lead, StoreError>> + use<>, StoreError> {
+        let range = self
+            .table(LEAD_ID_TO_LEAD)?
+            .map(|t| t.range::<u64>(..))
+            .transpose()?;
+        Ok(range.into_iter().flatten().map(|entry| {
+            let (_, v) = entry?;
+            Ok(codec::decode(v.value())?)
+        }))
+    }
+
+    /// The store sequence of the last committed change.
+    pub fn seq(&self) -> Result<u64, StoreError> {
+        let Some(table) = self.table(META_NAME_TO_VALUE)? else {
+            return Ok(0);
+        };
+        Ok(table.get(META_SEQ)?.map_or(0, |v| v.value()))
+    }
+
+    /// The identity keys stored for `id`, read from the key table (for consistency checks).
+    pub fn key_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .table(KEY_TO_LEAD_ID)?
+            .map(|t| t.len())
+            .transpose()?
+            .unwrap_or(0))
+    }
+
+    /// Quarantined records, oldest first.
+    pub fn quarantine(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<QuarantineEntry, StoreError>> + use<>, StoreError> {
+        let range = self
+            .table(QUARANTINE_ID_TO_ENTRY)?
+            .map(|t| t.range::<u64>(..))
+            .transpose()?;
+        Ok(range.into_iter().flatten().map(|entry| {
+            let (_, v) = entry?;
+            Ok(codec::decode(v.value())?)
+        }))
+    }
+}
