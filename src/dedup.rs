@@ -1,10 +1,11 @@
-//! De-duplication (SPEC section 5): an in-memory set of xxh3 hashes of every
+//! De-duplication (SPEC section 5): an in-memory index of the xxh3 hashes of every
 //! identity key, and the merge policy. Pure and synchronous: the exact keys live in
-//! the store, reached through [`LeadStore`], and every hash hit is confirmed there,
-//! so a hash collision can never merge two people.
+//! the stored leads, reached through [`LeadStore`], and every hash hit is confirmed
+//! against them, so a hash collision can never merge two people.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::lead::{self, Candidate, IdentityKey, Lead, LeadId, MergeEvent, Millis};
 
@@ -31,57 +32,103 @@ impl Hasher for PassThroughHasher {
     }
 }
 
-/// xxh3-64 hashes of every known identity key: 8 bytes and a control byte per key.
-#[derive(Default)]
-pub struct KeySet {
-    hashes: HashSet<u64, BuildHasherDefault<PassThroughHasher>>,
+/// A 64-bit hash stored as two `u32`s, so a table entry with a `u32` lead number
+/// packs into 12 bytes instead of 16.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Hash64([u32; 2]);
+
+impl Hash64 {
+    fn new(h: u64) -> Self {
+        Hash64([(h >> 32) as u32, h as u32])
+    }
 }
 
-impl KeySet {
+impl Hash for Hash64 {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64((u64::from(self.0[0]) << 32) | u64::from(self.0[1]));
+    }
+}
+
+/// Lead numbers are kept as `u32` in memory (4 billion leads per data dir).
+#[derive(Debug, thiserror::Error)]
+#[error("lead number {0} is past the 4,294,967,295 leads one data dir can hold")]
+pub struct TooManyLeads(pub LeadId);
+
+/// xxh3-64 hash of every known identity key → the lead holding it: 12 bytes and a
+/// control byte per key. Two keys with one hash (astronomically rare) are kept
+/// apart in `collisions`, so lookups stay exact.
+#[derive(Default)]
+pub struct KeyIndex {
+    leads: HashMap<Hash64, u32, BuildHasherDefault<PassThroughHasher>>,
+    collisions: HashMap<u64, Vec<u32>>,
+}
+
+impl KeyIndex {
     pub fn with_capacity(keys: usize) -> Self {
-        KeySet {
-            hashes: HashSet::with_capacity_and_hasher(keys, BuildHasherDefault::default()),
+        KeyIndex {
+            leads: HashMap::with_capacity_and_hasher(keys, BuildHasherDefault::default()),
+            collisions: HashMap::new(),
         }
     }
 
-    pub fn insert(&mut self, hash: u64) {
-        self.hashes.insert(hash);
+    /// Records that `lead` holds a key hashing to `hash`.
+    pub fn insert(&mut self, hash: u64, lead: LeadId) -> Result<(), TooManyLeads> {
+        let lead32 = u32::try_from(lead).map_err(|_| TooManyLeads(lead))?;
+        match self.leads.entry(Hash64::new(hash)) {
+            Entry::Vacant(v) => {
+                v.insert(lead32);
+            }
+            Entry::Occupied(o) if *o.get() != lead32 => {
+                let others = self.collisions.entry(hash).or_default();
+                if !others.contains(&lead32) {
+                    others.push(lead32);
+                }
+            }
+            Entry::Occupied(_) => {}
+        }
+        Ok(())
     }
 
-    /// False means certainly unknown; true means "confirm against the store".
-    pub fn may_contain(&self, hash: u64) -> bool {
-        self.hashes.contains(&hash)
+    /// The leads that may hold a key with this hash (to be confirmed by its exact keys).
+    pub fn candidates(&self, hash: u64) -> impl Iterator<Item = LeadId> + '_ {
+        let first = self.leads.get(&Hash64::new(hash)).copied();
+        let more = first
+            .and_then(|_| self.collisions.get(&hash))
+            .into_iter()
+            .flatten()
+            .copied();
+        first.into_iter().chain(more).map(LeadId::from)
     }
 
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        self.leads.len() + self.collisions.values().map(Vec::len).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.leads.is_empty()
     }
 
-    /// Bytes the table holds on the heap (buckets of 8 bytes plus one control byte).
+    /// Bytes the table holds on the heap (12-byte buckets plus a control byte each).
     pub fn heap_bytes(&self) -> usize {
-        let cap = self.hashes.capacity();
+        let cap = self.leads.capacity();
         if cap == 0 {
             return 0;
         }
         let buckets = (cap * 8 / 7).next_power_of_two();
-        buckets * (std::mem::size_of::<u64>() + 1)
+        buckets * (std::mem::size_of::<(Hash64, u32)>() + 1)
     }
 }
 
-/// The exact-key side of de-duplication; the pipeline implements it over a store
-/// write transaction, tests over a map.
+/// The store side of de-duplication; the pipeline implements it over a store
+/// write transaction, tests over a map. The exact identity keys live in the
+/// stored leads: a hash hit is confirmed against them.
 pub trait LeadStore {
-    type Error;
-    /// The lead that holds exactly this key, if any.
-    fn owner(&mut self, key: &IdentityKey) -> Result<Option<LeadId>, Self::Error>;
+    type Error: From<TooManyLeads>;
     fn load(&mut self, id: LeadId) -> Result<Lead, Self::Error>;
     /// Writes a new lead (`previous` is `None`) or a changed one.
     fn save(&mut self, previous: Option<&Lead>, lead: &mut Lead) -> Result<(), Self::Error>;
-    fn bind(&mut self, key: &IdentityKey, id: LeadId) -> Result<(), Self::Error>;
+    /// Records durably that `id` holds a key with this hash (for the rebuild at start).
+    fn bind(&mut self, hash: u64, id: LeadId) -> Result<(), Self::Error>;
     fn next_id(&mut self) -> Result<LeadId, Self::Error>;
 }
 
@@ -100,14 +147,14 @@ pub enum Outcome {
 
 /// De-duplicates one candidate against the known leads and writes the result.
 pub fn ingest<S: LeadStore>(
-    set: &mut KeySet,
+    index: &mut KeyIndex,
     store: &mut S,
     candidate: Candidate,
     now: Millis,
 ) -> Result<Outcome, S::Error> {
-    let owners = owners(set, store, &candidate.keys)?;
+    let (owners, mut loaded) = owners(index, store, &candidate.keys)?;
     let Some(target) = owners.iter().flatten().copied().next() else {
-        return insert_new(set, store, candidate);
+        return insert_new(index, store, candidate);
     };
     let mut conflicts: Vec<LeadId> = owners
         .iter()
@@ -124,14 +171,16 @@ pub fn ingest<S: LeadStore>(
         .filter(|(_, o)| o.is_none())
         .map(|(k, _)| k)
         .collect();
-    let previous = store.load(target)?;
+    let previous = match loaded.remove(&target) {
+        Some(lead) => lead,
+        None => store.load(target)?,
+    };
     let mut lead = previous.clone();
     let changed = merge(&mut lead, &candidate.lead, &unowned, &conflicts, now);
     if changed {
         store.save(Some(&previous), &mut lead)?;
         for key in unowned {
-            store.bind(key, target)?;
-            set.insert(key.hash64());
+            bind(index, store, key, target)?;
         }
     }
     Ok(Outcome::Merged {
@@ -141,25 +190,47 @@ pub fn ingest<S: LeadStore>(
     })
 }
 
-/// The owning lead of each key (same order), confirmed against the store.
+type Owners = (Vec<Option<LeadId>>, HashMap<LeadId, Lead>);
+
+/// The lead holding each key (same order), confirmed against the stored leads'
+/// exact keys; also returns the leads it loaded.
 fn owners<S: LeadStore>(
-    set: &KeySet,
+    index: &KeyIndex,
     store: &mut S,
     keys: &[IdentityKey],
-) -> Result<Vec<Option<LeadId>>, S::Error> {
-    keys.iter()
-        .map(|key| {
-            if set.may_contain(key.hash64()) {
-                store.owner(key)
-            } else {
-                Ok(None)
+) -> Result<Owners, S::Error> {
+    let mut loaded: HashMap<LeadId, Lead> = HashMap::new();
+    let mut owners = Vec::with_capacity(keys.len());
+    for key in keys {
+        let mut owner = None;
+        for id in index.candidates(key.hash64()) {
+            let lead = match loaded.entry(id) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(store.load(id)?),
+            };
+            if lead.identity.contains(key) {
+                owner = Some(id);
+                break;
             }
-        })
-        .collect()
+        }
+        owners.push(owner);
+    }
+    Ok((owners, loaded))
+}
+
+fn bind<S: LeadStore>(
+    index: &mut KeyIndex,
+    store: &mut S,
+    key: &IdentityKey,
+    id: LeadId,
+) -> Result<(), S::Error> {
+    let hash = key.hash64();
+    index.insert(hash, id)?;
+    store.bind(hash, id)
 }
 
 fn insert_new<S: LeadStore>(
-    set: &mut KeySet,
+    index: &mut KeyIndex,
     store: &mut S,
     candidate: Candidate,
 ) -> Result<Outcome, S::Error> {
@@ -167,8 +238,7 @@ fn insert_new<S: LeadStore>(
     lead.id = store.next_id()?;
     store.save(None, &mut lead)?;
     for key in &candidate.keys {
-        store.bind(key, lead.id)?;
-        set.insert(key.hash64());
+        bind(index, store, key, lead.id)?;
     }
     Ok(Outcome::New(lead.id))
 }

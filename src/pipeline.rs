@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::dedup::{self, KeySet, LeadStore, Outcome};
-use crate::lead::{self, Candidate, IdentityKey, Lead, LeadId, Millis, RawLead, identity};
+use crate::dedup::{self, KeyIndex, LeadStore, Outcome, TooManyLeads};
+use crate::lead::{self, Candidate, Lead, LeadId, Millis, RawLead};
 use crate::store::{Batch, Counter, QuarantineEntry, Store, StoreError};
 
 /// A batch commits once it holds this many records...
@@ -21,6 +21,8 @@ pub const BATCH_WAIT: Duration = Duration::from_millis(250);
 pub enum PipelineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    TooManyLeads(#[from] TooManyLeads),
 }
 
 /// What a producer hands the writer.
@@ -100,16 +102,14 @@ pub struct Totals {
 /// The single writer: owns the store and the in-memory key set.
 pub struct Writer {
     store: Store,
-    keys: KeySet,
+    keys: KeyIndex,
     totals: Totals,
 }
 
 impl Writer {
     /// Takes the store and rebuilds the key set from every stored identity key.
     pub fn new(store: Store) -> Result<Writer, PipelineError> {
-        let count = store.reader()?.key_count()?;
-        let mut keys = KeySet::with_capacity(count as usize);
-        store.for_each_key(|encoded| keys.insert(identity::hash_encoded(encoded)))?;
+        let keys = rebuild_index(&store)?;
         Ok(Writer {
             store,
             keys,
@@ -121,7 +121,7 @@ impl Writer {
         &self.store
     }
 
-    pub fn key_set(&self) -> &KeySet {
+    pub fn key_index(&self) -> &KeyIndex {
         &self.keys
     }
 
@@ -133,7 +133,7 @@ impl Writer {
     pub fn write(&mut self, items: Vec<Item>) -> Result<(), PipelineError> {
         let now = now_millis();
         let keys = &mut self.keys;
-        let totals = self.store.write(|batch| {
+        let totals = self.store.write(|batch| -> Result<Totals, PipelineError> {
             let mut totals = Totals::default();
             for item in items {
                 write_item(keys, batch, item, now, &mut totals)?;
@@ -189,13 +189,29 @@ impl Writer {
     }
 }
 
+/// The de-duplication index as the store's key-hash log describes it.
+pub fn rebuild_index(store: &Store) -> Result<KeyIndex, PipelineError> {
+    let count = store.reader()?.counters()?.identity_keys;
+    let mut index = KeyIndex::with_capacity(count as usize);
+    let mut too_many = None;
+    store.for_each_key_hash(|hash, lead| {
+        if let Err(e) = index.insert(hash, lead) {
+            too_many = Some(e);
+        }
+    })?;
+    match too_many {
+        Some(e) => Err(e.into()),
+        None => Ok(index),
+    }
+}
+
 fn write_item(
-    keys: &mut KeySet,
+    keys: &mut KeyIndex,
     batch: &mut Batch<'_>,
     item: Item,
     now: Millis,
     totals: &mut Totals,
-) -> Result<(), StoreError> {
+) -> Result<(), PipelineError> {
     totals.records_received += 1;
     batch.add(Counter::RecordsReceived, 1);
     match item {
@@ -205,7 +221,7 @@ fn write_item(
                 .quarantined_by_kind
                 .entry(entry.kind.clone())
                 .or_default() += 1;
-            batch.add_quarantine(&entry)
+            Ok(batch.add_quarantine(&entry)?)
         }
         Item::Lead(candidate) => {
             match dedup::ingest(keys, &mut BatchLeads(batch), *candidate, now)? {
@@ -231,20 +247,18 @@ fn write_item(
 struct BatchLeads<'a, 'txn>(&'a mut Batch<'txn>);
 
 impl LeadStore for BatchLeads<'_, '_> {
-    type Error = StoreError;
-    fn owner(&mut self, key: &IdentityKey) -> Result<Option<LeadId>, StoreError> {
-        self.0.owner(&key.encoded())
+    type Error = PipelineError;
+    fn load(&mut self, id: LeadId) -> Result<Lead, PipelineError> {
+        Ok(self.0.lead(id)?)
     }
-    fn load(&mut self, id: LeadId) -> Result<Lead, StoreError> {
-        self.0.lead(id)
+    fn save(&mut self, previous: Option<&Lead>, lead: &mut Lead) -> Result<(), PipelineError> {
+        Ok(self.0.put_lead(previous, lead)?)
     }
-    fn save(&mut self, previous: Option<&Lead>, lead: &mut Lead) -> Result<(), StoreError> {
-        self.0.put_lead(previous, lead)
+    fn bind(&mut self, hash: u64, id: LeadId) -> Result<(), PipelineError> {
+        self.0.bind_key_hash(hash, id);
+        Ok(())
     }
-    fn bind(&mut self, key: &IdentityKey, id: LeadId) -> Result<(), StoreError> {
-        self.0.bind_key(&key.encoded(), id)
-    }
-    fn next_id(&mut self) -> Result<LeadId, StoreError> {
+    fn next_id(&mut self) -> Result<LeadId, PipelineError> {
         Ok(self.0.next_lead_id())
     }
 }

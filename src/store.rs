@@ -19,7 +19,12 @@ pub const SCHEMA_VERSION: u64 = 1;
 
 const META_NAME_TO_VALUE: TableDefinition<&str, u64> = TableDefinition::new("meta_name_to_value");
 const LEAD_ID_TO_LEAD: TableDefinition<u64, &[u8]> = TableDefinition::new("lead_id_to_lead");
-const KEY_TO_LEAD_ID: TableDefinition<&str, u64> = TableDefinition::new("key_to_lead_id");
+/// Per commit, the (xxh3 key hash, lead id) pairs it bound, packed as 16-byte
+/// little-endian records: append-only, read once at start to rebuild the index.
+const BATCH_TO_KEY_HASHES: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("batch_to_key_hashes");
+/// Store sequence → lead changed at it. Append-only; an older entry of a lead that
+/// changed again is stale (its `Lead::seq` is newer) and readers skip it.
 const SEQ_TO_LEAD_ID: TableDefinition<u64, u64> = TableDefinition::new("seq_to_lead_id");
 const COUNTER_TO_VALUE: TableDefinition<&str, u64> = TableDefinition::new("counter_to_value");
 const QUARANTINE_ID_TO_ENTRY: TableDefinition<u64, &[u8]> =
@@ -29,6 +34,7 @@ const META_SCHEMA: &str = "schema_version";
 const META_NEXT_LEAD: &str = "next_lead_id";
 const META_SEQ: &str = "seq";
 const META_NEXT_QUARANTINE: &str = "next_quarantine_id";
+const META_NEXT_KEY_BATCH: &str = "next_key_batch";
 
 /// File names inside the data dir.
 pub const DB_FILE: &str = "leads.redb";
@@ -85,6 +91,7 @@ pub struct Counters {
     pub with_personal_email: u64,
     pub with_linkedin: u64,
     pub company_complete: u64,
+    pub identity_keys: u64,
 }
 
 /// Counter names as stored.
@@ -100,10 +107,11 @@ pub enum Counter {
     WithPersonalEmail,
     WithLinkedin,
     CompanyComplete,
+    IdentityKeys,
 }
 
 impl Counter {
-    const ALL: [Counter; 10] = [
+    const ALL: [Counter; 11] = [
         Counter::RecordsReceived,
         Counter::UniqueLeads,
         Counter::DuplicatesMerged,
@@ -114,6 +122,7 @@ impl Counter {
         Counter::WithPersonalEmail,
         Counter::WithLinkedin,
         Counter::CompanyComplete,
+        Counter::IdentityKeys,
     ];
 
     fn name(self) -> &'static str {
@@ -128,6 +137,7 @@ impl Counter {
             Counter::WithPersonalEmail => "with_personal_email",
             Counter::WithLinkedin => "with_linkedin",
             Counter::CompanyComplete => "company_complete",
+            Counter::IdentityKeys => "identity_keys",
         }
     }
 
@@ -143,6 +153,7 @@ impl Counter {
             Counter::WithPersonalEmail => &mut c.with_personal_email,
             Counter::WithLinkedin => &mut c.with_linkedin,
             Counter::CompanyComplete => &mut c.company_complete,
+            Counter::IdentityKeys => &mut c.identity_keys,
         }
     }
 }
@@ -232,7 +243,7 @@ impl Store {
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
-        self.write(|batch| {
+        self.write(|batch| -> Result<(), StoreError> {
             match batch.meta(META_SCHEMA)? {
                 0 => batch.set_meta(META_SCHEMA, SCHEMA_VERSION)?,
                 found if found > SCHEMA_VERSION => return Err(StoreError::NewerSchema { found }),
@@ -244,11 +255,11 @@ impl Store {
 
     /// Runs `f` in one write transaction and commits it durably (two-phase commit,
     /// quick repair). Nothing of `f` is visible, or survives a crash, unless it returns `Ok`.
-    pub fn write<R>(
+    pub fn write<R, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&mut Batch<'_>) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        let mut txn = self.db.begin_write()?;
+        f: impl FnOnce(&mut Batch<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let mut txn = self.db.begin_write().map_err(StoreError::from)?;
         txn.set_two_phase_commit(true);
         txn.set_quick_repair(true);
         let result = {
@@ -257,7 +268,7 @@ impl Store {
             batch.finish()?;
             result
         };
-        txn.commit()?;
+        txn.commit().map_err(StoreError::from)?;
         Ok(result)
     }
 
@@ -267,26 +278,38 @@ impl Store {
         })
     }
 
-    /// Calls `f` with every stored identity key (encoded form): rebuilds the dedup set.
-    pub fn for_each_key(&self, mut f: impl FnMut(&str)) -> Result<(), StoreError> {
+    /// Calls `f` with every (identity-key hash, lead) pair ever bound, oldest first:
+    /// rebuilds the de-duplication index.
+    pub fn for_each_key_hash(&self, mut f: impl FnMut(u64, LeadId)) -> Result<(), StoreError> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(KEY_TO_LEAD_ID) {
+        let table = match txn.open_table(BATCH_TO_KEY_HASHES) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
         for entry in table.iter()? {
-            f(entry?.0.value());
+            let (_, packed) = entry?;
+            for pair in packed.value().chunks_exact(16) {
+                let (hash, lead) = pair.split_at(8);
+                f(u64_le(hash), u64_le(lead));
+            }
         }
         Ok(())
     }
+}
+
+fn u64_le(bytes: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(bytes);
+    u64::from_le_bytes(buf)
 }
 
 /// One write transaction's tables, with the domain operations the writer needs.
 pub struct Batch<'txn> {
     meta: redb::Table<'txn, &'static str, u64>,
     leads: redb::Table<'txn, u64, &'static [u8]>,
-    keys: redb::Table<'txn, &'static str, u64>,
+    key_hashes: redb::Table<'txn, u64, &'static [u8]>,
+    bound: Vec<u8>,
     seqs: redb::Table<'txn, u64, u64>,
     counters: redb::Table<'txn, &'static str, u64>,
     quarantine: redb::Table<'txn, u64, &'static [u8]>,
@@ -303,7 +326,8 @@ impl<'txn> Batch<'txn> {
         Ok(Batch {
             meta,
             leads: txn.open_table(LEAD_ID_TO_LEAD)?,
-            keys: txn.open_table(KEY_TO_LEAD_ID)?,
+            key_hashes: txn.open_table(BATCH_TO_KEY_HASHES)?,
+            bound: Vec::new(),
             seqs: txn.open_table(SEQ_TO_LEAD_ID)?,
             counters: txn.open_table(COUNTER_TO_VALUE)?,
             quarantine: txn.open_table(QUARANTINE_ID_TO_ENTRY)?,
@@ -320,11 +344,6 @@ impl<'txn> Batch<'txn> {
     fn set_meta(&mut self, name: &str, value: u64) -> Result<(), StoreError> {
         self.meta.insert(name, value)?;
         Ok(())
-    }
-
-    /// The lead holding exactly this encoded identity key.
-    pub fn owner(&self, encoded_key: &str) -> Result<Option<LeadId>, StoreError> {
-        Ok(self.keys.get(encoded_key)?.map(|v| v.value()))
     }
 
     pub fn lead(&self, id: LeadId) -> Result<Lead, StoreError> {
@@ -344,7 +363,6 @@ impl<'txn> Batch<'txn> {
         self.seq += 1;
         lead.seq = self.seq;
         if let Some(old) = previous {
-            self.seqs.remove(old.seq)?;
             self.count_lead(old, -1);
         } else {
             self.add(Counter::UniqueLeads, 1);
@@ -376,9 +394,11 @@ impl<'txn> Batch<'txn> {
         );
     }
 
-    pub fn bind_key(&mut self, encoded_key: &str, id: LeadId) -> Result<(), StoreError> {
-        self.keys.insert(encoded_key, id)?;
-        Ok(())
+    /// Records that lead `id` holds an identity key with this hash.
+    pub fn bind_key_hash(&mut self, hash: u64, id: LeadId) {
+        self.bound.extend_from_slice(&hash.to_le_bytes());
+        self.bound.extend_from_slice(&id.to_le_bytes());
+        self.add(Counter::IdentityKeys, 1);
     }
 
     pub fn add_quarantine(&mut self, entry: &QuarantineEntry) -> Result<(), StoreError> {
@@ -395,6 +415,12 @@ impl<'txn> Batch<'txn> {
     }
 
     fn finish(&mut self) -> Result<(), StoreError> {
+        if !self.bound.is_empty() {
+            let batch = self.meta(META_NEXT_KEY_BATCH)? + 1;
+            self.key_hashes.insert(batch, self.bound.as_slice())?;
+            self.set_meta(META_NEXT_KEY_BATCH, batch)?;
+            self.bound.clear();
+        }
         for (counter, delta) in std::mem::take(&mut self.deltas) {
             let name = counter.name();
             let old = self.counters.get(name)?.map_or(0, |v| v.value());
@@ -470,15 +496,6 @@ impl Reader {
             return Ok(0);
         };
         Ok(table.get(META_SEQ)?.map_or(0, |v| v.value()))
-    }
-
-    /// The identity keys stored for `id`, read from the key table (for consistency checks).
-    pub fn key_count(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .table(KEY_TO_LEAD_ID)?
-            .map(|t| t.len())
-            .transpose()?
-            .unwrap_or(0))
     }
 
     /// Quarantined records, oldest first.

@@ -1,7 +1,7 @@
 //! Merge-policy tests over an in-memory exact-key map, plus the properties the
 //! contract promises: no false merge, order independence, idempotence.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
@@ -10,16 +10,13 @@ use crate::lead::{RawLead, Source, normalize};
 
 #[derive(Default)]
 struct MemStore {
-    keys: HashMap<String, LeadId>,
+    bound: Vec<(u64, LeadId)>,
     leads: BTreeMap<LeadId, Lead>,
     next: LeadId,
 }
 
 impl LeadStore for MemStore {
-    type Error = std::convert::Infallible;
-    fn owner(&mut self, key: &IdentityKey) -> Result<Option<LeadId>, Self::Error> {
-        Ok(self.keys.get(&key.encoded()).copied())
-    }
+    type Error = TooManyLeads;
     fn load(&mut self, id: LeadId) -> Result<Lead, Self::Error> {
         Ok(self.leads[&id].clone())
     }
@@ -27,8 +24,8 @@ impl LeadStore for MemStore {
         self.leads.insert(lead.id, lead.clone());
         Ok(())
     }
-    fn bind(&mut self, key: &IdentityKey, id: LeadId) -> Result<(), Self::Error> {
-        self.keys.insert(key.encoded(), id);
+    fn bind(&mut self, hash: u64, id: LeadId) -> Result<(), Self::Error> {
+        self.bound.push((hash, id));
         Ok(())
     }
     fn next_id(&mut self) -> Result<LeadId, Self::Error> {
@@ -53,7 +50,7 @@ fn record(url: Option<&str>, email: Option<&str>, id: Option<&str>, line: u32) -
 }
 
 fn run(records: &[RawLead]) -> (MemStore, Vec<Outcome>) {
-    let mut set = KeySet::default();
+    let mut set = KeyIndex::default();
     let mut store = MemStore::default();
     let outcomes = records
         .iter()
@@ -110,17 +107,54 @@ fn conflict_attaches_by_priority_and_is_recorded() {
     assert_eq!(store.leads.len(), 3);
     assert_eq!(store.leads[&3].merges[0].conflicts_with, [1, 2]);
     // The conflicting keys stay with their own leads.
-    assert_eq!(store.keys["u:linkedin.com/in/x"], 2);
+    assert_eq!(
+        store.leads[&2].identity.linkedin_urls,
+        ["linkedin.com/in/x"]
+    );
+    assert!(store.leads[&3].identity.linkedin_urls.is_empty());
 }
 
 #[test]
 fn hash_collision_never_merges() {
-    let mut set = KeySet::default();
+    let mut index = KeyIndex::default();
     let mut store = MemStore::default();
-    let c = normalize(&record(Some("a"), None, None, 1), 0).unwrap();
-    // Pretend a different key hashed to the same value: the set says "maybe".
-    set.insert(c.keys[0].hash64());
-    assert_eq!(ingest(&mut set, &mut store, c, 0).unwrap(), Outcome::New(1));
+    let a = normalize(&record(Some("a"), None, None, 1), 0).unwrap();
+    assert_eq!(
+        ingest(&mut index, &mut store, a, 0).unwrap(),
+        Outcome::New(1)
+    );
+    // Pretend b's key hashes like a's: the index names lead 1, whose exact keys say no.
+    let b = normalize(&record(Some("b"), None, None, 2), 0).unwrap();
+    index.insert(b.keys[0].hash64(), 1).unwrap();
+    assert_eq!(
+        ingest(&mut index, &mut store, b.clone(), 0).unwrap(),
+        Outcome::New(2)
+    );
+    // Both leads now share that hash in the index, and b still finds its own lead.
+    let hits: Vec<LeadId> = index.candidates(b.keys[0].hash64()).collect();
+    assert_eq!(hits, [1, 2]);
+    assert_eq!(
+        ingest(&mut index, &mut store, b, 0).unwrap(),
+        Outcome::Merged {
+            into: 2,
+            changed: false,
+            conflicts: vec![]
+        }
+    );
+}
+
+#[test]
+fn index_reports_its_memory() {
+    let mut index = KeyIndex::with_capacity(3000);
+    for i in 0..3000u64 {
+        index
+            .insert(crate::lead::identity::hash_encoded(&i.to_string()), i / 3)
+            .unwrap();
+    }
+    assert_eq!(index.len(), 3000);
+    // 4096 buckets of 13 bytes.
+    assert_eq!(index.heap_bytes(), 4096 * 13);
+    assert!(index.insert(1, u64::from(u32::MAX) + 1).is_err());
 }
 
 #[test]

@@ -141,10 +141,11 @@ pub fn clean(value: Option<&str>) -> Option<String> {
             out.push(c);
         }
     }
-    let placeholder = matches!(
-        out.to_lowercase().as_str(),
-        "" | "-" | "--" | "n/a" | "na" | "null" | "none" | "nil"
-    );
+    let placeholder = out.len() <= 4
+        && matches!(
+            out.to_ascii_lowercase().as_str(),
+            "" | "-" | "--" | "n/a" | "na" | "null" | "none" | "nil"
+        );
     (!placeholder).then_some(out)
 }
 
@@ -179,38 +180,34 @@ fn strip_at_company(title: String, company: Option<&str>) -> String {
     }
 }
 
-/// Apollo's seniority vocabulary, inferred from the title when the vendor gives none.
+/// Apollo's seniority vocabulary, inferred from the title when the vendor gives
+/// none: the first rule with a word in the title wins.
+const SENIORITY_RULES: &[(&str, &[&str])] = &[
+    ("founder", &["founder", "cofounder"]),
+    ("owner", &["owner"]),
+    (
+        "c_suite",
+        &["chief", "ceo", "cmo", "cto", "coo", "cfo", "cro"],
+    ),
+    ("partner", &["partner"]),
+    ("vp", &["vp", "svp", "evp", "vice"]),
+    ("head", &["head"]),
+    ("director", &["director"]),
+    ("manager", &["manager", "lead", "mgr"]),
+    ("senior", &["senior", "sr", "principal"]),
+    ("intern", &["intern", "internship"]),
+];
+
 fn seniority_of(title: Option<&str>) -> Option<String> {
-    let t = format!(
-        " {} ",
-        title?
-            .to_lowercase()
-            .replace([',', '-', '/', '&', '(', ')'], " ")
-    );
-    let has = |words: &[&str]| words.iter().any(|w| t.contains(&format!(" {w} ")));
-    let level = if has(&["founder", "cofounder", "co founder"]) {
-        "founder"
-    } else if has(&["owner"]) {
-        "owner"
-    } else if has(&["chief", "ceo", "cmo", "cto", "coo", "cfo", "cro"]) {
-        "c_suite"
-    } else if has(&["partner"]) {
-        "partner"
-    } else if has(&["vp", "svp", "evp", "vice president"]) {
-        "vp"
-    } else if has(&["head"]) {
-        "head"
-    } else if has(&["director"]) {
-        "director"
-    } else if has(&["manager", "lead", "mgr"]) {
-        "manager"
-    } else if has(&["senior", "sr", "principal"]) {
-        "senior"
-    } else if has(&["intern", "internship"]) {
-        "intern"
-    } else {
-        "entry"
-    };
+    let title = title?.to_lowercase();
+    let words: Vec<&str> = title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let level = SENIORITY_RULES
+        .iter()
+        .find(|(_, keys)| words.iter().any(|w| keys.contains(w)))
+        .map_or("entry", |(level, _)| level);
     Some(level.to_owned())
 }
 
