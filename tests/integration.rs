@@ -1,1 +1,8 @@
+//! The one integration test binary: the real `leadsprint` binary against real
+//! redb stores in temporary data dirs.
 
+mod support;
+
+mod crash;
+mod import;
+mod import_formats;

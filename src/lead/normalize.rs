@@ -247,22 +247,22 @@ fn location(raw: &RawLead) -> Location {
         country: clean(raw.country.as_deref()),
     };
     // Bright Data puts "Austin, Texas, United States" in `city`; files use `location`.
-    let free_text = match (&loc.city, &loc.region, &loc.country) {
-        (Some(c), None, None) if c.contains(',') => loc.city.take(),
-        (None, None, None) => clean(raw.location.as_deref()),
+    let free_text = match (&loc.city, &loc.region) {
+        (Some(c), None) if c.contains(',') => loc.city.take(),
+        (None, None) if loc.country.is_none() => clean(raw.location.as_deref()),
         _ => None,
     };
     if let Some(text) = free_text {
         let parts: Vec<String> = text.split(',').filter_map(|p| clean(Some(p))).collect();
-        match parts.as_slice() {
-            [city] => loc.city = Some(city.clone()),
-            [city, region] => (loc.city, loc.region) = (Some(city.clone()), Some(region.clone())),
-            [city, middle @ .., country] => {
-                loc.city = Some(city.clone());
-                loc.region = Some(middle.join(", "));
-                loc.country = Some(country.clone());
-            }
-            [] => {}
+        if let [city, rest @ ..] = parts.as_slice() {
+            loc.city = Some(city.clone());
+            let (region, country) = match rest {
+                [] => (None, None),
+                [region] => (Some(region.clone()), None),
+                [middle @ .., country] => (Some(middle.join(", ")), Some(country.clone())),
+            };
+            loc.region = region;
+            loc.country = loc.country.take().or(country);
         }
     }
     loc.country = loc.country.map(canonical_country);
@@ -305,7 +305,14 @@ fn linkedin_key(
 }
 
 fn profile_keys(raw: &RawLead, keys: &mut Vec<IdentityKey>, flags: &mut Vec<Flag>) {
-    for raw_id in raw.profile_ids.iter().filter_map(|v| clean(Some(v))) {
+    // One cell may list several IDs; an ID never holds white space or `;` (a
+    // Sales Navigator URN does hold commas).
+    let values = raw
+        .profile_ids
+        .iter()
+        .flat_map(|v| v.split([' ', ';', '\t', '\n']))
+        .filter_map(|v| clean(Some(v)));
+    for raw_id in values {
         match identity::profile_id(&raw_id) {
             Ok(id) => keys.push(IdentityKey::new(KeyKind::ProfileId, id)),
             Err(identity::KeyError::Invalid(why)) => flags.push(flag("profile_id", &raw_id, why)),
