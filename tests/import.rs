@@ -220,7 +220,7 @@ fn export_filters_by_quality_and_writes_identity() {
     let lead: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(lead["quality"]["score"], 100);
     assert_eq!(
-        identities(&[lead.clone()]),
+        identities(std::slice::from_ref(&lead)),
         [vec![
             "ann@acme.com".to_owned(),
             "linkedin.com/in/ann".to_owned()

@@ -17,12 +17,12 @@ pub struct Person {
 
 pub fn person(i: usize) -> Person {
     // Every fourth person has a non-ASCII slug, every third a gmail address.
-    let slug = if i % 4 == 0 {
+    let slug = if i.is_multiple_of(4) {
         format!("jürgen-müller-{i}")
     } else {
         format!("john-doe-{i}")
     };
-    let email = if i % 3 == 0 {
+    let email = if i.is_multiple_of(3) {
         format!("john.doe.{i}@gmail.com")
     } else {
         format!("jdoe{i}@acme{}.com", i % 7)
