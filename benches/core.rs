@@ -45,15 +45,13 @@ fn bench_normalize(c: &mut Criterion) {
 
 fn bench_dedup_lookup(c: &mut Criterion) {
     let n = 3_000_000u64;
-    let mut index = KeyIndex::with_capacity(n as usize);
-    for i in 0..n {
-        index
-            .insert(
-                identity::hash_encoded(&format!("e:user{i}@acme.com")),
-                i / 3,
-            )
-            .unwrap();
-    }
+    let pairs = (0..n).map(|i| {
+        (
+            identity::hash_encoded(&format!("e:user{i}@acme.com")),
+            i / 3,
+        )
+    });
+    let index = KeyIndex::from_pairs(pairs, n as usize).unwrap();
     let probes: Vec<u64> = (0..1024u64)
         .map(|i| identity::hash_encoded(&format!("e:user{}@acme.com", i * 2929 % (2 * n))))
         .collect();

@@ -4,8 +4,10 @@
 //! against them, so a hash collision can never merge two people.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+mod index;
+
+pub use index::{KeyIndex, TooManyLeads};
 
 use crate::lead::{self, Candidate, IdentityKey, Lead, LeadId, MergeEvent, Millis};
 
@@ -13,111 +15,6 @@ use crate::lead::{self, Candidate, IdentityKey, Lead, LeadId, MergeEvent, Millis
 /// events are dropped first), so a record seen thousands of times stays small.
 pub const MAX_SOURCES: usize = 64;
 pub const MAX_MERGES: usize = 64;
-
-/// The keys are xxh3 hashes already: hashing them again would waste time.
-#[derive(Default)]
-pub struct PassThroughHasher(u64);
-
-impl Hasher for PassThroughHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// A 64-bit hash stored as two `u32`s, so a table entry with a `u32` lead number
-/// packs into 12 bytes instead of 16.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Hash64([u32; 2]);
-
-impl Hash64 {
-    fn new(h: u64) -> Self {
-        Hash64([(h >> 32) as u32, h as u32])
-    }
-}
-
-impl Hash for Hash64 {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64((u64::from(self.0[0]) << 32) | u64::from(self.0[1]));
-    }
-}
-
-/// Lead numbers are kept as `u32` in memory (4 billion leads per data dir).
-#[derive(Debug, thiserror::Error)]
-#[error("lead number {0} is past the 4,294,967,295 leads one data dir can hold")]
-pub struct TooManyLeads(pub LeadId);
-
-/// xxh3-64 hash of every known identity key → the lead holding it: 12 bytes and a
-/// control byte per key. Two keys with one hash (astronomically rare) are kept
-/// apart in `collisions`, so lookups stay exact.
-#[derive(Default)]
-pub struct KeyIndex {
-    leads: HashMap<Hash64, u32, BuildHasherDefault<PassThroughHasher>>,
-    collisions: HashMap<u64, Vec<u32>>,
-}
-
-impl KeyIndex {
-    pub fn with_capacity(keys: usize) -> Self {
-        KeyIndex {
-            leads: HashMap::with_capacity_and_hasher(keys, BuildHasherDefault::default()),
-            collisions: HashMap::new(),
-        }
-    }
-
-    /// Records that `lead` holds a key hashing to `hash`.
-    pub fn insert(&mut self, hash: u64, lead: LeadId) -> Result<(), TooManyLeads> {
-        let lead32 = u32::try_from(lead).map_err(|_| TooManyLeads(lead))?;
-        match self.leads.entry(Hash64::new(hash)) {
-            Entry::Vacant(v) => {
-                v.insert(lead32);
-            }
-            Entry::Occupied(o) if *o.get() != lead32 => {
-                let others = self.collisions.entry(hash).or_default();
-                if !others.contains(&lead32) {
-                    others.push(lead32);
-                }
-            }
-            Entry::Occupied(_) => {}
-        }
-        Ok(())
-    }
-
-    /// The leads that may hold a key with this hash (to be confirmed by its exact keys).
-    pub fn candidates(&self, hash: u64) -> impl Iterator<Item = LeadId> + '_ {
-        let first = self.leads.get(&Hash64::new(hash)).copied();
-        let more = first
-            .and_then(|_| self.collisions.get(&hash))
-            .into_iter()
-            .flatten()
-            .copied();
-        first.into_iter().chain(more).map(LeadId::from)
-    }
-
-    pub fn len(&self) -> usize {
-        self.leads.len() + self.collisions.values().map(Vec::len).sum::<usize>()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.leads.is_empty()
-    }
-
-    /// Bytes the table holds on the heap (12-byte buckets plus a control byte each).
-    pub fn heap_bytes(&self) -> usize {
-        let cap = self.leads.capacity();
-        if cap == 0 {
-            return 0;
-        }
-        let buckets = (cap * 8 / 7).next_power_of_two();
-        buckets * (std::mem::size_of::<(Hash64, u32)>() + 1)
-    }
-}
 
 /// The store side of de-duplication; the pipeline implements it over a store
 /// write transaction, tests over a map. The exact identity keys live in the

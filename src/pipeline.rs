@@ -191,18 +191,10 @@ impl Writer {
 
 /// The de-duplication index as the store's key-hash log describes it.
 pub fn rebuild_index(store: &Store) -> Result<KeyIndex, PipelineError> {
-    let count = store.reader()?.counters()?.identity_keys;
-    let mut index = KeyIndex::with_capacity(count as usize);
-    let mut too_many = None;
-    store.for_each_key_hash(|hash, lead| {
-        if let Err(e) = index.insert(hash, lead) {
-            too_many = Some(e);
-        }
-    })?;
-    match too_many {
-        Some(e) => Err(e.into()),
-        None => Ok(index),
-    }
+    let expected = store.reader()?.counters()?.identity_keys as usize;
+    let mut pairs = Vec::with_capacity(expected);
+    store.for_each_key_hash(|hash, lead| pairs.push((hash, lead)))?;
+    Ok(KeyIndex::from_pairs(pairs, expected)?)
 }
 
 fn write_item(

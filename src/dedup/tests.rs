@@ -143,35 +143,6 @@ fn hash_collision_never_merges() {
     );
 }
 
-#[test]
-fn index_reports_its_memory() {
-    let mut index = KeyIndex::with_capacity(3000);
-    for i in 0..3000u64 {
-        index
-            .insert(crate::lead::identity::hash_encoded(&i.to_string()), i / 3)
-            .unwrap();
-    }
-    assert_eq!(index.len(), 3000);
-    // 4096 buckets of 13 bytes.
-    assert_eq!(index.heap_bytes(), 4096 * 13);
-    assert!(index.insert(1, u64::from(u32::MAX) + 1).is_err());
-}
-
-#[test]
-fn same_record_twice_changes_nothing() {
-    let r = record(Some("a"), Some("a@acme.com"), None, 1);
-    let (store, outcomes) = run(&[r.clone(), r]);
-    assert_eq!(
-        outcomes[1],
-        Outcome::Merged {
-            into: 1,
-            changed: false,
-            conflicts: vec![]
-        }
-    );
-    assert!(store.leads[&1].merges.is_empty());
-}
-
 /// A person's keys; each of their records reveals a non-empty subset.
 #[derive(Debug, Clone)]
 struct Person {

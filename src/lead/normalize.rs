@@ -128,6 +128,9 @@ fn check_sizes(raw: &RawLead) -> Result<(), Rejection> {
 /// it is shown, not here.
 pub fn clean(value: Option<&str>) -> Option<String> {
     let value = value?;
+    if is_plain_ascii(value) {
+        return (!is_placeholder(value)).then(|| value.to_owned());
+    }
     let mut out = String::with_capacity(value.len());
     let mut pending_space = false;
     for c in value.chars() {
@@ -141,12 +144,30 @@ pub fn clean(value: Option<&str>) -> Option<String> {
             out.push(c);
         }
     }
-    let placeholder = out.len() <= 4
+    (!is_placeholder(&out)).then_some(out)
+}
+
+/// Printable ASCII, no leading, trailing or doubled spaces: already clean (the
+/// common case, checked without allocating).
+fn is_plain_ascii(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let mut previous_space = true;
+    for &b in bytes {
+        let space = b == b' ';
+        if !(b' '..=b'~').contains(&b) || (space && previous_space) {
+            return false;
+        }
+        previous_space = space;
+    }
+    !previous_space
+}
+
+fn is_placeholder(value: &str) -> bool {
+    value.len() <= 4
         && matches!(
-            out.to_ascii_lowercase().as_str(),
+            value.to_ascii_lowercase().as_str(),
             "" | "-" | "--" | "n/a" | "na" | "null" | "none" | "nil"
-        );
-    (!placeholder).then_some(out)
+        )
 }
 
 fn names(raw: &RawLead, lead: &mut Lead) {

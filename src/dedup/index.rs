@@ -1,0 +1,223 @@
+//! The in-memory identity index: xxh3-64 hash of every known key → the lead that
+//! holds it. A sorted array of packed 12-byte entries (hash, lead) holds the bulk;
+//! keys added since the last fold sit in a small hash map and are folded in when
+//! it reaches an eighth of the array. About 12–14 bytes per key, whatever the
+//! count, and a lookup is one hash probe plus one binary search.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::lead::LeadId;
+
+/// Lead numbers are kept as `u32` in memory (4 billion leads per data dir).
+#[derive(Debug, thiserror::Error)]
+#[error("lead number {0} is past the 4,294,967,295 leads one data dir can hold")]
+pub struct TooManyLeads(pub LeadId);
+
+/// The keys are xxh3 hashes already: hashing them again would waste time.
+#[derive(Default)]
+struct PassThroughHasher(u64);
+
+impl Hasher for PassThroughHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// One (hash, lead) pair, packed to 12 bytes (4-byte alignment).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    hash_hi: u32,
+    hash_lo: u32,
+    lead: u32,
+}
+
+impl Entry {
+    fn new(hash: u64, lead: u32) -> Self {
+        Entry {
+            hash_hi: (hash >> 32) as u32,
+            hash_lo: hash as u32,
+            lead,
+        }
+    }
+
+    fn hash(&self) -> u64 {
+        (u64::from(self.hash_hi) << 32) | u64::from(self.hash_lo)
+    }
+}
+
+/// Recent keys: hash → leads (nearly always one).
+type Recent = HashMap<u64, Vec<u32>, BuildHasherDefault<PassThroughHasher>>;
+
+/// Folding starts once this many recent keys are waiting, or an eighth of the array.
+const MIN_FOLD: usize = 1 << 16;
+
+/// Hash of every known identity key → the leads holding a key with that hash.
+/// Two keys with one hash (astronomically rare) are both kept, so lookups stay exact.
+#[derive(Default)]
+pub struct KeyIndex {
+    sorted: Vec<Entry>,
+    recent: Recent,
+    recent_len: usize,
+}
+
+impl KeyIndex {
+    /// Builds the index from every (hash, lead) pair at once: one sort, no folding.
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (u64, LeadId)>,
+        expected: usize,
+    ) -> Result<Self, TooManyLeads> {
+        let mut sorted = Vec::with_capacity(expected);
+        for (hash, lead) in pairs {
+            sorted.push(Entry::new(hash, lead32(lead)?));
+        }
+        sorted.sort_unstable();
+        sorted.dedup();
+        sorted.shrink_to_fit();
+        Ok(KeyIndex {
+            sorted,
+            ..KeyIndex::default()
+        })
+    }
+
+    /// Records that `lead` holds a key hashing to `hash`.
+    pub fn insert(&mut self, hash: u64, lead: LeadId) -> Result<(), TooManyLeads> {
+        let lead = lead32(lead)?;
+        if self.sorted_leads(hash).any(|l| l == lead) {
+            return Ok(());
+        }
+        let leads = self.recent.entry(hash).or_default();
+        if !leads.contains(&lead) {
+            leads.push(lead);
+            self.recent_len += 1;
+        }
+        if self.recent_len >= MIN_FOLD.max(self.sorted.len() / 8) {
+            self.fold();
+        }
+        Ok(())
+    }
+
+    /// The leads that may hold a key with this hash (to be confirmed by its exact keys).
+    pub fn candidates(&self, hash: u64) -> impl Iterator<Item = LeadId> + '_ {
+        let recent = self.recent.get(&hash).into_iter().flatten().copied();
+        self.sorted_leads(hash).chain(recent).map(LeadId::from)
+    }
+
+    fn sorted_leads(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
+        let start = self.sorted.partition_point(|e| e.hash() < hash);
+        self.sorted[start..]
+            .iter()
+            .take_while(move |e| e.hash() == hash)
+            .map(|e| e.lead)
+    }
+
+    /// Moves the recent keys into the sorted array (one merge pass).
+    fn fold(&mut self) {
+        let mut fresh: Vec<Entry> = self
+            .recent
+            .drain()
+            .flat_map(|(hash, leads)| leads.into_iter().map(move |l| Entry::new(hash, l)))
+            .collect();
+        fresh.sort_unstable();
+        let old = std::mem::take(&mut self.sorted);
+        let mut merged = Vec::with_capacity(old.len() + fresh.len() + old.len() / 8);
+        let (mut a, mut b) = (old.into_iter().peekable(), fresh.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x <= y => a.next(),
+                (_, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => break,
+            };
+            merged.extend(next);
+        }
+        self.sorted = merged;
+        self.recent_len = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.sorted.len() + self.recent_len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes held on the heap: the array's capacity plus the recent map's buckets.
+    pub fn heap_bytes(&self) -> usize {
+        let array = self.sorted.capacity() * std::mem::size_of::<Entry>();
+        let cap = self.recent.capacity();
+        let buckets = if cap == 0 {
+            0
+        } else {
+            (cap * 8 / 7).next_power_of_two()
+        };
+        let recent = buckets * (std::mem::size_of::<(u64, Vec<u32>)>() + 1) + self.recent_len * 4;
+        array + recent
+    }
+}
+
+fn lead32(lead: LeadId) -> Result<u32, TooManyLeads> {
+    u32::try_from(lead).map_err(|_| TooManyLeads(lead))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_keys_before_and_after_folding() {
+        let mut index = KeyIndex::default();
+        let n = MIN_FOLD as u64 * 3 + 17;
+        for i in 0..n {
+            index
+                .insert(crate::lead::identity::hash_encoded(&i.to_string()), i / 3)
+                .unwrap();
+        }
+        assert_eq!(index.len() as u64, n);
+        for i in (0..n).step_by(97) {
+            let got: Vec<LeadId> = index
+                .candidates(crate::lead::identity::hash_encoded(&i.to_string()))
+                .collect();
+            assert_eq!(got, [i / 3]);
+        }
+        assert_eq!(index.candidates(12345).count(), 0);
+        // Inserting a known pair again changes nothing.
+        index
+            .insert(crate::lead::identity::hash_encoded("5"), 1)
+            .unwrap();
+        assert_eq!(index.len() as u64, n);
+    }
+
+    #[test]
+    fn same_hash_for_two_leads_keeps_both() {
+        let mut index = KeyIndex::from_pairs([(7, 1), (9, 2)], 2).unwrap();
+        index.insert(7, 3).unwrap();
+        assert_eq!(index.candidates(7).collect::<Vec<_>>(), [1, 3]);
+        index.fold();
+        assert_eq!(index.candidates(7).collect::<Vec<_>>(), [1, 3]);
+    }
+
+    #[test]
+    fn memory_is_twelve_bytes_a_key_after_rebuild() {
+        let pairs =
+            (0..300_000u64).map(|i| (crate::lead::identity::hash_encoded(&i.to_string()), i / 3));
+        let index = KeyIndex::from_pairs(pairs, 300_000).unwrap();
+        assert_eq!(index.heap_bytes(), 300_000 * 12);
+    }
+
+    #[test]
+    fn refuses_lead_numbers_past_u32() {
+        let mut index = KeyIndex::default();
+        assert!(index.insert(1, u64::from(u32::MAX) + 1).is_err());
+        assert!(index.insert(1, u64::from(u32::MAX)).is_ok());
+    }
+}
