@@ -38,25 +38,19 @@ fn raw(i: u64) -> RawLead {
 
 fn bench_normalize(c: &mut Criterion) {
     let r = raw(42);
-    c.bench_function("normalize one record", |b| {
-        b.iter(|| normalize(black_box(&r), 0))
-    });
+    c.bench_function("normalize one record", |b| b.iter(|| normalize(black_box(&r), 0)));
 }
 
 fn bench_dedup_lookup(c: &mut Criterion) {
-    let n = 3_000_000u64;
-    let pairs = (0..n).map(|i| {
-        (
-            identity::hash_encoded(&format!("e:user{i}@acme.com")),
-            i / 3,
-        )
-    });
-    let index = KeyIndex::from_pairs(pairs, n as usize).unwrap();
-    let probes: Vec<u64> = (0..1024u64)
-        .map(|i| identity::hash_encoded(&format!("e:user{}@acme.com", i * 2929 % (2 * n))))
-        .collect();
-    let mut k = 0usize;
     c.bench_function("dedup index lookup (3M keys)", |b| {
+        let n = 3_000_000u64;
+        let pairs = (0..n).map(|i| (identity::hash_encoded(&format!("e:user{i}@acme.com")), i / 3));
+        let index = KeyIndex::from_pairs(pairs, n as usize).unwrap();
+        // Half the probes hit, half miss.
+        let probes: Vec<u64> = (0..1024u64)
+            .map(|i| identity::hash_encoded(&format!("e:user{}@acme.com", i * 2929 % (2 * n))))
+            .collect();
+        let mut k = 0usize;
         b.iter(|| {
             k = (k + 1) & 1023;
             black_box(index.candidates(probes[k]).next())
@@ -83,12 +77,7 @@ fn bench_store_batch(c: &mut Criterion) {
     });
 }
 
-criterion_group!(
-    benches,
-    bench_normalize,
-    bench_dedup_lookup,
-    bench_store_batch
-);
+criterion_group!(benches, bench_normalize, bench_dedup_lookup, bench_store_batch);
 criterion_main!(benches, extra);
 
 fn bench_commit_fixed(c: &mut Criterion) {

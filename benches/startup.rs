@@ -10,9 +10,7 @@ use leadsprint::store::Store;
 
 fn main() {
     let Some(dir) = std::env::var_os("LEADSPRINT_BENCH_DATA_DIR") else {
-        eprintln!(
-            "startup bench: set LEADSPRINT_BENCH_DATA_DIR to a data dir (benches/import-1m.sh does)"
-        );
+        eprintln!("startup bench: set LEADSPRINT_BENCH_DATA_DIR to a data dir (benches/import-1m.sh does)");
         return;
     };
     let started = Instant::now();
@@ -32,10 +30,7 @@ fn main() {
         }
     };
     let total = started.elapsed();
-    let leads = store
-        .reader()
-        .map(|r| r.counters().map(|c| c.unique_leads).unwrap_or(0))
-        .unwrap_or(0);
+    let leads = store.reader().map(|r| r.counters().map(|c| c.unique_leads).unwrap_or(0)).unwrap_or(0);
     println!(
         "start-up: open {:.3} s, index rebuild {:.3} s, total {:.3} s; {} keys of {} leads; index {:.1} MB = {:.1} bytes/lead",
         opened.as_secs_f64(),

@@ -21,19 +21,10 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_QUARANTINED: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "leadsprint",
-    version,
-    about = "Collect, de-duplicate, score and export B2B leads"
-)]
+#[command(name = "leadsprint", version, about = "Collect, de-duplicate, score and export B2B leads")]
 pub struct Cli {
     /// Where the store lives.
-    #[arg(
-        long,
-        global = true,
-        env = "LEADSPRINT_DATA_DIR",
-        default_value = "./leadsprint-data"
-    )]
+    #[arg(long, global = true, env = "LEADSPRINT_DATA_DIR", default_value = "./leadsprint-data")]
     data_dir: PathBuf,
     /// Log line format (logs go to standard error).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -124,9 +115,7 @@ pub fn init_tracing(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -142,29 +131,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The store of an existing data dir (the read commands never create one).
 fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
-    Ok(Store::open(dir)?)
+    Ok(Store::open_existing(dir)?)
 }
 
 fn import_files(dir: &std::path::Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let mut writer = Writer::new(open_store(dir)?)?;
-    let total: u64 = args
-        .files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let mut writer = Writer::new(Store::open(dir)?)?;
+    let total: u64 = args.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = ProgressBar::new(total).with_style(
         ProgressStyle::with_template(
             "{spinner} importing [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let options = ImportOptions {
-        maps: args.maps,
-        encoding: args.encoding,
-        vendor: args.vendor,
-    };
+    let options = ImportOptions { maps: args.maps, encoding: args.encoding, vendor: args.vendor };
     let files = args.files;
     let reports = pipeline::run(&mut writer, |send| {
         files
@@ -177,31 +158,18 @@ fn import_files(dir: &std::path::Path, args: ImportArgs) -> anyhow::Result<ExitC
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "files": reports, "totals": totals })
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({ "files": reports, "totals": totals }))?
         );
     } else {
         print_import_summary(&reports, &totals);
     }
-    Ok(if totals.quarantined > 0 {
-        ExitCode::from(EXIT_QUARANTINED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if totals.quarantined > 0 { ExitCode::from(EXIT_QUARANTINED) } else { ExitCode::SUCCESS })
 }
 
 fn print_import_summary(reports: &[FileReport], totals: &Totals) {
     for r in reports {
         let mapped: Vec<String> = r.columns.iter().map(|(h, f)| format!("{h}→{f}")).collect();
-        println!(
-            "{} ({} {}, {} rows): {}",
-            r.path,
-            r.vendor,
-            r.format,
-            r.rows,
-            mapped.join(", ")
-        );
+        println!("{} ({} {}, {} rows): {}", r.path, r.vendor, r.format, r.rows, mapped.join(", "));
         if !r.ignored_columns.is_empty() {
             println!("  ignored columns: {}", r.ignored_columns.join(", "));
         }
@@ -229,9 +197,7 @@ fn export_file(dir: &std::path::Path, target: ExportTarget) -> anyhow::Result<Ex
     };
     let store = open_store(dir)?;
     let reader = store.reader()?;
-    let filter = Filter {
-        min_quality: args.min_quality,
-    };
+    let filter = Filter { min_quality: args.min_quality };
     let report = export::to_file(&args.out, format, filter, reader.leads()?)
         .with_context(|| format!("exporting to {}", args.out.display()))?;
     if args.out != std::path::Path::new("-") {
@@ -261,18 +227,9 @@ fn stats(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
         ("quarantined", stats.quarantined.to_string()),
         ("qualified leads (>= 80)", stats.qualified_leads.to_string()),
         ("average quality", format!("{:.1}", stats.avg_quality)),
-        (
-            "email availability",
-            format!("{:.1}%", stats.email_availability),
-        ),
-        (
-            "company completeness",
-            format!("{:.1}%", stats.company_completeness),
-        ),
-        (
-            "linkedin availability",
-            format!("{:.1}%", stats.linkedin_availability),
-        ),
+        ("email availability", format!("{:.1}%", stats.email_availability)),
+        ("company completeness", format!("{:.1}%", stats.company_completeness)),
+        ("linkedin availability", format!("{:.1}%", stats.linkedin_availability)),
     ];
     for (name, value) in rows {
         println!("{name:<26}{value:>12}");
@@ -282,10 +239,7 @@ fn stats(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
 
 fn quarantine(dir: &std::path::Path, json: bool, limit: usize) -> anyhow::Result<ExitCode> {
     let store = open_store(dir)?;
-    let entries = store
-        .reader()?
-        .quarantine()?
-        .collect::<Result<Vec<_>, _>>()?;
+    let entries = store.reader()?.quarantine()?.collect::<Result<Vec<_>, _>>()?;
     let shown = &entries[entries.len().saturating_sub(limit)..];
     if json {
         let list: Vec<_> = shown
@@ -299,20 +253,14 @@ fn quarantine(dir: &std::path::Path, json: bool, limit: usize) -> anyhow::Result
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "total": entries.len(), "entries": list })
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({ "total": entries.len(), "entries": list }))?
         );
         return Ok(ExitCode::SUCCESS);
     }
     println!(
         "{} quarantined records{}",
         entries.len(),
-        if shown.len() < entries.len() {
-            format!(", last {}", shown.len())
-        } else {
-            String::new()
-        }
+        if shown.len() < entries.len() { format!(", last {}", shown.len()) } else { String::new() }
     );
     for e in shown {
         let raw: String = String::from_utf8_lossy(&e.raw)
@@ -320,14 +268,7 @@ fn quarantine(dir: &std::path::Path, json: bool, limit: usize) -> anyhow::Result
             .take(120)
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        println!(
-            "{} {}: [{}] {}\n    {}",
-            e.origin,
-            e.position,
-            e.kind,
-            e.reason,
-            raw.trim_end()
-        );
+        println!("{} {}: [{}] {}\n    {}", e.origin, e.position, e.kind, e.reason, raw.trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }

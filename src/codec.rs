@@ -54,11 +54,7 @@ mod tests {
 
     #[test]
     fn round_trips_with_version_byte() {
-        let v = Sample {
-            name: Some("Zoë 🚀".into()),
-            tags: vec!["a".into()],
-            n: 7,
-        };
+        let v = Sample { name: Some("Zoë 🚀".into()), tags: vec!["a".into()], n: 7 };
         let bytes = encode(&v).unwrap();
         assert_eq!(bytes[0], FORMAT_V1);
         assert_eq!(decode::<Sample>(&bytes).unwrap(), v);
@@ -67,13 +63,7 @@ mod tests {
     #[test]
     fn rejects_unknown_format_and_empty_and_garbage() {
         assert!(matches!(decode::<Sample>(&[]), Err(CodecError::Empty)));
-        assert!(matches!(
-            decode::<Sample>(&[9, 1, 2]),
-            Err(CodecError::UnknownFormat(9))
-        ));
-        assert!(matches!(
-            decode::<Sample>(&[FORMAT_V1, 1]),
-            Err(CodecError::Decode(_))
-        ));
+        assert!(matches!(decode::<Sample>(&[9, 1, 2]), Err(CodecError::UnknownFormat(9))));
+        assert!(matches!(decode::<Sample>(&[FORMAT_V1, 1]), Err(CodecError::Decode(_))));
     }
 }

@@ -53,21 +53,11 @@ pub fn ingest<S: LeadStore>(
     let Some(target) = owners.iter().flatten().copied().next() else {
         return insert_new(index, store, candidate);
     };
-    let mut conflicts: Vec<LeadId> = owners
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|&id| id != target)
-        .collect();
+    let mut conflicts: Vec<LeadId> = owners.iter().flatten().copied().filter(|&id| id != target).collect();
     conflicts.sort_unstable();
     conflicts.dedup();
-    let unowned: Vec<&IdentityKey> = candidate
-        .keys
-        .iter()
-        .zip(&owners)
-        .filter(|(_, o)| o.is_none())
-        .map(|(k, _)| k)
-        .collect();
+    let unowned: Vec<&IdentityKey> =
+        candidate.keys.iter().zip(&owners).filter(|(_, o)| o.is_none()).map(|(k, _)| k).collect();
     let previous = match loaded.remove(&target) {
         Some(lead) => lead,
         None => store.load(target)?,
@@ -80,22 +70,14 @@ pub fn ingest<S: LeadStore>(
             bind(index, store, key, target)?;
         }
     }
-    Ok(Outcome::Merged {
-        into: target,
-        changed,
-        conflicts,
-    })
+    Ok(Outcome::Merged { into: target, changed, conflicts })
 }
 
 type Owners = (Vec<Option<LeadId>>, HashMap<LeadId, Lead>);
 
 /// The lead holding each key (same order), confirmed against the stored leads'
 /// exact keys; also returns the leads it loaded.
-fn owners<S: LeadStore>(
-    index: &KeyIndex,
-    store: &mut S,
-    keys: &[IdentityKey],
-) -> Result<Owners, S::Error> {
+fn owners<S: LeadStore>(index: &KeyIndex, store: &mut S, keys: &[IdentityKey]) -> Result<Owners, S::Error> {
     let mut loaded: HashMap<LeadId, Lead> = HashMap::new();
     let mut owners = Vec::with_capacity(keys.len());
     for key in keys {
@@ -151,17 +133,9 @@ pub fn merge(
 ) -> bool {
     let mut filled = Vec::new();
     fill_fields(lead, incoming, &mut filled);
-    let added_keys: Vec<String> = new_keys
-        .iter()
-        .filter(|k| lead.identity.add(k))
-        .map(|k| k.encoded())
-        .collect();
-    let new_flags: Vec<_> = incoming
-        .flags
-        .iter()
-        .filter(|f| !lead.flags.contains(f))
-        .cloned()
-        .collect();
+    let added_keys: Vec<String> =
+        new_keys.iter().filter(|k| lead.identity.add(k)).map(|k| k.encoded()).collect();
+    let new_flags: Vec<_> = incoming.flags.iter().filter(|f| !lead.flags.contains(f)).cloned().collect();
     lead.flags.extend(new_flags.iter().cloned());
     let source = incoming.sources.first().cloned().unwrap_or_default();
     let new_source = !lead.sources.iter().any(|s| s.same_record(&source));
@@ -202,52 +176,16 @@ fn fill_fields(lead: &mut Lead, incoming: &Lead, filled: &mut Vec<String>) {
     fill("full_name", &mut lead.full_name, &incoming.full_name);
     fill("job_title", &mut lead.job_title, &incoming.job_title);
     fill("seniority", &mut lead.seniority, &incoming.seniority);
-    fill(
-        "company.name",
-        &mut lead.company.name,
-        &incoming.company.name,
-    );
-    fill(
-        "company.domain",
-        &mut lead.company.domain,
-        &incoming.company.domain,
-    );
-    fill(
-        "company.industry",
-        &mut lead.company.industry,
-        &incoming.company.industry,
-    );
-    fill(
-        "company.size",
-        &mut lead.company.size,
-        &incoming.company.size,
-    );
-    fill(
-        "company.linkedin_url",
-        &mut lead.company.linkedin_url,
-        &incoming.company.linkedin_url,
-    );
-    fill(
-        "location.city",
-        &mut lead.location.city,
-        &incoming.location.city,
-    );
-    fill(
-        "location.region",
-        &mut lead.location.region,
-        &incoming.location.region,
-    );
-    fill(
-        "location.country",
-        &mut lead.location.country,
-        &incoming.location.country,
-    );
+    fill("company.name", &mut lead.company.name, &incoming.company.name);
+    fill("company.domain", &mut lead.company.domain, &incoming.company.domain);
+    fill("company.industry", &mut lead.company.industry, &incoming.company.industry);
+    fill("company.size", &mut lead.company.size, &incoming.company.size);
+    fill("company.linkedin_url", &mut lead.company.linkedin_url, &incoming.company.linkedin_url);
+    fill("location.city", &mut lead.location.city, &incoming.location.city);
+    fill("location.region", &mut lead.location.region, &incoming.location.region);
+    fill("location.country", &mut lead.location.country, &incoming.location.country);
     fill("phone", &mut lead.phone, &incoming.phone);
-    fill(
-        "linkedin_url",
-        &mut lead.linkedin_url,
-        &incoming.linkedin_url,
-    );
+    fill("linkedin_url", &mut lead.linkedin_url, &incoming.linkedin_url);
     let had_email = lead.email.is_some();
     fill("email", &mut lead.email, &incoming.email);
     let same_email = had_email && lead.email == incoming.email;

@@ -34,9 +34,7 @@ pub enum Item {
 
 /// Now, in milliseconds since the epoch.
 pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }
 
 /// Normalises and scores one record, or turns it into a quarantine entry carrying
@@ -55,14 +53,7 @@ pub fn prepare(
                 lead::Rejection::FieldTooLong { .. } => "field over 64 KiB",
                 lead::Rejection::NoIdentityKey(_) => "no identity key",
             };
-            Item::Quarantine(quarantine(
-                origin,
-                position(),
-                kind,
-                rejection.to_string(),
-                raw_bytes(),
-                now,
-            ))
+            Item::Quarantine(quarantine(origin, position(), kind, rejection.to_string(), raw_bytes(), now))
         }
     }
 }
@@ -76,14 +67,7 @@ pub fn quarantine(
     raw: Vec<u8>,
     now: Millis,
 ) -> QuarantineEntry {
-    QuarantineEntry {
-        at: now,
-        origin: origin.to_owned(),
-        position,
-        kind: kind.to_owned(),
-        reason,
-        raw,
-    }
+    QuarantineEntry { at: now, origin: origin.to_owned(), position, kind: kind.to_owned(), reason, raw }
 }
 
 /// What the writer did, for a summary.
@@ -110,11 +94,7 @@ impl Writer {
     /// Takes the store and rebuilds the key set from every stored identity key.
     pub fn new(store: Store) -> Result<Writer, PipelineError> {
         let keys = rebuild_index(&store)?;
-        Ok(Writer {
-            store,
-            keys,
-            totals: Totals::default(),
-        })
+        Ok(Writer { store, keys, totals: Totals::default() })
     }
 
     pub fn store(&self) -> &Store {
@@ -209,18 +189,13 @@ fn write_item(
     match item {
         Item::Quarantine(entry) => {
             totals.quarantined += 1;
-            *totals
-                .quarantined_by_kind
-                .entry(entry.kind.clone())
-                .or_default() += 1;
+            *totals.quarantined_by_kind.entry(entry.kind.clone()).or_default() += 1;
             Ok(batch.add_quarantine(&entry)?)
         }
         Item::Lead(candidate) => {
             match dedup::ingest(keys, &mut BatchLeads(batch), *candidate, now)? {
                 Outcome::New(_) => totals.new_leads += 1,
-                Outcome::Merged {
-                    changed, conflicts, ..
-                } => {
+                Outcome::Merged { changed, conflicts, .. } => {
                     totals.duplicates_merged += 1;
                     totals.duplicates_unchanged += u64::from(!changed);
                     batch.add(Counter::DuplicatesMerged, 1);

@@ -25,11 +25,7 @@ pub struct Stats {
 }
 
 fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        round2(part as f64 * 100.0 / whole as f64)
-    }
+    if whole == 0 { 0.0 } else { round2(part as f64 * 100.0 / whole as f64) }
 }
 
 fn round2(x: f64) -> f64 {
@@ -46,11 +42,7 @@ impl From<&Counters> for Stats {
             conflicts: c.conflicts,
             quarantined: c.quarantined,
             qualified_leads: c.qualified,
-            avg_quality: if leads == 0 {
-                0.0
-            } else {
-                round2(c.quality_sum as f64 / leads as f64)
-            },
+            avg_quality: if leads == 0 { 0.0 } else { round2(c.quality_sum as f64 / leads as f64) },
             email_availability: percent(c.with_personal_email, leads),
             company_completeness: percent(c.company_complete, leads),
             linkedin_availability: percent(c.with_linkedin, leads),

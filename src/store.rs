@@ -21,14 +21,12 @@ const META_NAME_TO_VALUE: TableDefinition<&str, u64> = TableDefinition::new("met
 const LEAD_ID_TO_LEAD: TableDefinition<u64, &[u8]> = TableDefinition::new("lead_id_to_lead");
 /// Per commit, the (xxh3 key hash, lead id) pairs it bound, packed as 16-byte
 /// little-endian records: append-only, read once at start to rebuild the index.
-const BATCH_TO_KEY_HASHES: TableDefinition<u64, &[u8]> =
-    TableDefinition::new("batch_to_key_hashes");
+const BATCH_TO_KEY_HASHES: TableDefinition<u64, &[u8]> = TableDefinition::new("batch_to_key_hashes");
 /// Store sequence → lead changed at it. Append-only; an older entry of a lead that
 /// changed again is stale (its `Lead::seq` is newer) and readers skip it.
 const SEQ_TO_LEAD_ID: TableDefinition<u64, u64> = TableDefinition::new("seq_to_lead_id");
 const COUNTER_TO_VALUE: TableDefinition<&str, u64> = TableDefinition::new("counter_to_value");
-const QUARANTINE_ID_TO_ENTRY: TableDefinition<u64, &[u8]> =
-    TableDefinition::new("quarantine_id_to_entry");
+const QUARANTINE_ID_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine_id_to_entry");
 
 const META_SCHEMA: &str = "schema_version";
 const META_NEXT_LEAD: &str = "next_lead_id";
@@ -47,17 +45,14 @@ pub enum StoreError {
     )]
     Locked { dir: PathBuf, holder: String },
     #[error("cannot use data dir {dir}: {source}; check that it exists and is writable")]
-    Io {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    Io { dir: PathBuf, source: std::io::Error },
+    #[error("no store in {0}: import leads first, or pass the right --data-dir")]
+    NoStore(PathBuf),
     #[error(
         "data dir was written by a newer leadsprint (schema {found}, this build reads {SCHEMA_VERSION}); upgrade leadsprint"
     )]
     NewerSchema { found: u64 },
-    #[error(
-        "lead {0} is referenced but missing from the store; run `leadsprint backup` and report this"
-    )]
+    #[error("lead {0} is referenced but missing from the store; run `leadsprint backup` and report this")]
     MissingLead(LeadId),
     #[error("store value: {0}")]
     Codec(#[from] CodecError),
@@ -181,19 +176,11 @@ struct DirLock {
 
 impl DirLock {
     fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
-        let io = |source| StoreError::Io {
-            dir: dir.to_owned(),
-            source,
-        };
+        let io = |source| StoreError::Io { dir: dir.to_owned(), source };
         std::fs::create_dir_all(dir).map_err(io)?;
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -202,10 +189,7 @@ impl DirLock {
                     "" => String::new(),
                     pid => format!(" (pid {pid})"),
                 };
-                return Err(StoreError::Locked {
-                    dir: dir.to_owned(),
-                    holder,
-                });
+                return Err(StoreError::Locked { dir: dir.to_owned(), holder });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
@@ -226,16 +210,19 @@ impl Store {
     /// Opens (creating if needed) the store in `dir`, taking the data-dir lock.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let lock = DirLock::acquire(dir)?;
-        let db = Database::builder()
-            .set_cache_size(512 * 1024 * 1024)
-            .create(dir.join(DB_FILE))?;
-        let store = Store {
-            db,
-            dir: dir.to_owned(),
-            _lock: lock,
-        };
+        let db = Database::builder().set_cache_size(512 * 1024 * 1024).create(dir.join(DB_FILE))?;
+        let store = Store { db, dir: dir.to_owned(), _lock: lock };
         store.check_schema()?;
         Ok(store)
+    }
+
+    /// Opens the store in `dir`, refusing a dir that holds none (a mistyped
+    /// `--data-dir` should not silently show an empty store).
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        if !dir.join(DB_FILE).exists() {
+            return Err(StoreError::NoStore(dir.to_owned()));
+        }
+        Store::open(dir)
     }
 
     pub fn dir(&self) -> &Path {
@@ -273,9 +260,7 @@ impl Store {
     }
 
     pub fn reader(&self) -> Result<Reader, StoreError> {
-        Ok(Reader {
-            txn: self.db.begin_read()?,
-        })
+        Ok(Reader { txn: self.db.begin_read()? })
     }
 
     /// Calls `f` with every (identity-key hash, lead) pair ever bound, oldest first:
@@ -369,29 +354,16 @@ impl<'txn> Batch<'txn> {
         }
         self.count_lead(lead, 1);
         self.seqs.insert(lead.seq, lead.id)?;
-        self.leads
-            .insert(lead.id, codec::encode(lead)?.as_slice())?;
+        self.leads.insert(lead.id, codec::encode(lead)?.as_slice())?;
         Ok(())
     }
 
     fn count_lead(&mut self, lead: &Lead, sign: i64) {
         self.add(Counter::QualitySum, sign * i64::from(lead.quality.score));
-        self.add(
-            Counter::Qualified,
-            sign * i64::from(lead.quality.is_qualified()),
-        );
-        self.add(
-            Counter::WithPersonalEmail,
-            sign * i64::from(lead.has_personal_email()),
-        );
-        self.add(
-            Counter::WithLinkedin,
-            sign * i64::from(lead.linkedin_url.is_some()),
-        );
-        self.add(
-            Counter::CompanyComplete,
-            sign * i64::from(lead.company.is_complete()),
-        );
+        self.add(Counter::Qualified, sign * i64::from(lead.quality.is_qualified()));
+        self.add(Counter::WithPersonalEmail, sign * i64::from(lead.has_personal_email()));
+        self.add(Counter::WithLinkedin, sign * i64::from(lead.linkedin_url.is_some()));
+        self.add(Counter::CompanyComplete, sign * i64::from(lead.company.is_complete()));
     }
 
     /// Records that lead `id` holds an identity key with this hash.
@@ -403,8 +375,7 @@ impl<'txn> Batch<'txn> {
 
     pub fn add_quarantine(&mut self, entry: &QuarantineEntry) -> Result<(), StoreError> {
         let id = self.meta(META_NEXT_QUARANTINE)? + 1;
-        self.quarantine
-            .insert(id, codec::encode(entry)?.as_slice())?;
+        self.quarantine.insert(id, codec::encode(entry)?.as_slice())?;
         self.set_meta(META_NEXT_QUARANTINE, id)?;
         self.add(Counter::Quarantined, 1);
         Ok(())
@@ -424,8 +395,7 @@ impl<'txn> Batch<'txn> {
         for (counter, delta) in std::mem::take(&mut self.deltas) {
             let name = counter.name();
             let old = self.counters.get(name)?.map_or(0, |v| v.value());
-            self.counters
-                .insert(name, old.saturating_add_signed(delta))?;
+            self.counters.insert(name, old.saturating_add_signed(delta))?;
         }
         let (next_lead, seq) = (self.next_lead, self.seq);
         self.set_meta(META_NEXT_LEAD, next_lead)?;
@@ -469,21 +439,12 @@ impl Reader {
     }
 
     pub fn lead_count(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .table(LEAD_ID_TO_LEAD)?
-            .map(|t| t.len())
-            .transpose()?
-            .unwrap_or(0))
+        Ok(self.table(LEAD_ID_TO_LEAD)?.map(|t| t.len()).transpose()?.unwrap_or(0))
     }
 
     /// Every lead in id order.
-    pub fn leads(
-        &self,
-    ) -> Result<impl Iterator<Item = Result<Lead, StoreError>> + use<>, StoreError> {
-        let range = self
-            .table(LEAD_ID_TO_LEAD)?
-            .map(|t| t.range::<u64>(..))
-            .transpose()?;
+    pub fn leads(&self) -> Result<impl Iterator<Item = Result<Lead, StoreError>> + use<>, StoreError> {
+        let range = self.table(LEAD_ID_TO_LEAD)?.map(|t| t.range::<u64>(..)).transpose()?;
         Ok(range.into_iter().flatten().map(|entry| {
             let (_, v) = entry?;
             Ok(codec::decode(v.value())?)
@@ -502,10 +463,7 @@ impl Reader {
     pub fn quarantine(
         &self,
     ) -> Result<impl Iterator<Item = Result<QuarantineEntry, StoreError>> + use<>, StoreError> {
-        let range = self
-            .table(QUARANTINE_ID_TO_ENTRY)?
-            .map(|t| t.range::<u64>(..))
-            .transpose()?;
+        let range = self.table(QUARANTINE_ID_TO_ENTRY)?.map(|t| t.range::<u64>(..)).transpose()?;
         Ok(range.into_iter().flatten().map(|entry| {
             let (_, v) = entry?;
             Ok(codec::decode(v.value())?)

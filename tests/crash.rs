@@ -10,9 +10,7 @@ const PEOPLE: usize = 4000;
 const TRIALS: u64 = 5;
 
 fn next(seed: &mut u64) -> u64 {
-    *seed = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     *seed >> 33
 }
 
@@ -30,30 +28,19 @@ fn kill_9_during_import_loses_nothing_and_counts_nothing_twice() {
     let mut seed = std::env::var("LEADSPRINT_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(7, |d| d.as_nanos() as u64)
-        });
-    eprintln!(
-        "crash test seed {seed} (set LEADSPRINT_CRASH_SEED to replay); full import took {full:?}"
-    );
+        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64));
+    eprintln!("crash test seed {seed} (set LEADSPRINT_CRASH_SEED to replay); full import took {full:?}");
     for trial in 0..TRIALS {
         let sb = Sandbox::new();
         let file = sb.write("big.csv", &text);
         let delay = Duration::from_micros(next(&mut seed) % (full.as_micros() as u64).max(1));
-        let mut child = sb
-            .command(&["import", file.to_str().unwrap()])
-            .spawn()
-            .expect("spawn import");
+        let mut child = sb.command(&["import", file.to_str().unwrap()]).spawn().expect("spawn import");
         std::thread::sleep(delay);
         child.kill().expect("kill -9");
         let status = child.wait().expect("wait");
         assert_consistent(&sb);
         let committed = sb.stats()["unique_leads"].as_u64().unwrap_or(0);
-        eprintln!(
-            "trial {trial}: killed after {delay:?} ({status}) with {committed} leads committed"
-        );
+        eprintln!("trial {trial}: killed after {delay:?} ({status}) with {committed} leads committed");
         let run = sb.import(&file);
         assert_eq!(run.code, 0, "trial {trial}: {}", run.stderr);
         assert_consistent(&sb);

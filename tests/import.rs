@@ -25,39 +25,17 @@ fn messy_file_imports_to_exactly_the_people_in_it() {
             .iter()
             .find(|l| l["identity"]["linkedin_urls"][0] == format!("linkedin.com/in/{slug}"))
             .unwrap_or_else(|| panic!("no lead for {slug}"));
-        let ids: Vec<&str> = lead["identity"]["profile_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|v| v.as_str())
-            .collect();
-        assert_eq!(
-            ids,
-            [format!("apollo:{}", p.apollo), format!("li:{}", p.member)],
-            "{slug}"
-        );
-        assert_eq!(
-            lead["identity"]["linkedin_urls"].as_array().unwrap().len(),
-            1,
-            "{slug}"
-        );
-        assert_eq!(
-            lead["identity"]["emails"].as_array().unwrap().len(),
-            1,
-            "{slug}"
-        );
+        let ids: Vec<&str> =
+            lead["identity"]["profile_ids"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+        assert_eq!(ids, [format!("apollo:{}", p.apollo), format!("li:{}", p.member)], "{slug}");
+        assert_eq!(lead["identity"]["linkedin_urls"].as_array().unwrap().len(), 1, "{slug}");
+        assert_eq!(lead["identity"]["emails"].as_array().unwrap().len(), 1, "{slug}");
         assert_eq!(lead["sources"].as_array().unwrap().len(), 6, "{slug}");
     }
     // The role mailbox is stored but names nobody.
-    let role: Vec<_> = leads
-        .iter()
-        .filter(|l| l["email"] == "info@acme0.com")
-        .collect();
+    let role: Vec<_> = leads.iter().filter(|l| l["email"] == "info@acme0.com").collect();
     assert_eq!(role.len(), 2);
-    assert!(
-        role.iter()
-            .all(|l| l["identity"]["emails"].as_array().unwrap().is_empty())
-    );
+    assert!(role.iter().all(|l| l["identity"]["emails"].as_array().unwrap().is_empty()));
 }
 
 #[test]
@@ -84,8 +62,7 @@ fn bad_rows_go_to_quarantine_and_good_rows_still_import() {
     bytes.extend_from_slice(b"First Name,Last Name,Email,LinkedIn URL\n");
     bytes.extend_from_slice(b"Ann,One,ann@acme.com,https://www.linkedin.com/in/ann-one\n");
     bytes.extend_from_slice(b"Too,Many,too@acme.com,https://www.linkedin.com/in/too,extra\n");
-    bytes
-        .extend_from_slice(b"Bad,\xff\xfeUtf8,bad@acme.com,https://www.linkedin.com/in/bad-utf8\n");
+    bytes.extend_from_slice(b"Bad,\xff\xfeUtf8,bad@acme.com,https://www.linkedin.com/in/bad-utf8\n");
     bytes.extend_from_slice(
         format!("Huge,{huge},huge@acme.com,https://www.linkedin.com/in/huge\n").as_bytes(),
     );
@@ -94,26 +71,13 @@ fn bad_rows_go_to_quarantine_and_good_rows_still_import() {
     bytes.extend_from_slice(b"Bob,Two,bob@acme.com,https://www.linkedin.com/in/bob-two\n");
     let file = sb.write("mixed.csv", &bytes);
     let run = sb.import(&file);
-    assert_eq!(
-        run.code, 3,
-        "exit code 3 says rows were quarantined\n{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("leadsprint quarantine"),
-        "{}",
-        run.stdout
-    );
+    assert_eq!(run.code, 3, "exit code 3 says rows were quarantined\n{}", run.stdout);
+    assert!(run.stdout.contains("leadsprint quarantine"), "{}", run.stdout);
     assert_eq!(sb.stats()["unique_leads"], 2);
     let q = sb.quarantine();
     let got: Vec<(String, String)> = q
         .iter()
-        .map(|e| {
-            (
-                e["position"].as_str().unwrap().to_owned(),
-                e["kind"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|e| (e["position"].as_str().unwrap().to_owned(), e["kind"].as_str().unwrap().to_owned()))
         .collect();
     let want = [
         ("line 3", "wrong field count"),
@@ -130,11 +94,7 @@ fn bad_rows_go_to_quarantine_and_good_rows_still_import() {
     // The raw row is kept whole, even the 70 KiB one.
     assert!(q[2]["raw_bytes"].as_u64().unwrap() > 70 * 1024);
     assert!(q[0]["raw"].as_str().unwrap().contains("extra"));
-    assert!(
-        q[3]["reason"].as_str().unwrap().contains("linkedin_url"),
-        "{}",
-        q[3]["reason"]
-    );
+    assert!(q[3]["reason"].as_str().unwrap().contains("linkedin_url"), "{}", q[3]["reason"]);
     assert_eq!(sb.stats()["quarantined"], 5);
 }
 
@@ -152,43 +112,30 @@ fn hostile_strings_round_trip_safely() {
     let mut csv_text = String::from("first_name,last_name,linkedin_url,job_title\n");
     for (i, name) in names.iter().enumerate() {
         let quoted = name.replace('"', "\"\"");
-        csv_text.push_str(&format!(
-            "\"{quoted}\",Last,https://www.linkedin.com/in/h{i},\"Tab\there\u{7}\"\n"
-        ));
+        csv_text
+            .push_str(&format!("\"{quoted}\",Last,https://www.linkedin.com/in/h{i},\"Tab\there\u{7}\"\n"));
     }
+    let megabyte = "🚀".repeat(256 * 1024);
+    let big_row = format!("Big,{megabyte},https://www.linkedin.com/in/big,CMO\n");
+    csv_text.push_str(&big_row);
     let file = sb.write("hostile.csv", csv_text);
-    assert_eq!(sb.import(&file).code, 0);
+    assert_eq!(sb.import(&file).code, 3, "the 1 MB row is quarantined");
+    let q = sb.quarantine();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0]["raw_bytes"].as_u64(), Some(big_row.len() as u64), "the 1 MB row is kept whole");
     let leads = sb.leads();
-    let firsts: Vec<&str> = leads
-        .iter()
-        .map(|l| l["first_name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        firsts, names,
-        "JSONL export keeps every character the import kept"
-    );
+    let firsts: Vec<&str> = leads.iter().map(|l| l["first_name"].as_str().unwrap()).collect();
+    assert_eq!(firsts, names, "JSONL export keeps every character the import kept");
     assert!(
         leads.iter().all(|l| l["job_title"] == "Tab here"),
         "control characters are dropped, white space folded"
     );
     // CSV export: formulas neutralised, everything else verbatim.
     let out = sb.path("out.csv");
-    assert_eq!(
-        sb.run(&["export", "csv", "--out", out.to_str().unwrap()])
-            .code,
-        0
-    );
+    assert_eq!(sb.run(&["export", "csv", "--out", out.to_str().unwrap()]).code, 0);
     let mut reader = csv::Reader::from_path(&out).unwrap();
-    let col = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "first_name")
-        .unwrap();
-    let cells: Vec<String> = reader
-        .records()
-        .map(|r| r.unwrap()[col].to_owned())
-        .collect();
+    let col = reader.headers().unwrap().iter().position(|h| h == "first_name").unwrap();
+    let cells: Vec<String> = reader.records().map(|r| r.unwrap()[col].to_owned()).collect();
     assert_eq!(cells[0], names[0]);
     assert_eq!(cells[1], names[1]);
     assert_eq!(cells[3], format!("'{}", names[3]));
@@ -206,14 +153,7 @@ fn export_filters_by_quality_and_writes_identity() {
     );
     assert_eq!(sb.import(&file).code, 0);
     let out = sb.path("top.jsonl");
-    let run = sb.run(&[
-        "export",
-        "jsonl",
-        "--out",
-        out.to_str().unwrap(),
-        "--min-quality",
-        "80",
-    ]);
+    let run = sb.run(&["export", "jsonl", "--out", out.to_str().unwrap(), "--min-quality", "80"]);
     assert_eq!(run.code, 0);
     assert!(run.stderr.contains("wrote 1 leads"), "{}", run.stderr);
     let line = std::fs::read_to_string(&out).unwrap();
@@ -221,10 +161,7 @@ fn export_filters_by_quality_and_writes_identity() {
     assert_eq!(lead["quality"]["score"], 100);
     assert_eq!(
         identities(std::slice::from_ref(&lead)),
-        [vec![
-            "ann@acme.com".to_owned(),
-            "linkedin.com/in/ann".to_owned()
-        ]]
+        [vec!["ann@acme.com".to_owned(), "linkedin.com/in/ann".to_owned()]]
     );
     assert_eq!(lead["sources"][0]["workflow"], "import:q.csv");
     let stats = sb.stats();
@@ -237,19 +174,15 @@ fn export_filters_by_quality_and_writes_identity() {
 #[test]
 fn a_second_process_on_the_same_data_dir_is_refused_clearly() {
     let sb = Sandbox::new();
+    let missing = sb.run(&["stats"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("no store in"), "{}", missing.stderr);
+    assert!(!sb.data_dir().exists(), "a read command must not create a data dir");
     let store = leadsprint::store::Store::open(&sb.data_dir()).unwrap();
     let run = sb.run(&["stats"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("in use by another leadsprint process"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains(&format!("pid {}", std::process::id())),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("in use by another leadsprint process"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("pid {}", std::process::id())), "{}", run.stderr);
     drop(store);
     assert_eq!(sb.run(&["stats"]).code, 0);
 }
@@ -260,26 +193,12 @@ fn unknown_columns_get_a_clear_error_and_map_fixes_it() {
     let file = sb.write("odd.csv", "Vorname,Nachname,E-Post\nAnn,One,ann@acme.com\n");
     let run = sb.import(&file);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("no column identifies a person"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("no column identifies a person"), "{}", run.stderr);
     assert!(run.stderr.contains("--map"), "{}", run.stderr);
-    let run = sb.run(&[
-        "import",
-        file.to_str().unwrap(),
-        "--map",
-        "E-Post=email",
-        "--map",
-        "Vorname=first_name",
-    ]);
+    let run =
+        sb.run(&["import", file.to_str().unwrap(), "--map", "E-Post=email", "--map", "Vorname=first_name"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(sb.leads()[0]["first_name"], "Ann");
     let bad = sb.run(&["import", file.to_str().unwrap(), "--map", "E-Post=mail"]);
-    assert!(
-        bad.stderr.contains("unknown field \"mail\""),
-        "{}",
-        bad.stderr
-    );
+    assert!(bad.stderr.contains("unknown field \"mail\""), "{}", bad.stderr);
 }

@@ -4,31 +4,19 @@
 use crate::support::Sandbox;
 
 fn first_names(sb: &Sandbox) -> Vec<String> {
-    sb.leads()
-        .iter()
-        .map(|l| l["first_name"].as_str().unwrap_or_default().to_owned())
-        .collect()
+    sb.leads().iter().map(|l| l["first_name"].as_str().unwrap_or_default().to_owned()).collect()
 }
 
 #[test]
 fn delimiters_bom_and_line_endings() {
     let cases: &[(&str, &[u8])] = &[
-        (
-            "semicolon, BOM, CRLF",
-            b"\xef\xbb\xbfFirst Name;Email\r\nAnn;ann@acme.com\r\nBob;bob@acme.com\r\n",
-        ),
-        (
-            "tab",
-            b"first_name\temail\nAnn\tann@acme.com\nBob\tbob@acme.com\n",
-        ),
+        ("semicolon, BOM, CRLF", b"\xef\xbb\xbfFirst Name;Email\r\nAnn;ann@acme.com\r\nBob;bob@acme.com\r\n"),
+        ("tab", b"first_name\temail\nAnn\tann@acme.com\nBob\tbob@acme.com\n"),
         (
             "pipe, quoted newline",
             b"first_name|email|notes\nAnn|ann@acme.com|\"two\nlines\"\nBob|bob@acme.com|x\n",
         ),
-        (
-            "comma, no final newline",
-            b"first_name,email\nAnn,ann@acme.com\nBob,bob@acme.com",
-        ),
+        ("comma, no final newline", b"first_name,email\nAnn,ann@acme.com\nBob,bob@acme.com"),
     ];
     for (name, bytes) in cases {
         let sb = Sandbox::new();
@@ -52,16 +40,8 @@ fn utf16_by_bom_and_latin1_by_flag() {
     let sb = Sandbox::new();
     let file = sb.write("latin1.csv", b"first_name,email\nJos\xe9,jose@acme.com\n");
     let run = sb.import(&file);
-    assert_eq!(
-        run.code, 3,
-        "invalid UTF-8 is quarantined without --encoding"
-    );
-    assert!(
-        sb.quarantine()[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("--encoding")
-    );
+    assert_eq!(run.code, 3, "invalid UTF-8 is quarantined without --encoding");
+    assert!(sb.quarantine()[0]["reason"].as_str().unwrap().contains("--encoding"));
     let run = sb.run(&["import", file.to_str().unwrap(), "--encoding", "latin1"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(first_names(&sb), ["José"]);
@@ -81,10 +61,7 @@ fn linkedin_connections_export_with_its_notes_preamble() {
     let run = sb.run(&["import", file.to_str().unwrap(), "--json"]).json();
     assert_eq!(run["files"][0]["vendor"], "linkedin");
     let lead = &sb.leads()[0];
-    assert_eq!(
-        lead["linkedin_url"],
-        "https://www.linkedin.com/in/dana-wills"
-    );
+    assert_eq!(lead["linkedin_url"], "https://www.linkedin.com/in/dana-wills");
     assert_eq!(lead["job_title"], "PPC Manager");
     assert_eq!(lead["sources"][0]["record_id"], "line 5");
 }
@@ -113,10 +90,7 @@ fn apollo_export_headers_map_every_field() {
     for (k, v) in want.as_object().unwrap() {
         assert_eq!(&lead[k], v, "field {k}");
     }
-    assert_eq!(
-        lead["identity"]["profile_ids"][0],
-        "apollo:64a7ff0cc4dfae00013df1a5"
-    );
+    assert_eq!(lead["identity"]["profile_ids"][0], "apollo:64a7ff0cc4dfae00013df1a5");
     assert_eq!(lead["quality"]["score"], 100);
 }
 
@@ -139,19 +113,12 @@ fn bright_data_snapshot_json_array() {
     assert_eq!(lead["sources"][0]["vendor"], "brightdata");
     assert_eq!(lead["job_title"], "VP Sales");
     assert_eq!(lead["company"]["name"], "Acme Corp");
-    assert_eq!(
-        lead["company"]["linkedin_url"],
-        "https://www.linkedin.com/company/acme-corp"
-    );
+    assert_eq!(lead["company"]["linkedin_url"], "https://www.linkedin.com/company/acme-corp");
     assert_eq!(lead["location"]["city"], "Austin");
     assert_eq!(lead["location"]["region"], "Texas");
     assert_eq!(lead["location"]["country"], "United States");
-    let ids: Vec<&str> = lead["identity"]["profile_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> =
+        lead["identity"]["profile_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(ids, ["brightdata:dana-wills", "li:245026690"]);
     // A record with an id but no LinkedIn URL still has a Bright Data key.
     assert_eq!(sb.stats()["unique_leads"], 2);
@@ -171,11 +138,7 @@ fn jsonl_bad_lines_are_quarantined_and_the_rest_imports() {
     let run = sb.import(&file);
     assert_eq!(run.code, 3);
     assert_eq!(first_names(&sb), ["Ann", "Bob"]);
-    let kinds: Vec<String> = sb
-        .quarantine()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect();
+    let kinds: Vec<String> = sb.quarantine().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
     assert_eq!(kinds, ["malformed JSON", "not an object"]);
 }
 
@@ -185,9 +148,5 @@ fn a_broken_json_array_is_refused_whole_with_its_position() {
     let file = sb.write("bad.json", "[{\"email\":\"ann@acme.com\"},\n{\"email\": }]");
     let run = sb.import(&file);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("not valid JSON") && run.stderr.contains("line 2"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("not valid JSON") && run.stderr.contains("line 2"), "{}", run.stderr);
 }

@@ -42,11 +42,7 @@ struct Entry {
 
 impl Entry {
     fn new(hash: u64, lead: u32) -> Self {
-        Entry {
-            hash_hi: (hash >> 32) as u32,
-            hash_lo: hash as u32,
-            lead,
-        }
+        Entry { hash_hi: (hash >> 32) as u32, hash_lo: hash as u32, lead }
     }
 
     fn hash(&self) -> u64 {
@@ -82,10 +78,7 @@ impl KeyIndex {
         sorted.sort_unstable();
         sorted.dedup();
         sorted.shrink_to_fit();
-        Ok(KeyIndex {
-            sorted,
-            ..KeyIndex::default()
-        })
+        Ok(KeyIndex { sorted, ..KeyIndex::default() })
     }
 
     /// Records that `lead` holds a key hashing to `hash`.
@@ -112,11 +105,34 @@ impl KeyIndex {
     }
 
     fn sorted_leads(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
-        let start = self.sorted.partition_point(|e| e.hash() < hash);
-        self.sorted[start..]
-            .iter()
-            .take_while(move |e| e.hash() == hash)
-            .map(|e| e.lead)
+        let start = self.lower_bound(hash);
+        self.sorted[start..].iter().take_while(move |e| e.hash() == hash).map(|e| e.lead)
+    }
+
+    /// The first position whose hash is not below `hash`. xxh3 hashes are uniform,
+    /// so the position is guessed from the value and the guess bracketed by
+    /// doubling steps: a few comparisons within a few KiB, not a search of the
+    /// whole array.
+    fn lower_bound(&self, hash: u64) -> usize {
+        let entries = &self.sorted;
+        let n = entries.len();
+        if n == 0 {
+            return 0;
+        }
+        let guess = ((u128::from(hash) * n as u128) >> 64) as usize;
+        let (mut lo, mut hi) = (guess, guess + 1);
+        let mut step = 1;
+        // Widen [lo, hi) until entries[lo] < hash <= entries[hi] (or an end is reached).
+        while lo > 0 && entries[lo].hash() >= hash {
+            lo = lo.saturating_sub(step);
+            step *= 2;
+        }
+        step = 1;
+        while hi < n && entries[hi - 1].hash() < hash {
+            hi = (hi + step).min(n);
+            step *= 2;
+        }
+        lo + entries[lo..hi].partition_point(|e| e.hash() < hash)
     }
 
     /// Moves the recent keys into the sorted array (one merge pass).
@@ -155,11 +171,7 @@ impl KeyIndex {
     pub fn heap_bytes(&self) -> usize {
         let array = self.sorted.capacity() * std::mem::size_of::<Entry>();
         let cap = self.recent.capacity();
-        let buckets = if cap == 0 {
-            0
-        } else {
-            (cap * 8 / 7).next_power_of_two()
-        };
+        let buckets = if cap == 0 { 0 } else { (cap * 8 / 7).next_power_of_two() };
         let recent = buckets * (std::mem::size_of::<(u64, Vec<u32>)>() + 1) + self.recent_len * 4;
         array + recent
     }
@@ -178,22 +190,19 @@ mod tests {
         let mut index = KeyIndex::default();
         let n = MIN_FOLD as u64 * 3 + 17;
         for i in 0..n {
-            index
-                .insert(crate::lead::identity::hash_encoded(&i.to_string()), i / 3)
-                .unwrap();
+            index.insert(crate::lead::identity::hash_encoded(&i.to_string()), i / 3).unwrap();
         }
         assert_eq!(index.len() as u64, n);
         for i in (0..n).step_by(97) {
-            let got: Vec<LeadId> = index
-                .candidates(crate::lead::identity::hash_encoded(&i.to_string()))
-                .collect();
+            let got: Vec<LeadId> =
+                index.candidates(crate::lead::identity::hash_encoded(&i.to_string())).collect();
             assert_eq!(got, [i / 3]);
         }
         assert_eq!(index.candidates(12345).count(), 0);
+        assert_eq!(index.candidates(0).count(), 0);
+        assert_eq!(index.candidates(u64::MAX).count(), 0);
         // Inserting a known pair again changes nothing.
-        index
-            .insert(crate::lead::identity::hash_encoded("5"), 1)
-            .unwrap();
+        index.insert(crate::lead::identity::hash_encoded("5"), 1).unwrap();
         assert_eq!(index.len() as u64, n);
     }
 
@@ -208,10 +217,20 @@ mod tests {
 
     #[test]
     fn memory_is_twelve_bytes_a_key_after_rebuild() {
-        let pairs =
-            (0..300_000u64).map(|i| (crate::lead::identity::hash_encoded(&i.to_string()), i / 3));
+        let pairs = (0..300_000u64).map(|i| (crate::lead::identity::hash_encoded(&i.to_string()), i / 3));
         let index = KeyIndex::from_pairs(pairs, 300_000).unwrap();
         assert_eq!(index.heap_bytes(), 300_000 * 12);
+    }
+
+    #[test]
+    fn lower_bound_agrees_with_a_plain_search() {
+        let pairs = (0..5000u64).map(|i| (crate::lead::identity::hash_encoded(&i.to_string()) & !0xff, i));
+        let index = KeyIndex::from_pairs(pairs, 5000).unwrap();
+        let probes = index.sorted.iter().map(|e| e.hash()).chain([0, 1, u64::MAX, u64::MAX / 2, 0xff]);
+        for probe in probes.flat_map(|h| [h.wrapping_sub(1), h, h.wrapping_add(1)]) {
+            let want = index.sorted.partition_point(|e| e.hash() < probe);
+            assert_eq!(index.lower_bound(probe), want, "probe {probe:#x}");
+        }
     }
 
     #[test]

@@ -69,14 +69,7 @@ fn merges_on_any_shared_key_and_fills_fields() {
     let mut b = record(Some("Dana/"), Some("dana@acme.com"), None, 2);
     b.company_name = Some("Acme".into());
     let (store, outcomes) = run(&[a, b]);
-    assert_eq!(
-        outcomes[1],
-        Outcome::Merged {
-            into: 1,
-            changed: true,
-            conflicts: vec![]
-        }
-    );
+    assert_eq!(outcomes[1], Outcome::Merged { into: 1, changed: true, conflicts: vec![] });
     let lead = &store.leads[&1];
     assert_eq!(store.leads.len(), 1);
     assert_eq!(lead.job_title.as_deref(), Some("PPC Manager"));
@@ -96,21 +89,11 @@ fn conflict_attaches_by_priority_and_is_recorded() {
         record(Some("x"), Some("x@acme.com"), Some("apollo:7"), 4),
     ];
     let (store, outcomes) = run(&records);
-    assert_eq!(
-        outcomes[3],
-        Outcome::Merged {
-            into: 3,
-            changed: true,
-            conflicts: vec![1, 2]
-        }
-    );
+    assert_eq!(outcomes[3], Outcome::Merged { into: 3, changed: true, conflicts: vec![1, 2] });
     assert_eq!(store.leads.len(), 3);
     assert_eq!(store.leads[&3].merges[0].conflicts_with, [1, 2]);
     // The conflicting keys stay with their own leads.
-    assert_eq!(
-        store.leads[&2].identity.linkedin_urls,
-        ["linkedin.com/in/x"]
-    );
+    assert_eq!(store.leads[&2].identity.linkedin_urls, ["linkedin.com/in/x"]);
     assert!(store.leads[&3].identity.linkedin_urls.is_empty());
 }
 
@@ -119,27 +102,17 @@ fn hash_collision_never_merges() {
     let mut index = KeyIndex::default();
     let mut store = MemStore::default();
     let a = normalize(&record(Some("a"), None, None, 1), 0).unwrap();
-    assert_eq!(
-        ingest(&mut index, &mut store, a, 0).unwrap(),
-        Outcome::New(1)
-    );
+    assert_eq!(ingest(&mut index, &mut store, a, 0).unwrap(), Outcome::New(1));
     // Pretend b's key hashes like a's: the index names lead 1, whose exact keys say no.
     let b = normalize(&record(Some("b"), None, None, 2), 0).unwrap();
     index.insert(b.keys[0].hash64(), 1).unwrap();
-    assert_eq!(
-        ingest(&mut index, &mut store, b.clone(), 0).unwrap(),
-        Outcome::New(2)
-    );
+    assert_eq!(ingest(&mut index, &mut store, b.clone(), 0).unwrap(), Outcome::New(2));
     // Both leads now share that hash in the index, and b still finds its own lead.
     let hits: Vec<LeadId> = index.candidates(b.keys[0].hash64()).collect();
     assert_eq!(hits, [1, 2]);
     assert_eq!(
         ingest(&mut index, &mut store, b, 0).unwrap(),
-        Outcome::Merged {
-            into: 2,
-            changed: false,
-            conflicts: vec![]
-        }
+        Outcome::Merged { into: 2, changed: false, conflicts: vec![] }
     );
 }
 
@@ -169,10 +142,7 @@ fn linked_records() -> impl Strategy<Value = Vec<RawLead>> {
                 .iter()
                 .enumerate()
                 .map(|(line, &(who, extra))| {
-                    let p = Person {
-                        idx: who,
-                        title: titles[who].clone(),
-                    };
+                    let p = Person { idx: who, title: titles[who].clone() };
                     person_record(&p, 1 | (extra << 1), line as u32)
                 })
                 .collect()

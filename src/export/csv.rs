@@ -50,23 +50,15 @@ pub(super) struct Writer<W: Write> {
 impl<W: Write> Writer<W> {
     /// Starts the file with the header row.
     pub fn new(out: W) -> std::io::Result<Self> {
-        let mut inner = csv::WriterBuilder::new()
-            .buffer_capacity(1 << 20)
-            .from_writer(out);
+        let mut inner = csv::WriterBuilder::new().buffer_capacity(1 << 20).from_writer(out);
         inner.write_record(CSV_COLUMNS)?;
-        Ok(Writer {
-            inner,
-            record: Vec::with_capacity(CSV_COLUMNS.len()),
-        })
+        Ok(Writer { inner, record: Vec::with_capacity(CSV_COLUMNS.len()) })
     }
 
     pub fn row(&mut self, lead: &Lead) -> std::io::Result<()> {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        let sources: Vec<String> = lead
-            .sources
-            .iter()
-            .map(|s| format!("{}/{}", s.vendor, s.workflow))
-            .collect();
+        let sources: Vec<String> =
+            lead.sources.iter().map(|s| format!("{}/{}", s.vendor, s.workflow)).collect();
         self.record.clear();
         self.record.extend([
             lead.id.to_string(),
@@ -95,8 +87,7 @@ impl<W: Write> Writer<W> {
             lead.updated_at.to_string(),
         ]);
         for value in &self.record {
-            self.inner
-                .write_field(neutralize_formula(value).as_bytes())?;
+            self.inner.write_field(neutralize_formula(value).as_bytes())?;
         }
         self.inner.write_record(None::<&[u8]>)?;
         Ok(())

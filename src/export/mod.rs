@@ -17,10 +17,7 @@ pub use csv::{CSV_COLUMNS, neutralize_formula};
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("cannot write {path}: {source}; check the folder exists and is writable")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("reading leads: {0}")]
     Source(String),
 }
@@ -59,26 +56,15 @@ pub fn to_file<E: std::fmt::Display>(
     filter: Filter,
     leads: impl Iterator<Item = Result<Lead, E>>,
 ) -> Result<ExportReport, ExportError> {
-    let io = |source| ExportError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| ExportError::Io { path: path.to_owned(), source };
     if path == Path::new("-") {
         let stdout = std::io::stdout().lock();
         return write_all(BufWriter::new(stdout), format, filter, leads, path);
     }
-    let tmp = path.with_extension(format!(
-        "{}.partial",
-        path.extension().map_or("".into(), |e| e.to_string_lossy())
-    ));
+    let tmp = path
+        .with_extension(format!("{}.partial", path.extension().map_or("".into(), |e| e.to_string_lossy())));
     let file = std::fs::File::create(&tmp).map_err(io)?;
-    let report = write_all(
-        BufWriter::with_capacity(1 << 20, file),
-        format,
-        filter,
-        leads,
-        path,
-    );
+    let report = write_all(BufWriter::with_capacity(1 << 20, file), format, filter, leads, path);
     match report {
         Ok(r) => std::fs::rename(&tmp, path).map(|_| r).map_err(io),
         Err(e) => {
@@ -95,22 +81,18 @@ fn write_all<W: Write, E: std::fmt::Display>(
     leads: impl Iterator<Item = Result<Lead, E>>,
     path: &Path,
 ) -> Result<ExportReport, ExportError> {
-    let io = |source| ExportError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| ExportError::Io { path: path.to_owned(), source };
     match format {
         FileFormat::Csv => {
             let mut writer = csv::Writer::new(out).map_err(io)?;
-            let report =
-                each_accepted(leads, filter, |lead| writer.row(lead)).map_err(|e| e.at(path))?;
+            let report = each_accepted(leads, filter, |lead| writer.row(lead)).map_err(|e| e.at(path))?;
             writer.finish().map_err(io)?;
             Ok(report)
         }
         FileFormat::Jsonl => {
             let mut out = out;
-            let report = each_accepted(leads, filter, |lead| jsonl::row(&mut out, lead))
-                .map_err(|e| e.at(path))?;
+            let report =
+                each_accepted(leads, filter, |lead| jsonl::row(&mut out, lead)).map_err(|e| e.at(path))?;
             out.flush().map_err(io)?;
             Ok(report)
         }
@@ -125,10 +107,7 @@ enum LoopError {
 impl LoopError {
     fn at(self, path: &Path) -> ExportError {
         match self {
-            LoopError::Io(source) => ExportError::Io {
-                path: path.to_owned(),
-                source,
-            },
+            LoopError::Io(source) => ExportError::Io { path: path.to_owned(), source },
             LoopError::Source(e) => ExportError::Source(e),
         }
     }

@@ -39,21 +39,9 @@ pub enum Field {
 /// Canonical names (as `--map` takes them) and the header synonyms of each field,
 /// in the folded form of [`fold`]. The first column that maps to a field wins.
 const FIELDS: &[(Field, &str, &[&str])] = &[
-    (
-        Field::FirstName,
-        "first_name",
-        &["firstname", "first", "givenname", "fname"],
-    ),
-    (
-        Field::LastName,
-        "last_name",
-        &["lastname", "last", "surname", "familyname", "lname"],
-    ),
-    (
-        Field::FullName,
-        "full_name",
-        &["fullname", "name", "contactname", "personname", "leadname"],
-    ),
+    (Field::FirstName, "first_name", &["firstname", "first", "givenname", "fname"]),
+    (Field::LastName, "last_name", &["lastname", "last", "surname", "familyname", "lname"]),
+    (Field::FullName, "full_name", &["fullname", "name", "contactname", "personname", "leadname"]),
     (
         Field::Email,
         "email",
@@ -89,51 +77,20 @@ const FIELDS: &[(Field, &str, &[&str])] = &[
         ],
     ),
     (Field::ProfileId, "profile_id", &["profileid"]),
-    (
-        Field::ApolloId,
-        "apollo_id",
-        &["apolloid", "apollocontactid", "apollopersonid"],
-    ),
+    (Field::ApolloId, "apollo_id", &["apolloid", "apollocontactid", "apollopersonid"]),
     (
         Field::ZoominfoId,
         "zoominfo_id",
-        &[
-            "zoominfoid",
-            "zoominfocontactid",
-            "zicontactid",
-            "zoominfopersonid",
-        ],
+        &["zoominfoid", "zoominfocontactid", "zicontactid", "zoominfopersonid"],
     ),
     (Field::BrightdataId, "brightdata_id", &["brightdataid"]),
     (
         Field::LinkedinMemberId,
         "linkedin_member_id",
-        &[
-            "linkedinmemberid",
-            "linkedinnumid",
-            "memberid",
-            "memberurn",
-            "linkedinurn",
-            "vmid",
-            "leadurn",
-        ],
+        &["linkedinmemberid", "linkedinnumid", "memberid", "memberurn", "linkedinurn", "vmid", "leadurn"],
     ),
-    (
-        Field::JobTitle,
-        "job_title",
-        &[
-            "jobtitle",
-            "title",
-            "position",
-            "currentposition",
-            "currenttitle",
-        ],
-    ),
-    (
-        Field::Seniority,
-        "seniority",
-        &["seniority", "managementlevel", "senioritylevel"],
-    ),
+    (Field::JobTitle, "job_title", &["jobtitle", "title", "position", "currentposition", "currenttitle"]),
+    (Field::Seniority, "seniority", &["seniority", "managementlevel", "senioritylevel"]),
     (
         Field::CompanyName,
         "company_name",
@@ -163,11 +120,7 @@ const FIELDS: &[(Field, &str, &[&str])] = &[
             "primarydomain",
         ],
     ),
-    (
-        Field::CompanyIndustry,
-        "company_industry",
-        &["companyindustry", "industry", "organizationindustry"],
-    ),
+    (Field::CompanyIndustry, "company_industry", &["companyindustry", "industry", "organizationindustry"]),
     (
         Field::CompanySize,
         "company_size",
@@ -186,29 +139,12 @@ const FIELDS: &[(Field, &str, &[&str])] = &[
     (
         Field::CompanyLinkedinUrl,
         "company_linkedin_url",
-        &[
-            "companylinkedinurl",
-            "companylinkedin",
-            "currentcompanylink",
-            "organizationlinkedinurl",
-        ],
+        &["companylinkedinurl", "companylinkedin", "currentcompanylink", "organizationlinkedinurl"],
     ),
     (Field::City, "city", &["city", "personcity", "contactcity"]),
-    (
-        Field::Region,
-        "region",
-        &["region", "state", "province", "stateregion", "personstate"],
-    ),
-    (
-        Field::Country,
-        "country",
-        &["country", "personcountry", "countryregion", "countrycode"],
-    ),
-    (
-        Field::Location,
-        "location",
-        &["location", "geo", "locality", "personlocation"],
-    ),
+    (Field::Region, "region", &["region", "state", "province", "stateregion", "personstate"]),
+    (Field::Country, "country", &["country", "personcountry", "countryregion", "countrycode"]),
+    (Field::Location, "location", &["location", "geo", "locality", "personlocation"]),
     (
         Field::Phone,
         "phone",
@@ -223,34 +159,20 @@ const FIELDS: &[(Field, &str, &[&str])] = &[
             "workphone",
         ],
     ),
-    (
-        Field::EmailStatus,
-        "email_status",
-        &[
-            "emailstatus",
-            "emailverificationstatus",
-            "emailverification",
-        ],
-    ),
+    (Field::EmailStatus, "email_status", &["emailstatus", "emailverificationstatus", "emailverification"]),
     (Field::Ignore, "ignore", &[]),
 ];
 
 impl Field {
     /// The canonical name, as `--map` and the docs use it.
     pub fn name(self) -> &'static str {
-        FIELDS
-            .iter()
-            .find(|(f, _, _)| *f == self)
-            .map_or("ignore", |(_, name, _)| name)
+        FIELDS.iter().find(|(f, _, _)| *f == self).map_or("ignore", |(_, name, _)| name)
     }
 
     /// Parses a canonical name given to `--map`.
     pub fn from_name(name: &str) -> Option<Field> {
         let folded = fold(name);
-        FIELDS
-            .iter()
-            .find(|(_, n, _)| fold(n) == folded)
-            .map(|(f, _, _)| *f)
+        FIELDS.iter().find(|(_, n, _)| fold(n) == folded).map(|(f, _, _)| *f)
     }
 
     /// Fields that can identify a person on their own.
@@ -275,11 +197,7 @@ impl Field {
             }
         };
         let id = |ns: &str| {
-            if value.contains(':') {
-                value.to_owned()
-            } else {
-                format!("{ns}:{}", value.trim())
-            }
+            if value.contains(':') { value.to_owned() } else { format!("{ns}:{}", value.trim()) }
         };
         match self {
             Field::FirstName => set(&mut raw.first_name),
@@ -313,31 +231,18 @@ impl Field {
 /// Folds a header for matching: lower case, letters and digits only
 /// (`Person Linkedin Url`, `person_linkedin_url` and `personLinkedinUrl` agree).
 pub fn fold(header: &str) -> String {
-    header
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    header.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 /// Which export a set of folded headers comes from; it names the records' source.
 pub fn detect_vendor<'a>(folded: impl IntoIterator<Item = &'a str> + Clone) -> &'static str {
     let has = |names: &[&str]| folded.clone().into_iter().any(|h| names.contains(&h));
-    if has(&[
-        "apollocontactid",
-        "personlinkedinurl",
-        "companynameforemails",
-    ]) {
+    if has(&["apollocontactid", "personlinkedinurl", "companynameforemails"]) {
         "apollo"
     } else if has(&["linkedinnumid", "inputurl", "currentcompanycompanyid"]) {
         "brightdata"
-    } else if has(&[
-        "salesnavigatorurl",
-        "salesnavigatorprofileurl",
-        "vmid",
-        "leadurl",
-        "defaultprofileurl",
-    ]) {
+    } else if has(&["salesnavigatorurl", "salesnavigatorprofileurl", "vmid", "leadurl", "defaultprofileurl"])
+    {
         "salesnav"
     } else if has(&["connectedon"]) {
         "linkedin"
@@ -369,19 +274,13 @@ impl Mapper {
     pub fn new(maps: &[String]) -> Result<Mapper, MapError> {
         let mut overrides = HashMap::new();
         for given in maps {
-            let err = |why: String| MapError {
-                given: given.clone(),
-                why,
-            };
+            let err = |why: String| MapError { given: given.clone(), why };
             let (column, field) = given
                 .split_once('=')
                 .ok_or_else(|| err("expected COLUMN=FIELD, e.g. \"E-mail=email\"".into()))?;
             let field = Field::from_name(field).ok_or_else(|| {
                 let names: Vec<&str> = FIELDS.iter().map(|(_, n, _)| *n).collect();
-                err(format!(
-                    "unknown field {field:?}; fields are {}",
-                    names.join(", ")
-                ))
+                err(format!("unknown field {field:?}; fields are {}", names.join(", ")))
             })?;
             overrides.insert(fold(column), field);
         }
@@ -397,10 +296,7 @@ impl Mapper {
         if vendor == "brightdata" && folded == "id" {
             return Some(Field::BrightdataId);
         }
-        FIELDS
-            .iter()
-            .find(|(_, _, syn)| syn.contains(&folded.as_str()))
-            .map(|(f, _, _)| *f)
+        FIELDS.iter().find(|(_, _, syn)| syn.contains(&folded.as_str())).map(|(f, _, _)| *f)
     }
 }
 
@@ -412,22 +308,14 @@ mod tests {
     fn vendor_headers_map_to_fields() {
         let m = Mapper::new(&[]).unwrap();
         let cases: &[(&str, &str, Option<Field>)] = &[
-            (
-                "apollo linkedin",
-                "Person Linkedin Url",
-                Some(Field::LinkedinUrl),
-            ),
+            ("apollo linkedin", "Person Linkedin Url", Some(Field::LinkedinUrl)),
             ("apollo employees", "# Employees", Some(Field::CompanySize)),
             ("apollo id", "Apollo Contact Id", Some(Field::ApolloId)),
             ("connections url", "URL", Some(Field::LinkedinUrl)),
             ("connections email", "Email Address", Some(Field::Email)),
             ("hubspot region", "State/Region", Some(Field::Region)),
             ("camel case", "firstName", Some(Field::FirstName)),
-            (
-                "bright data nested",
-                "current_company.name",
-                Some(Field::CompanyName),
-            ),
+            ("bright data nested", "current_company.name", Some(Field::CompanyName)),
             ("company city is not the person's", "Company City", None),
             ("unknown", "Favourite Colour", None),
         ];
@@ -444,10 +332,7 @@ mod tests {
         assert_eq!(m.field("e-mail adr", "file"), Some(Field::Email));
         assert_eq!(m.field("URL", "file"), None);
         let err = Mapper::new(&["x=colour".into()]).unwrap_err().to_string();
-        assert!(
-            err.contains("unknown field \"colour\"") && err.contains("linkedin_url"),
-            "{err}"
-        );
+        assert!(err.contains("unknown field \"colour\"") && err.contains("linkedin_url"), "{err}");
         assert!(Mapper::new(&["nofield".into()]).is_err());
     }
 

@@ -19,15 +19,9 @@ struct Header {
     vendor: String,
 }
 
-pub(super) fn read(
-    mut input: impl BufRead,
-    ctx: &mut Context<'_>,
-) -> Result<FileReport, ImportError> {
+pub(super) fn read(mut input: impl BufRead, ctx: &mut Context<'_>) -> Result<FileReport, ImportError> {
     let mut head = Vec::new();
-    (&mut input)
-        .take(64 * 1024)
-        .read_to_end(&mut head)
-        .map_err(|e| ctx.io_error(e))?;
+    (&mut input).take(64 * 1024).read_to_end(&mut head).map_err(|e| ctx.io_error(e))?;
     let delimiter = sniff_delimiter(&head);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -39,10 +33,7 @@ pub(super) fn read(
     let mut header: Option<Header> = None;
     let mut seen = Vec::new();
     let mut rows = 0;
-    while reader
-        .read_byte_record(&mut record)
-        .map_err(|e| ctx.io_error(e.into()))?
-    {
+    while reader.read_byte_record(&mut record).map_err(|e| ctx.io_error(e.into()))? {
         match &header {
             Some(h) => {
                 rows += 1;
@@ -57,10 +48,7 @@ pub(super) fn read(
     }
     let header = header.ok_or_else(|| ImportError::NoIdentityColumn {
         path: ctx.path.clone(),
-        headers: seen
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "none: the file is empty".into()),
+        headers: seen.first().cloned().unwrap_or_else(|| "none: the file is empty".into()),
     })?;
     Ok(report(ctx, header, rows))
 }
@@ -107,22 +95,16 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
             _ => {}
         }
     }
-    let best = (0..4)
-        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
-        .unwrap_or(0);
+    let best = (0..4).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
     candidates[best]
 }
 
 /// A row is the header when one of its columns identifies a person.
 fn find_header(record: &ByteRecord, ctx: &Context<'_>) -> Option<Header> {
-    let names: Vec<String> = record
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).trim().to_owned())
-        .collect();
+    let names: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).trim().to_owned()).collect();
     let folded: Vec<String> = names.iter().map(|n| fold(n)).collect();
     let vendor = ctx.vendor(detect_vendor(folded.iter().map(String::as_str)));
-    let mut fields: Vec<Option<Field>> =
-        names.iter().map(|n| ctx.mapper.field(n, &vendor)).collect();
+    let mut fields: Vec<Option<Field>> = names.iter().map(|n| ctx.mapper.field(n, &vendor)).collect();
     // A field fed by two columns: the first one wins (Apollo's `Company` before
     // `Company Name for Emails`), except for the lists (emails, IDs).
     let mut taken = Vec::new();
@@ -135,15 +117,7 @@ fn find_header(record: &ByteRecord, ctx: &Context<'_>) -> Option<Header> {
             taken.push(f);
         }
     }
-    fields
-        .iter()
-        .flatten()
-        .any(|f| f.is_identity())
-        .then_some(Header {
-            names,
-            fields,
-            vendor,
-        })
+    fields.iter().flatten().any(|f| f.is_identity()).then_some(Header { names, fields, vendor })
 }
 
 fn row(
@@ -166,10 +140,7 @@ fn row(
     let mut values = Vec::with_capacity(header.fields.len());
     for ((bytes, field), name) in record.iter().zip(&header.fields).zip(&header.names) {
         if bytes.len() > MAX_FIELD_BYTES {
-            let reason = format!(
-                "column {name:?} is {} bytes, over the 64 KiB limit",
-                bytes.len()
-            );
+            let reason = format!("column {name:?} is {} bytes, over the 64 KiB limit", bytes.len());
             return ctx.reject(position, "field over 64 KiB", reason, raw());
         }
         let Ok(text) = std::str::from_utf8(bytes) else {
@@ -189,9 +160,7 @@ fn row(
 
 /// The row's fields, byte for byte, written back as one CSV line.
 fn raw_row(record: &ByteRecord, delimiter: u8) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .from_writer(Vec::new());
+    let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_writer(Vec::new());
     let _ = writer.write_byte_record(record);
     writer.into_inner().unwrap_or_default()
 }
@@ -204,11 +173,7 @@ mod tests {
     fn sniffs_delimiters() {
         let cases: &[(&str, &[u8], u8)] = &[
             ("comma", b"a,b,c\n1,2,3\n", b','),
-            (
-                "semicolon with commas in quotes",
-                b"a;b;c\n\"x, y\";2;3\n",
-                b';',
-            ),
+            ("semicolon with commas in quotes", b"a;b;c\n\"x, y\";2;3\n", b';'),
             ("tab", b"a\tb\tc\n1\t2\t3\n", b'\t'),
             ("pipe", b"a|b|c\n", b'|'),
             ("empty", b"", b','),

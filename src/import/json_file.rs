@@ -11,20 +11,13 @@ use super::columns::{Field, detect_vendor, fold};
 use super::{Context, FileReport, ImportError, raw_from};
 
 /// Reads JSONL: a bad line is quarantined, the rest of the file goes on.
-pub(super) fn read_lines(
-    mut input: impl BufRead,
-    ctx: &mut Context<'_>,
-) -> Result<FileReport, ImportError> {
+pub(super) fn read_lines(mut input: impl BufRead, ctx: &mut Context<'_>) -> Result<FileReport, ImportError> {
     let mut reader = Records::default();
     let mut line = Vec::new();
     let mut number = 0u64;
     loop {
         line.clear();
-        if input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| ctx.io_error(e))?
-            == 0
-        {
+        if input.read_until(b'\n', &mut line).map_err(|e| ctx.io_error(e))? == 0 {
             break;
         }
         number += 1;
@@ -50,14 +43,9 @@ pub(super) fn read_lines(
 }
 
 /// Reads a JSON array of records; a file that does not parse is refused whole.
-pub(super) fn read_array(
-    input: impl BufRead,
-    ctx: &mut Context<'_>,
-) -> Result<FileReport, ImportError> {
-    let values: Vec<Value> = serde_json::from_reader(input).map_err(|e| ImportError::Json {
-        path: ctx.path.clone(),
-        message: e.to_string(),
-    })?;
+pub(super) fn read_array(input: impl BufRead, ctx: &mut Context<'_>) -> Result<FileReport, ImportError> {
+    let values: Vec<Value> = serde_json::from_reader(input)
+        .map_err(|e| ImportError::Json { path: ctx.path.clone(), message: e.to_string() })?;
     let mut reader = Records::default();
     for (i, value) in values.into_iter().enumerate() {
         let raw = serde_json::to_vec(&value).unwrap_or_default();
@@ -84,8 +72,7 @@ impl Records {
     ) -> Result<(), ImportError> {
         self.rows += 1;
         let Value::Object(object) = value else {
-            let reason =
-                "not a JSON object: each record must be {\"field\": value, ...}".to_owned();
+            let reason = "not a JSON object: each record must be {\"field\": value, ...}".to_owned();
             return ctx.reject(position, "not an object", reason, raw.to_vec());
         };
         let mut flat = Vec::new();
@@ -96,9 +83,7 @@ impl Records {
         });
         let fields = &mut self.fields;
         let values = flat.iter().filter_map(|(key, text)| {
-            let field = *fields
-                .entry(key.clone())
-                .or_insert_with(|| ctx.mapper.field(key, vendor));
+            let field = *fields.entry(key.clone()).or_insert_with(|| ctx.mapper.field(key, vendor));
             field.map(|f| (f, text.as_str()))
         });
         let lead = raw_from(values.collect::<Vec<_>>().into_iter());
@@ -107,17 +92,10 @@ impl Records {
     }
 
     fn report(self, ctx: &Context<'_>, format: &'static str) -> FileReport {
-        let mut columns: Vec<(String, String)> = self
-            .fields
-            .iter()
-            .filter_map(|(k, f)| f.map(|f| (k.clone(), f.name().to_owned())))
-            .collect();
-        let mut ignored_columns: Vec<String> = self
-            .fields
-            .iter()
-            .filter(|(_, f)| f.is_none())
-            .map(|(k, _)| k.clone())
-            .collect();
+        let mut columns: Vec<(String, String)> =
+            self.fields.iter().filter_map(|(k, f)| f.map(|f| (k.clone(), f.name().to_owned()))).collect();
+        let mut ignored_columns: Vec<String> =
+            self.fields.iter().filter(|(_, f)| f.is_none()).map(|(k, _)| k.clone()).collect();
         columns.sort();
         ignored_columns.sort();
         FileReport {
@@ -134,11 +112,7 @@ impl Records {
 /// `{"a":{"b":"x"},"c":["y",1]}` → `[("a.b","x"),("c","y"),("c","1")]`.
 fn flatten(prefix: &str, object: &Map<String, Value>, out: &mut Vec<(String, String)>) {
     for (key, value) in object {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         match value {
             Value::String(s) => out.push((path, s.clone())),
             Value::Number(n) => out.push((path, n.to_string())),

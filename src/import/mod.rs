@@ -36,10 +36,7 @@ pub struct ImportOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error(
         "{path}: no column identifies a person (headers seen: {headers}); name one with --map COLUMN=linkedin_url, =email or =profile_id"
     )]
@@ -82,15 +79,9 @@ pub fn read_file(
                 .ok_or_else(|| ImportError::UnknownEncoding(label.clone()))?,
         ),
     };
-    let io = |source| ImportError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| ImportError::Io { path: path.to_owned(), source };
     let file = File::open(path).map_err(io)?;
-    let counted = Counted {
-        inner: file,
-        progress,
-    };
+    let counted = Counted { inner: file, progress };
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(encoding)
         .bom_override(true)
@@ -98,12 +89,7 @@ pub fn read_file(
         .strip_bom(true)
         .build(counted);
     let mut input = BufReader::with_capacity(1 << 18, decoded);
-    let first = input
-        .fill_buf()
-        .map_err(io)?
-        .iter()
-        .copied()
-        .find(|b| !b.is_ascii_whitespace());
+    let first = input.fill_buf().map_err(io)?.iter().copied().find(|b| !b.is_ascii_whitespace());
     let mut ctx = Context::new(path, options, mapper, send);
     let report = match (extension(path).as_str(), first) {
         ("jsonl" | "ndjson", _) | (_, Some(b'{')) => json_file::read_lines(input, &mut ctx),
@@ -115,9 +101,7 @@ pub fn read_file(
 }
 
 fn extension(path: &Path) -> String {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_lowercase())
-        .unwrap_or_default()
+    path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
 }
 
 /// A reader that reports how many bytes went through it.
@@ -153,10 +137,8 @@ impl<'a> Context<'a> {
         mapper: Mapper,
         send: &'a mut dyn FnMut(Vec<Item>) -> bool,
     ) -> Self {
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name =
+            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         Context {
             path: path.to_owned(),
             origin: path.display().to_string(),
@@ -170,16 +152,11 @@ impl<'a> Context<'a> {
     }
 
     fn vendor(&self, detected: &'static str) -> String {
-        self.vendor_override
-            .clone()
-            .unwrap_or_else(|| detected.to_owned())
+        self.vendor_override.clone().unwrap_or_else(|| detected.to_owned())
     }
 
     fn io_error(&self, source: std::io::Error) -> ImportError {
-        ImportError::Io {
-            path: self.path.clone(),
-            source,
-        }
+        ImportError::Io { path: self.path.clone(), source }
     }
 
     /// A record built from mapped values, normalised on this thread.
@@ -214,11 +191,7 @@ impl<'a> Context<'a> {
 
     fn push(&mut self, item: Item) -> Result<(), ImportError> {
         self.chunk.push(item);
-        if self.chunk.len() >= CHUNK {
-            self.flush()
-        } else {
-            Ok(())
-        }
+        if self.chunk.len() >= CHUNK { self.flush() } else { Ok(()) }
     }
 
     fn flush(&mut self) -> Result<(), ImportError> {

@@ -34,10 +34,7 @@ pub struct IdentityKey {
 impl IdentityKey {
     /// Wraps an already-normalised value.
     pub fn new(kind: KeyKind, value: impl Into<String>) -> Self {
-        IdentityKey {
-            kind,
-            value: value.into(),
-        }
+        IdentityKey { kind, value: value.into() }
     }
 
     pub fn kind(&self) -> KeyKind {
@@ -99,9 +96,7 @@ pub fn linkedin(raw: &str) -> Result<LinkedInValue, KeyError> {
     match segments.next() {
         Some("in") => profile_slug(segments.next()).map(LinkedInValue::Profile),
         Some("sales") => sales_lead(segments),
-        _ => Err(KeyError::Invalid(
-            "not a profile URL (expected linkedin.com/in/…)",
-        )),
+        _ => Err(KeyError::Invalid("not a profile URL (expected linkedin.com/in/…)")),
     }
 }
 
@@ -136,9 +131,7 @@ fn profile_slug(segment: Option<&str>) -> Result<String, KeyError> {
     // Characters that would change meaning if the key were parsed again.
     let bad = |c: char| c.is_whitespace() || c.is_control() || "/?#%".contains(c);
     if slug.is_empty() || slug.chars().any(bad) || slug.len() > 200 {
-        return Err(KeyError::Invalid(
-            "profile name has characters a LinkedIn URL cannot hold",
-        ));
+        return Err(KeyError::Invalid("profile name has characters a LinkedIn URL cannot hold"));
     }
     Ok(format!("linkedin.com/in/{slug}"))
 }
@@ -165,14 +158,8 @@ fn member_urn(s: &str) -> Option<String> {
 fn member_id(id: &str) -> Result<String, KeyError> {
     let ok = !id.is_empty()
         && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(format!("li:{id}"))
-    } else {
-        Err(KeyError::Invalid("malformed LinkedIn member ID"))
-    }
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok { Ok(format!("li:{id}")) } else { Err(KeyError::Invalid("malformed LinkedIn member ID")) }
 }
 
 /// The vendor namespaces a profile ID may carry.
@@ -185,28 +172,18 @@ pub fn profile_id(raw: &str) -> Result<String, KeyError> {
     if let Some(id) = member_urn(s) {
         return Ok(id);
     }
-    let (ns, id) = s.split_once(':').ok_or(KeyError::Invalid(
-        "profile ID without a vendor namespace (e.g. apollo:123)",
-    ))?;
+    let (ns, id) = s
+        .split_once(':')
+        .ok_or(KeyError::Invalid("profile ID without a vendor namespace (e.g. apollo:123)"))?;
     let ns = ns.trim().to_ascii_lowercase();
-    let ns = if ns == "linkedin" {
-        "li".to_owned()
-    } else {
-        ns
-    };
+    let ns = if ns == "linkedin" { "li".to_owned() } else { ns };
     if !NAMESPACES.contains(&ns.as_str()) {
-        return Err(KeyError::Invalid(
-            "unknown profile ID namespace (apollo, zoominfo, brightdata, li)",
-        ));
+        return Err(KeyError::Invalid("unknown profile ID namespace (apollo, zoominfo, brightdata, li)"));
     }
     let id = id.trim();
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    let ok = !id.is_empty() && id.len() <= 128 && id.chars().all(|c| !c.is_whitespace() && !c.is_control());
     if !ok {
-        return Err(KeyError::Invalid(
-            "profile ID is empty, too long or has spaces",
-        ));
+        return Err(KeyError::Invalid("profile ID is empty, too long or has spaces"));
     }
     Ok(format!("{ns}:{id}"))
 }
@@ -224,9 +201,7 @@ pub struct Email {
 pub fn email(raw: &str) -> Result<Email, KeyError> {
     let s = raw.trim();
     let s = s.strip_prefix("mailto:").unwrap_or(s).trim().to_lowercase();
-    let (local, domain) = s
-        .rsplit_once('@')
-        .ok_or(KeyError::Invalid("email without @"))?;
+    let (local, domain) = s.rsplit_once('@').ok_or(KeyError::Invalid("email without @"))?;
     if s.len() > 254 || !valid_local(local) || !valid_domain(domain) {
         return Err(KeyError::Invalid("email is not a valid address"));
     }
@@ -241,11 +216,7 @@ pub fn email(raw: &str) -> Result<Email, KeyError> {
         _ => s.clone(),
     };
     let is_role = is_role_local(local);
-    Ok(Email {
-        address: s,
-        key,
-        is_role,
-    })
+    Ok(Email { address: s, key, is_role })
 }
 
 fn valid_local(local: &str) -> bool {
@@ -255,9 +226,7 @@ fn valid_local(local: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || SPECIAL.contains(&b))
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || SPECIAL.contains(&b))
 }
 
 /// A DNS name of at least two labels with a non-numeric top level (`acme.com`).
@@ -270,9 +239,7 @@ pub fn valid_domain(domain: &str) -> bool {
             && !l.ends_with('-')
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
-    let tld_ok = labels
-        .last()
-        .is_some_and(|t| t.len() >= 2 && !t.bytes().all(|b| b.is_ascii_digit()));
+    let tld_ok = labels.last().is_some_and(|t| t.len() >= 2 && !t.bytes().all(|b| b.is_ascii_digit()));
     labels.len() >= 2 && labels.iter().all(label_ok) && tld_ok
 }
 
@@ -342,9 +309,7 @@ fn is_role_local(local: &str) -> bool {
 
 /// Whether `address` is a role (shared) mailbox such as `info@` or `sales@`.
 pub fn is_role_email(address: &str) -> bool {
-    address
-        .rsplit_once('@')
-        .is_some_and(|(local, _)| is_role_local(&local.to_lowercase()))
+    address.rsplit_once('@').is_some_and(|(local, _)| is_role_local(&local.to_lowercase()))
 }
 
 #[cfg(test)]
@@ -368,11 +333,7 @@ mod tests {
                 "http://linkedin.com/in/john-doe",
                 Ok(LinkedInValue::Profile(profile("john-doe"))),
             ),
-            (
-                "no scheme",
-                "linkedin.com/in/john-doe",
-                Ok(LinkedInValue::Profile(profile("john-doe"))),
-            ),
+            ("no scheme", "linkedin.com/in/john-doe", Ok(LinkedInValue::Profile(profile("john-doe")))),
             (
                 "www no scheme",
                 "www.linkedin.com/in/John-Doe/",
@@ -433,38 +394,18 @@ mod tests {
                 "https://www.linkedin.com/sales/lead/ACwAAA123xyz,NAME_SEARCH,aBcD",
                 Ok(LinkedInValue::MemberId("li:ACwAAA123xyz".into())),
             ),
-            (
-                "member urn",
-                "urn:li:member:245026690",
-                Ok(LinkedInValue::MemberId("li:245026690".into())),
-            ),
+            ("member urn", "urn:li:member:245026690", Ok(LinkedInValue::MemberId("li:245026690".into()))),
             (
                 "sales profile urn",
                 "urn:li:fs_salesProfile:(ACwAAA123,NAME_SEARCH,x)",
                 Ok(LinkedInValue::MemberId("li:ACwAAA123".into())),
             ),
-            (
-                "company page",
-                "https://www.linkedin.com/company/acme",
-                Err(()),
-            ),
+            ("company page", "https://www.linkedin.com/company/acme", Err(())),
             ("other site", "https://example.com/in/john-doe", Err(())),
-            (
-                "lookalike host",
-                "https://notlinkedin.com/in/john-doe",
-                Err(()),
-            ),
+            ("lookalike host", "https://notlinkedin.com/in/john-doe", Err(())),
             ("no slug", "https://www.linkedin.com/in/", Err(())),
-            (
-                "slash inside slug",
-                "https://www.linkedin.com/in/a%2Fb",
-                Err(()),
-            ),
-            (
-                "bad percent utf8",
-                "https://www.linkedin.com/in/%FF",
-                Err(()),
-            ),
+            ("slash inside slug", "https://www.linkedin.com/in/a%2Fb", Err(())),
+            ("bad percent utf8", "https://www.linkedin.com/in/%FF", Err(())),
             ("empty", "", Err(())),
         ];
         for (name, input, want) in cases {
@@ -484,47 +425,15 @@ mod tests {
     fn email_rules() {
         type Case<'a> = (&'a str, &'a str, Option<(&'a str, bool)>);
         let cases: &[Case] = &[
-            (
-                "lower and trim",
-                "  Dana.Wills@Acme.COM ",
-                Some(("dana.wills@acme.com", false)),
-            ),
-            (
-                "gmail dots",
-                "d.a.n.a@gmail.com",
-                Some(("dana@gmail.com", false)),
-            ),
-            (
-                "gmail plus tag",
-                "dana+news@gmail.com",
-                Some(("dana@gmail.com", false)),
-            ),
-            (
-                "googlemail",
-                "Dana.W+x@googlemail.com",
-                Some(("danaw@gmail.com", false)),
-            ),
-            (
-                "other plus kept",
-                "dana+x@acme.com",
-                Some(("dana+x@acme.com", false)),
-            ),
+            ("lower and trim", "  Dana.Wills@Acme.COM ", Some(("dana.wills@acme.com", false))),
+            ("gmail dots", "d.a.n.a@gmail.com", Some(("dana@gmail.com", false))),
+            ("gmail plus tag", "dana+news@gmail.com", Some(("dana@gmail.com", false))),
+            ("googlemail", "Dana.W+x@googlemail.com", Some(("danaw@gmail.com", false))),
+            ("other plus kept", "dana+x@acme.com", Some(("dana+x@acme.com", false))),
             ("role info", "info@acme.com", Some(("info@acme.com", true))),
-            (
-                "role noreply",
-                "noreply@acme.com",
-                Some(("noreply@acme.com", true)),
-            ),
-            (
-                "role with tag",
-                "sales+eu@acme.com",
-                Some(("sales+eu@acme.com", true)),
-            ),
-            (
-                "mailto",
-                "mailto:dana@acme.com",
-                Some(("dana@acme.com", false)),
-            ),
+            ("role noreply", "noreply@acme.com", Some(("noreply@acme.com", true))),
+            ("role with tag", "sales+eu@acme.com", Some(("sales+eu@acme.com", true))),
+            ("mailto", "mailto:dana@acme.com", Some(("dana@acme.com", false))),
             ("no at", "dana.acme.com", None),
             ("no tld", "dana@acme", None),
             ("double dot", "dana..w@acme.com", None),
@@ -543,34 +452,18 @@ mod tests {
     #[test]
     fn profile_id_rules() {
         let cases: &[(&str, &str, Option<&str>)] = &[
-            (
-                "apollo",
-                "apollo:67bdafd0c3a4c50001bbd7c2",
-                Some("apollo:67bdafd0c3a4c50001bbd7c2"),
-            ),
-            (
-                "namespace case",
-                " ZoomInfo:1434351821 ",
-                Some("zoominfo:1434351821"),
-            ),
+            ("apollo", "apollo:67bdafd0c3a4c50001bbd7c2", Some("apollo:67bdafd0c3a4c50001bbd7c2")),
+            ("namespace case", " ZoomInfo:1434351821 ", Some("zoominfo:1434351821")),
             ("linkedin alias", "linkedin:245026690", Some("li:245026690")),
             ("urn", "urn:li:member:245026690", Some("li:245026690")),
-            (
-                "brightdata slug",
-                "brightdata:dana-wills",
-                Some("brightdata:dana-wills"),
-            ),
+            ("brightdata slug", "brightdata:dana-wills", Some("brightdata:dana-wills")),
             ("no namespace", "12345", None),
             ("unknown namespace", "hubspot:12", None),
             ("empty id", "apollo:", None),
             ("space in id", "apollo:12 34", None),
         ];
         for (name, input, want) in cases {
-            assert_eq!(
-                profile_id(input).ok().as_deref(),
-                *want,
-                "case {name}: {input}"
-            );
+            assert_eq!(profile_id(input).ok().as_deref(), *want, "case {name}: {input}");
         }
     }
 
@@ -595,8 +488,7 @@ mod tests {
                 "m.LinkedIn.com",
             ]);
             let path = prop::sample::select(vec!["/in/", "/IN/", "/sales/lead/", "/pub/"]);
-            (scheme, host, path, "[\\PC%/?#]{0,24}")
-                .prop_map(|(a, b, c, d)| format!("{a}{b}{c}{d}"))
+            (scheme, host, path, "[\\PC%/?#]{0,24}").prop_map(|(a, b, c, d)| format!("{a}{b}{c}{d}"))
         }
 
         proptest! {

@@ -63,9 +63,7 @@ impl Source {
     /// Two sources are the same record when vendor, workflow and record id agree
     /// (the fetch time does not matter: re-reading a record is not a new source).
     pub fn same_record(&self, other: &Source) -> bool {
-        self.vendor == other.vendor
-            && self.workflow == other.workflow
-            && self.record_id == other.record_id
+        self.vendor == other.vendor && self.workflow == other.workflow && self.record_id == other.record_id
     }
 }
 
@@ -126,18 +124,9 @@ pub struct Identity {
 
 impl Identity {
     pub fn keys(&self) -> impl Iterator<Item = IdentityKey> + '_ {
-        let ids = self
-            .profile_ids
-            .iter()
-            .map(|v| IdentityKey::new(KeyKind::ProfileId, v));
-        let urls = self
-            .linkedin_urls
-            .iter()
-            .map(|v| IdentityKey::new(KeyKind::LinkedIn, v));
-        let mails = self
-            .emails
-            .iter()
-            .map(|v| IdentityKey::new(KeyKind::Email, v));
+        let ids = self.profile_ids.iter().map(|v| IdentityKey::new(KeyKind::ProfileId, v));
+        let urls = self.linkedin_urls.iter().map(|v| IdentityKey::new(KeyKind::LinkedIn, v));
+        let mails = self.emails.iter().map(|v| IdentityKey::new(KeyKind::Email, v));
         ids.chain(urls).chain(mails)
     }
 
@@ -227,9 +216,7 @@ pub struct Lead {
 impl Lead {
     /// Whether the primary email is a personal, syntactically valid, not-invalid address.
     pub fn has_personal_email(&self) -> bool {
-        self.email
-            .as_deref()
-            .is_some_and(|e| !identity::is_role_email(e))
+        self.email.as_deref().is_some_and(|e| !identity::is_role_email(e))
             && self.email_status != EmailStatus::Invalid
     }
 

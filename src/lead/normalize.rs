@@ -30,15 +30,9 @@ pub enum Rejection {
 }
 
 fn describe_flags(flags: &[Flag]) -> String {
-    let parts: Vec<String> = flags
-        .iter()
-        .map(|f| format!("{} {:?}: {}", f.field, truncate(&f.value, 80), f.reason))
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", parts.join("; "))
-    }
+    let parts: Vec<String> =
+        flags.iter().map(|f| format!("{} {:?}: {}", f.field, truncate(&f.value, 80), f.reason)).collect();
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join("; ")) }
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {
@@ -60,9 +54,7 @@ pub fn normalize(raw: &RawLead, now: Millis) -> Result<Candidate, Rejection> {
         ..Lead::default()
     };
     names(raw, &mut lead);
-    lead.job_title = lead
-        .job_title
-        .map(|t| strip_at_company(t, lead.company.name.as_deref()));
+    lead.job_title = lead.job_title.map(|t| strip_at_company(t, lead.company.name.as_deref()));
     lead.seniority = clean(raw.seniority.as_deref())
         .map(|s| s.to_lowercase())
         .or_else(|| seniority_of(lead.job_title.as_deref()));
@@ -104,20 +96,10 @@ fn check_sizes(raw: &RawLead) -> Result<(), Rejection> {
         ("location", &raw.location),
     ];
     let lists = [("email", &raw.emails), ("profile_id", &raw.profile_ids)];
-    let singles = singles
-        .into_iter()
-        .filter_map(|(f, v)| v.as_deref().map(|v| (f, v)));
-    let lists = lists
-        .into_iter()
-        .flat_map(|(f, vs)| vs.iter().map(move |v| (f, v.as_str())));
-    match singles
-        .chain(lists)
-        .find(|(_, v)| v.len() > MAX_FIELD_BYTES)
-    {
-        Some((field, v)) => Err(Rejection::FieldTooLong {
-            field,
-            bytes: v.len(),
-        }),
+    let singles = singles.into_iter().filter_map(|(f, v)| v.as_deref().map(|v| (f, v)));
+    let lists = lists.into_iter().flat_map(|(f, vs)| vs.iter().map(move |v| (f, v.as_str())));
+    match singles.chain(lists).find(|(_, v)| v.len() > MAX_FIELD_BYTES) {
+        Some((field, v)) => Err(Rejection::FieldTooLong { field, bytes: v.len() }),
         None => Ok(()),
     }
 }
@@ -180,10 +162,7 @@ fn names(raw: &RawLead, lead: &mut Lead) {
         last = parts.next().map(str::to_owned);
     }
     lead.full_name = full.or_else(|| {
-        let joined: Vec<&str> = [first.as_deref(), last.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let joined: Vec<&str> = [first.as_deref(), last.as_deref()].into_iter().flatten().collect();
         (!joined.is_empty()).then(|| joined.join(" "))
     });
     lead.first_name = first;
@@ -206,10 +185,7 @@ fn strip_at_company(title: String, company: Option<&str>) -> String {
 const SENIORITY_RULES: &[(&str, &[&str])] = &[
     ("founder", &["founder", "cofounder"]),
     ("owner", &["owner"]),
-    (
-        "c_suite",
-        &["chief", "ceo", "cmo", "cto", "coo", "cfo", "cro"],
-    ),
+    ("c_suite", &["chief", "ceo", "cmo", "cto", "coo", "cfo", "cro"]),
     ("partner", &["partner"]),
     ("vp", &["vp", "svp", "evp", "vice"]),
     ("head", &["head"]),
@@ -221,10 +197,7 @@ const SENIORITY_RULES: &[(&str, &[&str])] = &[
 
 fn seniority_of(title: Option<&str>) -> Option<String> {
     let title = title?.to_lowercase();
-    let words: Vec<&str> = title
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> = title.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let level = SENIORITY_RULES
         .iter()
         .find(|(_, keys)| words.iter().any(|w| keys.contains(w)))
@@ -254,10 +227,7 @@ pub fn domain_of(value: &str) -> Option<String> {
     let v = value.trim().to_lowercase();
     let v = v.split_once("://").map_or(v.as_str(), |(_, rest)| rest);
     let host = v.split(['/', '?', '#', ':']).next().unwrap_or("");
-    let host = host
-        .strip_prefix("www.")
-        .unwrap_or(host)
-        .trim_end_matches('.');
+    let host = host.strip_prefix("www.").unwrap_or(host).trim_end_matches('.');
     identity::valid_domain(host).then(|| host.to_owned())
 }
 
@@ -306,12 +276,7 @@ fn canonical_country(country: String) -> String {
     name.to_owned()
 }
 
-fn linkedin_key(
-    raw: &RawLead,
-    lead: &mut Lead,
-    keys: &mut Vec<IdentityKey>,
-    flags: &mut Vec<Flag>,
-) {
+fn linkedin_key(raw: &RawLead, lead: &mut Lead, keys: &mut Vec<IdentityKey>, flags: &mut Vec<Flag>) {
     let Some(url) = clean(raw.linkedin_url.as_deref()) else {
         return;
     };
@@ -328,11 +293,8 @@ fn linkedin_key(
 fn profile_keys(raw: &RawLead, keys: &mut Vec<IdentityKey>, flags: &mut Vec<Flag>) {
     // One cell may list several IDs; an ID never holds white space or `;` (a
     // Sales Navigator URN does hold commas).
-    let values = raw
-        .profile_ids
-        .iter()
-        .flat_map(|v| v.split([' ', ';', '\t', '\n']))
-        .filter_map(|v| clean(Some(v)));
+    let values =
+        raw.profile_ids.iter().flat_map(|v| v.split([' ', ';', '\t', '\n'])).filter_map(|v| clean(Some(v)));
     for raw_id in values {
         match identity::profile_id(&raw_id) {
             Ok(id) => keys.push(IdentityKey::new(KeyKind::ProfileId, id)),
@@ -342,11 +304,7 @@ fn profile_keys(raw: &RawLead, keys: &mut Vec<IdentityKey>, flags: &mut Vec<Flag
 }
 
 fn email_keys(raw: &RawLead, lead: &mut Lead, keys: &mut Vec<IdentityKey>, flags: &mut Vec<Flag>) {
-    let values = raw
-        .emails
-        .iter()
-        .flat_map(|v| v.split([',', ';', ' ']))
-        .filter_map(|v| clean(Some(v)));
+    let values = raw.emails.iter().flat_map(|v| v.split([',', ';', ' '])).filter_map(|v| clean(Some(v)));
     let mut role_address = None;
     for value in values {
         match identity::email(&value) {
@@ -370,19 +328,13 @@ fn email_status(value: Option<&str>) -> EmailStatus {
     match value.map(|v| v.trim().to_lowercase()).as_deref() {
         Some("verified" | "valid" | "deliverable") => EmailStatus::Verified,
         Some("invalid" | "undeliverable" | "bounced") => EmailStatus::Invalid,
-        Some("accept_all" | "accept-all" | "catch_all" | "catch-all" | "catchall") => {
-            EmailStatus::AcceptAll
-        }
+        Some("accept_all" | "accept-all" | "catch_all" | "catch-all" | "catchall") => EmailStatus::AcceptAll,
         _ => EmailStatus::Unverified,
     }
 }
 
 fn flag(field: &str, value: &str, reason: &str) -> Flag {
-    Flag {
-        field: field.to_owned(),
-        value: value.to_owned(),
-        reason: reason.to_owned(),
-    }
+    Flag { field: field.to_owned(), value: value.to_owned(), reason: reason.to_owned() }
 }
 
 #[cfg(test)]
@@ -390,10 +342,7 @@ mod tests {
     use super::*;
 
     fn raw() -> RawLead {
-        RawLead {
-            linkedin_url: Some("https://www.linkedin.com/in/dana-wills".into()),
-            ..RawLead::default()
-        }
+        RawLead { linkedin_url: Some("https://www.linkedin.com/in/dana-wills".into()), ..RawLead::default() }
     }
 
     #[test]
@@ -403,11 +352,7 @@ mod tests {
             ("fold white space", "Dana\t\r\n  Wills", Some("Dana Wills")),
             ("drop control", "Da\u{0}na\u{7}", Some("Dana")),
             ("keep html", "<b>Dana</b>", Some("<b>Dana</b>")),
-            (
-                "keep rtl and emoji",
-                "\u{202e}Dana 🚀",
-                Some("\u{202e}Dana 🚀"),
-            ),
+            ("keep rtl and emoji", "\u{202e}Dana 🚀", Some("\u{202e}Dana 🚀")),
             ("placeholder", " N/A ", None),
             ("empty", "   ", None),
         ];
@@ -451,15 +396,9 @@ mod tests {
         r.profile_ids = vec!["apollo:42".into()];
         let c = normalize(&r, 0).unwrap();
         let kinds: Vec<KeyKind> = c.keys.iter().map(|k| k.kind()).collect();
-        assert_eq!(
-            kinds,
-            [KeyKind::ProfileId, KeyKind::LinkedIn, KeyKind::Email]
-        );
+        assert_eq!(kinds, [KeyKind::ProfileId, KeyKind::LinkedIn, KeyKind::Email]);
         assert_eq!(c.lead.email.as_deref(), Some("dana@acme.com"));
-        assert_eq!(
-            c.lead.linkedin_url.as_deref(),
-            Some("https://www.linkedin.com/in/dana-wills")
-        );
+        assert_eq!(c.lead.linkedin_url.as_deref(), Some("https://www.linkedin.com/in/dana-wills"));
     }
 
     #[test]
@@ -471,10 +410,7 @@ mod tests {
         };
         let err = normalize(&r, 0).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            matches!(err, Rejection::NoIdentityKey(ref f) if f.len() == 1),
-            "{msg}"
-        );
+        assert!(matches!(err, Rejection::NoIdentityKey(ref f) if f.len() == 1), "{msg}");
         assert!(msg.contains("linkedin_url"), "{msg}");
     }
 
@@ -495,10 +431,7 @@ mod tests {
         r.job_title = Some("x".repeat(MAX_FIELD_BYTES + 1));
         assert_eq!(
             normalize(&r, 0).unwrap_err(),
-            Rejection::FieldTooLong {
-                field: "job_title",
-                bytes: MAX_FIELD_BYTES + 1
-            }
+            Rejection::FieldTooLong { field: "job_title", bytes: MAX_FIELD_BYTES + 1 }
         );
     }
 }

@@ -74,73 +74,19 @@ mod tests {
         let cases: Vec<(&str, Lead, u8)> = vec![
             ("complete", full(), 100),
             ("empty", Lead::default(), 0),
-            (
-                "no last name",
-                Lead {
-                    last_name: None,
-                    ..full()
-                },
-                80,
-            ),
-            (
-                "role email",
-                Lead {
-                    email: Some("info@acme.com".into()),
-                    ..full()
-                },
-                80,
-            ),
-            (
-                "invalid email",
-                Lead {
-                    email_status: EmailStatus::Invalid,
-                    ..full()
-                },
-                80,
-            ),
-            (
-                "no industry",
-                Lead {
-                    company: Company {
-                        industry: None,
-                        ..full().company
-                    },
-                    ..full()
-                },
-                80,
-            ),
-            (
-                "title only",
-                Lead {
-                    job_title: Some("CMO".into()),
-                    ..Lead::default()
-                },
-                20,
-            ),
+            ("no last name", Lead { last_name: None, ..full() }, 80),
+            ("role email", Lead { email: Some("info@acme.com".into()), ..full() }, 80),
+            ("invalid email", Lead { email_status: EmailStatus::Invalid, ..full() }, 80),
+            ("no industry", Lead { company: Company { industry: None, ..full().company }, ..full() }, 80),
+            ("title only", Lead { job_title: Some("CMO".into()), ..Lead::default() }, 20),
         ];
         for (name, lead, want) in cases {
             let q = score(&lead);
             assert_eq!(q.score, want, "case {name}");
-            assert_eq!(
-                q.score,
-                q.full_name + q.job_title + q.linkedin_url + q.email + q.company
-            );
+            assert_eq!(q.score, q.full_name + q.job_title + q.linkedin_url + q.email + q.company);
         }
         assert!(score(&full()).is_qualified());
-        assert!(
-            score(&Lead {
-                job_title: None,
-                ..full()
-            })
-            .is_qualified()
-        );
-        assert!(
-            !score(&Lead {
-                job_title: None,
-                email: None,
-                ..full()
-            })
-            .is_qualified()
-        );
+        assert!(score(&Lead { job_title: None, ..full() }).is_qualified());
+        assert!(!score(&Lead { job_title: None, email: None, ..full() }).is_qualified());
     }
 }

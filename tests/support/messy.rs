@@ -17,22 +17,13 @@ pub struct Person {
 
 pub fn person(i: usize) -> Person {
     // Every fourth person has a non-ASCII slug, every third a gmail address.
-    let slug = if i.is_multiple_of(4) {
-        format!("jürgen-müller-{i}")
-    } else {
-        format!("john-doe-{i}")
-    };
+    let slug = if i.is_multiple_of(4) { format!("jürgen-müller-{i}") } else { format!("john-doe-{i}") };
     let email = if i.is_multiple_of(3) {
         format!("john.doe.{i}@gmail.com")
     } else {
         format!("jdoe{i}@acme{}.com", i % 7)
     };
-    Person {
-        slug,
-        email,
-        apollo: format!("{:024x}", 0xabc000 + i),
-        member: 900_000 + i as u64,
-    }
+    Person { slug, email, apollo: format!("{:024x}", 0xabc000 + i), member: 900_000 + i as u64 }
 }
 
 fn encoded_slug(slug: &str) -> String {
@@ -58,11 +49,7 @@ fn variants(p: &Person, i: usize) -> Vec<(String, String, String)> {
         (urls[i % urls.len()].clone(), String::new(), String::new()),
         (String::new(), gmail_variant, String::new()),
         (String::new(), String::new(), format!("apollo:{}", p.apollo)),
-        (
-            String::new(),
-            String::new(),
-            format!("urn:li:member:{}", p.member),
-        ),
+        (String::new(), String::new(), format!("urn:li:member:{}", p.member)),
     ]
 }
 
@@ -112,19 +99,7 @@ pub fn file(people: usize) -> (String, usize) {
         row(&mut out, 10_000 + k, url, email, id);
     }
     // Two people who share a role mailbox: it is not a key, so they stay apart.
-    row(
-        &mut out,
-        20_000,
-        "https://www.linkedin.com/in/role-a",
-        "info@acme0.com",
-        "",
-    );
-    row(
-        &mut out,
-        20_001,
-        "https://www.linkedin.com/in/role-b",
-        "info@acme0.com",
-        "",
-    );
+    row(&mut out, 20_000, "https://www.linkedin.com/in/role-a", "info@acme0.com", "");
+    row(&mut out, 20_001, "https://www.linkedin.com/in/role-b", "info@acme0.com", "");
     (out, people + near.len() + 2)
 }

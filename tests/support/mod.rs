@@ -15,9 +15,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox {
-            root: tempfile::tempdir().expect("temp dir"),
-        }
+        Sandbox { root: tempfile::tempdir().expect("temp dir") }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -57,23 +55,14 @@ impl Sandbox {
     /// Every lead, from `export jsonl`.
     pub fn leads(&self) -> Vec<Value> {
         let out = self.path("export.jsonl");
-        let run = self.run(&[
-            "export",
-            "jsonl",
-            "--out",
-            out.to_str().expect("utf-8 path"),
-        ]);
+        let run = self.run(&["export", "jsonl", "--out", out.to_str().expect("utf-8 path")]);
         assert_eq!(run.code, 0, "export failed: {}", run.stderr);
         let text = std::fs::read_to_string(&out).expect("read export");
-        text.lines()
-            .map(|l| serde_json::from_str(l).expect("export line is JSON"))
-            .collect()
+        text.lines().map(|l| serde_json::from_str(l).expect("export line is JSON")).collect()
     }
 
     pub fn quarantine(&self) -> Vec<Value> {
-        let v = self
-            .run(&["quarantine", "--json", "--limit", "100000"])
-            .json();
+        let v = self.run(&["quarantine", "--json", "--limit", "100000"]).json();
         v["entries"].as_array().cloned().unwrap_or_default()
     }
 }
@@ -96,13 +85,8 @@ impl From<Output> for Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        assert_eq!(
-            self.code, 0,
-            "command failed: {}\n{}",
-            self.stderr, self.stdout
-        );
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        assert_eq!(self.code, 0, "command failed: {}\n{}", self.stderr, self.stdout);
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -129,15 +113,8 @@ pub fn identities(leads: &[Value]) -> Vec<Vec<String>> {
 pub fn assert_consistent(sandbox: &Sandbox) {
     let stats = sandbox.stats();
     let leads = sandbox.leads();
-    assert_eq!(
-        stats["unique_leads"].as_u64(),
-        Some(leads.len() as u64),
-        "unique_leads vs leads stored"
-    );
-    let ids: std::collections::BTreeSet<u64> = leads
-        .iter()
-        .map(|l| l["id"].as_u64().unwrap_or(0))
-        .collect();
+    assert_eq!(stats["unique_leads"].as_u64(), Some(leads.len() as u64), "unique_leads vs leads stored");
+    let ids: std::collections::BTreeSet<u64> = leads.iter().map(|l| l["id"].as_u64().unwrap_or(0)).collect();
     assert_eq!(ids.len(), leads.len(), "lead ids are unique");
     let mut seen = std::collections::HashMap::new();
     for (lead, keys) in leads.iter().zip(identities(&leads)) {
