@@ -41,4 +41,37 @@ fn main() {
         index.heap_bytes() as f64 / 1e6,
         index.heap_bytes() as f64 / leads.max(1) as f64
     );
+    lookup_latency(&store, &index);
+}
+
+/// p50/p99 of single lookups: every 8th stored key (hits) and as many random hashes
+/// (misses), each timed on its own (the timer adds about 20 ns).
+fn lookup_latency(store: &Store, index: &leadsprint::dedup::KeyIndex) {
+    let mut probes = Vec::new();
+    let mut n = 0u64;
+    let _ = store.for_each_key_hash(|hash, _| {
+        n += 1;
+        if n % 8 == 0 {
+            probes.push(hash);
+            probes.push(hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n);
+        }
+    });
+    let mut nanos: Vec<u64> = probes
+        .iter()
+        .map(|&h| {
+            let t = Instant::now();
+            std::hint::black_box(index.candidates(h).next());
+            t.elapsed().as_nanos() as u64
+        })
+        .collect();
+    nanos.sort_unstable();
+    let at =
+        |q: f64| nanos.get(((nanos.len() as f64 * q) as usize).min(nanos.len().saturating_sub(1))).copied();
+    println!(
+        "dedup lookup: {} probes, p50 {} ns, p99 {} ns, max {} ns",
+        nanos.len(),
+        at(0.5).unwrap_or(0),
+        at(0.99).unwrap_or(0),
+        nanos.last().copied().unwrap_or(0)
+    );
 }
