@@ -51,7 +51,7 @@ fn lookup_latency(store: &Store, index: &leadsprint::dedup::KeyIndex) {
     let mut n = 0u64;
     let _ = store.for_each_key_hash(|hash, _| {
         n += 1;
-        if n % 8 == 0 {
+        if n.is_multiple_of(8) {
             probes.push(hash);
             probes.push(hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n);
         }
