@@ -13,12 +13,14 @@
 //! - [`dedup`]: the xxh3 key set and the merge policy (pure, synchronous).
 //! - [`store`]: redb tables, the durable batch write, readers.
 //! - [`codec`]: bincode behind a format-version byte.
+//! - [`config`]: the campaign file, environment and flags → validated settings.
 //! - [`pipeline`]: stage order and the single writer.
 //! - [`import`]: CSV and JSON files into pipeline items.
 //! - [`export`]: files at the end.
 //! - [`stats`]: KPIs from the store's counters.
 
 pub mod codec;
+pub mod config;
 pub mod dedup;
 pub mod export;
 pub mod import;

@@ -1,0 +1,155 @@
+//! Configuration: the default campaign, precedence, secrets, and a clear error for
+//! each kind of mistake.
+
+use std::collections::HashMap;
+
+use super::*;
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |k| map.get(k).cloned()
+}
+
+fn default_with(env: &[(&str, &str)], flags: &Flags) -> Result<Settings, ConfigError> {
+    load(Source { origin: "campaign.toml", text: DEFAULT_CAMPAIGN }, &env_of(env), flags)
+}
+
+#[test]
+fn default_campaign_is_the_sprint() {
+    let s = default_with(&[], &Flags::default()).unwrap();
+    assert_eq!(s.target, 20_000);
+    assert_eq!(s.kpi, Kpi::default());
+    assert_eq!(s.workflows.len(), 10);
+    let per_vendor = |v: VendorKind| s.workflows.iter().filter(|w| w.vendor == v).count();
+    assert_eq!(
+        [VendorKind::Brightdata, VendorKind::Apollo, VendorKind::Zoominfo, VendorKind::Salesnav]
+            .map(per_vendor),
+        [5, 2, 1, 2]
+    );
+    let bd = &s.vendors[&VendorKind::Brightdata];
+    assert_eq!(bd.rate, Rate { requests: 1, per: Duration::from_millis(1500) });
+    assert_eq!(s.vendors[&VendorKind::Apollo].rate, Rate { requests: 10, per: Duration::from_secs(1) });
+    assert_eq!(s.vendors[&VendorKind::Zoominfo].rate, Rate { requests: 25, per: Duration::from_secs(1) });
+    assert_eq!(bd.missing_credentials(), ["BRIGHTDATA_API_KEY"]);
+    assert_eq!(
+        s.vendors[&VendorKind::Zoominfo].missing_credentials(),
+        ["ZOOMINFO_USERNAME", "ZOOMINFO_PASSWORD"]
+    );
+    match &s.workflows[3].query {
+        Query::BrightData(q) => {
+            assert_eq!((q.title.as_str(), q.location.as_str()), ("PPC Manager", "Chicago, IL"))
+        }
+        other => panic!("workflow 4 should query Bright Data, got {other:?}"),
+    }
+}
+
+#[test]
+fn flags_beat_environment_beat_file() {
+    let file = default_with(&[], &Flags::default()).unwrap();
+    let env = default_with(&[("LEADSPRINT_TARGET", "500")], &Flags::default()).unwrap();
+    let flag = default_with(&[("LEADSPRINT_TARGET", "500")], &Flags { target: Some(100) }).unwrap();
+    assert_eq!((file.target, env.target, flag.target), (20_000, 500, 100));
+    let proxied = default_with(
+        &[
+            ("LEADSPRINT_APOLLO_BASE_URL", "http://127.0.0.1:9/api/v1/"),
+            ("LEADSPRINT_APOLLO_RATE_LIMIT", "2/s"),
+        ],
+        &Flags::default(),
+    )
+    .unwrap();
+    let apollo = &proxied.vendors[&VendorKind::Apollo];
+    assert_eq!(apollo.base_url, "http://127.0.0.1:9/api/v1");
+    assert_eq!(apollo.rate.requests, 2);
+}
+
+#[test]
+fn secrets_come_from_the_environment_and_never_print() {
+    let s = default_with(&[("APOLLO_API_KEY", "sk-very-secret-123")], &Flags::default()).unwrap();
+    let apollo = &s.vendors[&VendorKind::Apollo];
+    assert!(apollo.missing_credentials().is_empty());
+    assert_eq!(apollo.credentials[0].value.as_ref().map(Secret::expose), Some("sk-very-secret-123"));
+    let printed = format!("{s:?} {s:#?}");
+    assert!(!printed.contains("sk-very-secret-123"), "a secret leaked into Debug output");
+    assert!(printed.contains("***"));
+}
+
+#[test]
+fn mistakes_get_clear_errors() {
+    let base = "[campaign]\nname = \"x\"\ntarget = 10\n[vendors.apollo]\n";
+    let wf = |extra: &str| format!("{base}[[workflow]]\nname = \"a\"\nvendor = \"apollo\"\n{extra}");
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("toml syntax", "[campaign\n".into(), "campaign.toml: TOML parse error"),
+        ("unknown top-level key", format!("{base}colour = 1\n"), "unknown field `colour`"),
+        ("unknown vendor key", format!("{base}api_key = \"x\"\n"), "unknown field `api_key`"),
+        (
+            "unknown vendor",
+            "[campaign]\nname = \"x\"\ntarget = 1\n[vendors.hunter]\n".into(),
+            "unknown variant `hunter`",
+        ),
+        ("bad rate", format!("{base}rate_limit = \"fast\"\n"), "vendors.apollo.rate_limit = \"fast\""),
+        ("zero rate", format!("{base}rate_limit = \"0/s\"\n"), "at least one request"),
+        ("bad timeout", format!("{base}timeout = \"30 parsecs\"\n"), "unknown unit"),
+        ("bad url", format!("{base}base_url = \"api.apollo.io\"\n"), "must start with http"),
+        ("zero target", "[campaign]\nname = \"x\"\ntarget = 0\n".into(), "target must be at least 1"),
+        ("query key of another vendor", wf("query = { title = \"PPC\" }\n"), "workflow \"a\" query"),
+        (
+            "duplicate workflow",
+            format!(
+                "{}[[workflow]]\nname = \"a\"\nvendor = \"apollo\"\nquery = {{ person_titles = [] }}\n",
+                wf("query = { person_titles = [] }\n")
+            ),
+            "used twice",
+        ),
+        (
+            "vendor without a section",
+            format!(
+                "{base}[[workflow]]\nname = \"z\"\nvendor = \"zoominfo\"\nquery = {{ jobTitle = \"x\" }}\n"
+            ),
+            "no [vendors.zoominfo] section",
+        ),
+        (
+            "workflow name",
+            wf("query = { person_titles = [] }\n").replace("name = \"a\"", "name = \"a b\""),
+            "letters, digits",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let err = load(Source { origin: "campaign.toml", text: &text }, &env_of(&[]), &Flags::default())
+            .expect_err(name)
+            .to_string();
+        assert!(err.contains(want), "case {name}: {err}");
+        assert!(err.starts_with("campaign.toml"), "case {name} names the file: {err}");
+    }
+    let env_err = default_with(&[("LEADSPRINT_TARGET", "lots")], &Flags::default()).unwrap_err().to_string();
+    assert!(env_err.contains("LEADSPRINT_TARGET"), "{env_err}");
+}
+
+#[test]
+fn rates_and_durations() {
+    let rates = [
+        ("10/s", Some((10, 1000))),
+        ("1/1.5s", Some((1, 1500))),
+        ("200/min", Some((200, 60_000))),
+        ("600/h", Some((600, 3_600_000))),
+        (" 5 / 500ms ", Some((5, 500))),
+        ("10", None),
+        ("x/s", None),
+        ("1/0s", None),
+        ("-1/s", None),
+    ];
+    for (text, want) in rates {
+        let got = parse_rate(text).ok().map(|r| (r.requests, r.per.as_millis() as u64));
+        assert_eq!(got, want, "rate {text:?}");
+    }
+    let durations = [
+        ("30s", Some(30_000)),
+        ("500ms", Some(500)),
+        ("2m", Some(120_000)),
+        ("1h", Some(3_600_000)),
+        ("5", None),
+        ("-1s", None),
+    ];
+    for (text, want) in durations {
+        assert_eq!(parse_duration(text).ok().map(|d| d.as_millis() as u64), want, "duration {text:?}");
+    }
+}
