@@ -26,5 +26,6 @@ pub mod export;
 pub mod import;
 pub mod lead;
 pub mod pipeline;
+pub mod sources;
 pub mod stats;
 pub mod store;
