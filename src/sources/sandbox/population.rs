@@ -258,7 +258,7 @@ fn companies(seed: u64) -> Vec<Company> {
             let domain =
                 format!("{}{}{}.com", word.to_lowercase().replace(' ', ""), suffix.to_lowercase(), i + 1);
             let employees = [12, 48, 120, 450, 1200, 5000][rng.below(6) as usize];
-            Company { name, domain, industry: *rng.pick(&INDUSTRIES), employees }
+            Company { name, domain, industry: rng.pick::<&str>(&INDUSTRIES), employees }
         })
         .collect()
 }
