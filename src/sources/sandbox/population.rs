@@ -195,13 +195,20 @@ const COVERAGE: [(Vendor, u64); 4] =
 pub struct Population {
     pub seed: u64,
     pub people: Vec<Person>,
+    by_apollo_id: std::collections::HashMap<String, u32>,
 }
 
 impl Population {
     pub fn generate(seed: u64, size: u32) -> Population {
         let companies = companies(seed);
-        let people = (0..size).map(|i| person(seed, i, &companies)).collect();
-        Population { seed, people }
+        let people: Vec<Person> = (0..size).map(|i| person(seed, i, &companies)).collect();
+        let by_apollo_id = people.iter().map(|p| (p.apollo_id.clone(), p.index)).collect();
+        Population { seed, people, by_apollo_id }
+    }
+
+    /// The person with this Apollo id.
+    pub fn by_apollo_id(&self, id: &str) -> Option<&Person> {
+        self.by_apollo_id.get(id).map(|&i| &self.people[i as usize])
     }
 
     /// People of a family in the given metros (all metros when `metros` is empty),

@@ -1,0 +1,177 @@
+//! Apollo.io's twin: `POST /mixed_people/api_search` (ids and teasers, no emails)
+//! and `POST /people/bulk_match` (up to 10 full records, `null` for no match), with
+//! `x-api-key` auth and Apollo's error shapes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State as Extract;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::population::{Person, SplitMix, Vendor, family_of, metro_of};
+use super::{Gate, State};
+
+const VENDOR: &str = "apollo";
+/// Apollo shows at most 500 pages of results.
+const MAX_PAGES: u32 = 500;
+
+pub(super) fn router() -> Router<Arc<State>> {
+    Router::new()
+        .route("/mixed_people/api_search", post(search))
+        .route("/people/bulk_match", post(bulk_match))
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchBody {
+    #[serde(default)]
+    person_titles: Vec<String>,
+    #[serde(default)]
+    person_locations: Vec<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MatchBody {
+    details: Vec<MatchDetail>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MatchDetail {
+    id: Option<String>,
+}
+
+fn unauthorized() -> Response {
+    let text = "Invalid API key. See https://docs.apollo.io/reference/authentication for more information.";
+    (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
+}
+
+fn invalid(message: &str) -> Response {
+    (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// Auth, then the shared gate (rate limit, quota, faults).
+async fn admit(state: &State, headers: &HeaderMap) -> Option<Response> {
+    if !state.authorized(headers.get("x-api-key")) {
+        return Some(unauthorized());
+    }
+    match state.gate(VENDOR).await {
+        Gate::Proceed => None,
+        Gate::Refuse(response) => Some(response),
+    }
+}
+
+async fn search(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = admit(&state, &headers).await {
+        return refused;
+    }
+    let Ok(body) = serde_json::from_slice::<SearchBody>(&body) else {
+        return invalid("Invalid parameters");
+    };
+    let per_page = body.per_page.unwrap_or(25).clamp(1, 100) as usize;
+    let page = body.page.unwrap_or(1).max(1);
+    let families: Vec<&str> = body.person_titles.iter().filter_map(|t| family_of(t)).collect();
+    let metros: Vec<usize> = body.person_locations.iter().filter_map(|l| metro_of(l)).collect();
+    let matching: Vec<&Person> = state.population.matching(Vendor::Apollo, &families, &metros).collect();
+    let shown = if page > MAX_PAGES { &[][..] } else { &matching[..] };
+    let people: Vec<Value> =
+        shown.iter().skip((page as usize - 1) * per_page).take(per_page).map(|p| teaser(p)).collect();
+    axum::Json(json!({ "total_entries": matching.len(), "people": people })).into_response()
+}
+
+/// What the free search shows: no email, no full last name, no LinkedIn URL.
+fn teaser(p: &Person) -> Value {
+    let last = &p.last_name;
+    let first_char: String = last.chars().take(1).collect();
+    let last_char: String = last.chars().last().into_iter().collect();
+    json!({
+        "id": p.apollo_id,
+        "first_name": p.first_name,
+        "last_name_obfuscated": format!("{first_char}***{last_char}"),
+        "title": p.title,
+        "has_email": has_email(p),
+        "has_city": true,
+        "has_state": true,
+        "has_country": true,
+        "organization": { "name": p.company, "has_industry": true, "has_employee_count": true },
+    })
+}
+
+fn traits(p: &Person) -> SplitMix {
+    SplitMix::new(u64::from(p.index).wrapping_mul(0xA9_0110) ^ 0x5EED)
+}
+
+fn has_email(p: &Person) -> bool {
+    traits(p).chance(70)
+}
+
+async fn bulk_match(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = admit(&state, &headers).await {
+        return refused;
+    }
+    let Ok(body) = serde_json::from_slice::<MatchBody>(&body) else {
+        return invalid("Invalid parameters");
+    };
+    if body.details.is_empty() || body.details.len() > 10 {
+        return invalid("details must hold 1 to 10 people");
+    }
+    let matches: Vec<Value> = body
+        .details
+        .iter()
+        .map(|d| {
+            let id = d.id.as_deref().unwrap_or_default();
+            state.population.by_apollo_id(id).filter(|p| p.known_to(Vendor::Apollo)).map(full_record)
+        })
+        .map(|m| m.unwrap_or(Value::Null))
+        .collect();
+    let found = matches.iter().filter(|m| !m.is_null()).count();
+    axum::Json(json!({
+        "status": "success",
+        "error_code": null,
+        "error_message": null,
+        "total_requested_enrichments": matches.len(),
+        "unique_enriched_records": found,
+        "missing_records": matches.len() - found,
+        "credits_consumed": found,
+        "matches": matches,
+        "request_id": 1,
+    }))
+    .into_response()
+}
+
+/// The enriched person, as Apollo spells it: `http://www.` LinkedIn URLs, some
+/// fields missing, the odd upper-case email.
+fn full_record(p: &Person) -> Value {
+    let mut t = traits(p);
+    let with_email = t.chance(70);
+    let shout = t.chance(20);
+    let with_url = t.chance(92);
+    let with_industry = t.chance(85);
+    let with_domain = t.chance(90);
+    let email = with_email.then(|| if shout { p.email.to_uppercase() } else { p.email.clone() });
+    json!({
+        "id": p.apollo_id,
+        "first_name": p.first_name,
+        "last_name": p.last_name,
+        "name": format!("{} {}", p.first_name, p.last_name),
+        "linkedin_url": with_url.then(|| format!("http://www.linkedin.com/in/{}", p.slug)),
+        "title": p.title,
+        "email": email,
+        "email_status": if with_email { "verified" } else { "unavailable" },
+        "city": p.city(),
+        "state": p.region(),
+        "country": "United States",
+        "organization": {
+            "id": format!("org{:x}", p.index / 7),
+            "name": p.company,
+            "primary_domain": with_domain.then(|| p.domain.clone()),
+            "industry": with_industry.then_some(p.industry),
+            "estimated_num_employees": p.employees,
+        },
+    })
+}
