@@ -168,6 +168,11 @@ pub struct Rate {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value read from the environment (or given by a test).
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
     /// The value, for the one place that sends it (an HTTP header or form).
     pub fn expose(&self) -> &str {
         &self.0
@@ -358,7 +363,7 @@ fn vendor_settings(
     let credentials = names
         .into_iter()
         .flatten()
-        .map(|name| Credential { value: env(&name).filter(|v| !v.is_empty()).map(Secret), env: name })
+        .map(|name| Credential { value: env(&name).filter(|v| !v.is_empty()).map(Secret::new), env: name })
         .collect();
     let costs = Costs {
         per_request: file.cost_per_request,

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod collect;
 mod crash;
 mod import;
 mod import_formats;

@@ -1,0 +1,208 @@
+//! Apollo.io: People API Search (`mixed_people/api_search`, free, ids only) pages
+//! the query; People Bulk Match (`people/bulk_match`, ≤ 10 per call, credits)
+//! turns each run of ten ids into full records. A page of the workflow is one
+//! bulk-match call, so the cursor (search page, offset in it) advances by ten.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Page;
+use super::client::{FetchError, RequestMetrics, VendorClient, snippet};
+use crate::config::{ApolloQuery, Costs, Secret};
+use crate::lead::{Millis, RawLead, Source};
+
+/// Apollo shows at most 500 search pages.
+const MAX_SEARCH_PAGES: u32 = 500;
+/// Ids per bulk-match call.
+const MATCH_BATCH: usize = 10;
+
+/// Where an Apollo workflow resumes: the search page (from 1) and the offset in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApolloCursor {
+    pub page: u32,
+    pub offset: u32,
+}
+
+pub struct Apollo {
+    client: VendorClient,
+    key: Secret,
+    query: ApolloQuery,
+    workflow: String,
+    page_size: u32,
+    costs: Costs,
+    metrics: Arc<RequestMetrics>,
+    /// The ids of the search page the cursor is in, once fetched.
+    search: Option<(u32, Vec<String>)>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchResponse {
+    #[serde(default)]
+    people: Vec<SearchPerson>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchPerson {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct MatchResponse {
+    #[serde(default)]
+    matches: Vec<Option<Value>>,
+    #[serde(default)]
+    credits_consumed: u32,
+}
+
+impl Apollo {
+    pub fn new(
+        client: VendorClient,
+        key: Secret,
+        query: ApolloQuery,
+        workflow: String,
+        page_size: u32,
+        costs: Costs,
+        metrics: Arc<RequestMetrics>,
+    ) -> Self {
+        Apollo {
+            client,
+            key,
+            query,
+            workflow,
+            page_size: page_size.clamp(1, 100),
+            costs,
+            metrics,
+            search: None,
+        }
+    }
+
+    /// Fetches the records after `cursor`; `next` is `None` once the search is exhausted.
+    pub async fn next_page(
+        &mut self,
+        cursor: ApolloCursor,
+        now: Millis,
+    ) -> Result<Page<ApolloCursor>, FetchError> {
+        let page = cursor.page.max(1);
+        let requests_before = self.metrics.requests.load(Ordering::Relaxed);
+        let ids = self.search_page(page).await?;
+        let offset = (cursor.offset as usize).min(ids.len());
+        if ids.is_empty() || page > MAX_SEARCH_PAGES {
+            return Ok(Page { records: Vec::new(), next: None, requests: 0, credits: 0, cost: 0.0 });
+        }
+        let chunk = &ids[offset..(offset + MATCH_BATCH).min(ids.len())];
+        let (records, credits) =
+            if chunk.is_empty() { (Vec::new(), 0) } else { self.bulk_match(chunk, now).await? };
+        let end = offset + chunk.len();
+        let full_page = ids.len() as u32 == self.page_size;
+        let next = match (end < ids.len(), full_page) {
+            (true, _) => Some(ApolloCursor { page, offset: end as u32 }),
+            (false, true) => Some(ApolloCursor { page: page + 1, offset: 0 }),
+            (false, false) => None,
+        };
+        let requests = (self.metrics.requests.load(Ordering::Relaxed) - requests_before) as u32;
+        let cost = f64::from(requests) * self.costs.per_request + f64::from(credits) * self.costs.per_credit;
+        Ok(Page { records, next, requests, credits, cost })
+    }
+
+    async fn search_page(&mut self, page: u32) -> Result<Vec<String>, FetchError> {
+        if let Some((cached, ids)) = &self.search
+            && *cached == page
+        {
+            return Ok(ids.clone());
+        }
+        let body = json!({
+            "person_titles": self.query.person_titles,
+            "person_locations": self.query.person_locations,
+            "person_seniorities": self.query.person_seniorities,
+            "q_keywords": self.query.q_keywords,
+            "organization_num_employees_ranges": self.query.organization_num_employees_ranges,
+            "page": page,
+            "per_page": self.page_size,
+        });
+        let url = format!("{}/mixed_people/api_search", self.client_base());
+        let response: SearchResponse =
+            self.client.json(&self.metrics, classify, |http| self.post(http, &url).json(&body)).await?;
+        let ids: Vec<String> = response.people.into_iter().map(|p| p.id).collect();
+        self.search = Some((page, ids.clone()));
+        Ok(ids)
+    }
+
+    async fn bulk_match(&self, ids: &[String], now: Millis) -> Result<(Vec<RawLead>, u32), FetchError> {
+        let details: Vec<Value> = ids.iter().map(|id| json!({ "id": id })).collect();
+        let body = json!({ "details": details });
+        let url = format!("{}/people/bulk_match", self.client_base());
+        let response: MatchResponse =
+            self.client.json(&self.metrics, classify, |http| self.post(http, &url).json(&body)).await?;
+        let records =
+            response.matches.iter().flatten().map(|person| to_raw(person, &self.workflow, now)).collect();
+        Ok((records, response.credits_consumed))
+    }
+
+    fn client_base(&self) -> &str {
+        self.client.base_url()
+    }
+
+    fn post(&self, http: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+        http.post(url).header("x-api-key", self.key.expose()).header("cache-control", "no-cache")
+    }
+}
+
+/// Apollo's own error shapes: a daily-window 429 is quota, not throttling.
+fn classify(status: u16, headers: &HeaderMap, body: &[u8]) -> Option<FetchError> {
+    let day_left = headers.get("x-24-hour-requests-left").and_then(|v| v.to_str().ok()).map(str::trim);
+    let text = String::from_utf8_lossy(body).to_lowercase();
+    match status {
+        429 if day_left == Some("0") || text.contains("per day") || text.contains("for the day") => {
+            Some(FetchError::QuotaExhausted(format!("Apollo daily limit reached: {}", snippet(body))))
+        }
+        403 if text.contains("api_inaccessible") => Some(FetchError::Unauthorized {
+            status,
+            message: "this API key may not call this endpoint (API_INACCESSIBLE): use a master key".into(),
+        }),
+        _ => None,
+    }
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    match value.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An Apollo person record as a raw lead.
+pub fn to_raw(person: &Value, workflow: &str, now: Millis) -> RawLead {
+    let org = person.get("organization").cloned().unwrap_or(Value::Null);
+    let id = text(person, "id");
+    RawLead {
+        first_name: text(person, "first_name"),
+        last_name: text(person, "last_name"),
+        full_name: text(person, "name"),
+        job_title: text(person, "title"),
+        seniority: text(person, "seniority"),
+        emails: text(person, "email").into_iter().collect(),
+        email_status: text(person, "email_status"),
+        linkedin_url: text(person, "linkedin_url"),
+        profile_ids: id.iter().map(|id| format!("apollo:{id}")).collect(),
+        company_name: text(&org, "name"),
+        company_domain: text(&org, "primary_domain"),
+        company_industry: text(&org, "industry"),
+        company_size: text(&org, "estimated_num_employees"),
+        company_linkedin_url: text(&org, "linkedin_url"),
+        city: text(person, "city"),
+        region: text(person, "state"),
+        country: text(person, "country"),
+        source: Source {
+            vendor: "apollo".into(),
+            workflow: workflow.to_owned(),
+            record_id: id,
+            fetched_at: now,
+        },
+        ..RawLead::default()
+    }
+}

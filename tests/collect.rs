@@ -1,0 +1,189 @@
+//! Connectors against their sandbox twins: paging to exhaustion, field mapping,
+//! faults survived, auth and quota stop the vendor, and the rate limit measured at
+//! the server.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use leadsprint::config::{ApolloQuery, Costs, Rate, Secret};
+use leadsprint::sources::apollo::{Apollo, ApolloCursor};
+use leadsprint::sources::client::{FetchError, RequestMetrics, VendorClient};
+use leadsprint::sources::sandbox::faults::FaultRates;
+use leadsprint::sources::sandbox::population::Vendor;
+use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+
+const SPEED: f64 = 20.0;
+
+fn sandbox_config(faults: FaultRates) -> SandboxConfig {
+    SandboxConfig { population: 4000, speed: SPEED, faults, ..SandboxConfig::default() }
+}
+
+/// The rate test runs slower, so scheduling jitter on a busy CI machine stays small
+/// next to the spacing between requests (20 ms).
+const RATE_TEST_SPEED: f64 = 5.0;
+
+fn apollo_query() -> ApolloQuery {
+    ApolloQuery {
+        person_titles: vec!["ppc manager".into(), "paid media manager".into()],
+        person_locations: vec!["United States".into()],
+        person_seniorities: vec![],
+        q_keywords: None,
+        organization_num_employees_ranges: vec![],
+    }
+}
+
+fn apollo(sb: &Sandbox, client: &VendorClient, key: &str) -> (Apollo, Arc<RequestMetrics>) {
+    let metrics = Arc::new(RequestMetrics::default());
+    let costs = Costs { per_request: 0.0, per_credit: 0.025, per_record: 0.0 };
+    let _ = sb;
+    let connector = Apollo::new(
+        client.clone(),
+        secret(key),
+        apollo_query(),
+        "apollo-test".into(),
+        100,
+        costs,
+        metrics.clone(),
+    );
+    (connector, metrics)
+}
+
+fn secret(value: &str) -> Secret {
+    Secret::new(value)
+}
+
+fn client(sb: &Sandbox) -> VendorClient {
+    client_at(sb, SPEED)
+}
+
+fn client_at(sb: &Sandbox, speed: f64) -> VendorClient {
+    let rate = Rate { requests: 10, per: Duration::from_secs(1) };
+    VendorClient::new("apollo", &sb.base_url("apollo"), rate, Duration::from_secs(30), speed).expect("client")
+}
+
+/// Runs a workflow the way the engine does: a failed page is tried again, a
+/// vendor-stopping error ends it.
+async fn drain(connector: &mut Apollo) -> Result<(Vec<leadsprint::lead::RawLead>, u32, u32), FetchError> {
+    let mut cursor = ApolloCursor::default();
+    let (mut records, mut credits, mut page_failures) = (Vec::new(), 0, 0);
+    loop {
+        match connector.next_page(cursor, 0).await {
+            Ok(page) => {
+                records.extend(page.records);
+                credits += page.credits;
+                match page.next {
+                    Some(next) => cursor = next,
+                    None => return Ok((records, credits, page_failures)),
+                }
+            }
+            Err(e) if e.stops_vendor() => return Err(e),
+            Err(_) => {
+                page_failures += 1;
+                assert!(page_failures < 50, "too many failed pages");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn apollo_pages_to_exhaustion_and_maps_every_field() {
+    let sb = Sandbox::start(sandbox_config(FaultRates::NONE)).await.unwrap();
+    let (mut connector, metrics) = apollo(&sb, &client(&sb), "sandbox-key");
+    let (records, credits, failures) = drain(&mut connector).await.unwrap();
+    let expected: BTreeSet<String> = sb
+        .population()
+        .matching(Vendor::Apollo, &["paid"], &[])
+        .map(|p| format!("apollo:{}", p.apollo_id))
+        .collect();
+    let got: BTreeSet<String> = records.iter().flat_map(|r| r.profile_ids.clone()).collect();
+    assert_eq!(got, expected);
+    assert_eq!(records.len(), expected.len(), "no record twice");
+    assert_eq!(credits as usize, expected.len());
+    assert_eq!(failures, 0);
+    assert_eq!(sb.counters("apollo").rate_violations, 0);
+    let requests = metrics.requests.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(requests as usize >= expected.len() / 10, "{requests} requests");
+
+    let person = sb.population().matching(Vendor::Apollo, &["paid"], &[]).next().unwrap();
+    let r = records.iter().find(|r| r.profile_ids == [format!("apollo:{}", person.apollo_id)]).unwrap();
+    assert_eq!(r.first_name.as_deref(), Some(person.first_name.as_str()));
+    assert_eq!(r.last_name.as_deref(), Some(person.last_name.as_str()));
+    assert_eq!(r.job_title.as_deref(), Some(person.title.as_str()));
+    assert_eq!(r.company_name.as_deref(), Some(person.company.as_str()));
+    assert_eq!(r.city.as_deref(), Some(person.city()));
+    assert_eq!(r.region.as_deref(), Some(person.region()));
+    assert_eq!(r.company_size.as_deref(), Some(person.employees.to_string().as_str()));
+    assert_eq!(r.source.vendor, "apollo");
+    assert_eq!(r.source.record_id.as_deref(), Some(person.apollo_id.as_str()));
+    if let Some(url) = &r.linkedin_url {
+        assert_eq!(url, &format!("http://www.linkedin.com/in/{}", person.slug));
+    }
+    if let Some(email) = r.emails.first() {
+        assert_eq!(email.to_lowercase(), person.email);
+    }
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn apollo_survives_throttling_errors_and_garbage() {
+    let faults = FaultRates {
+        throttle: 5.0,
+        throttle_bare: 3.0,
+        server_error: 5.0,
+        unavailable: 3.0,
+        malformed: 3.0,
+        truncated: 3.0,
+        html: 3.0,
+        timeout: 0.0,
+    };
+    let sb = Sandbox::start(sandbox_config(faults)).await.unwrap();
+    let (mut connector, metrics) = apollo(&sb, &client(&sb), "sandbox-key");
+    let (records, _, _) = drain(&mut connector).await.unwrap();
+    let expected = sb.population().matching(Vendor::Apollo, &["paid"], &[]).count();
+    let unique: BTreeSet<Vec<String>> = records.iter().map(|r| r.profile_ids.clone()).collect();
+    assert_eq!(unique.len(), expected, "every record arrives despite the faults");
+    assert!(sb.counters("apollo").faults_injected > 0);
+    assert!(metrics.retries.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn apollo_bad_key_and_exhausted_quota_stop_the_vendor() {
+    let sb = Sandbox::start(sandbox_config(FaultRates::NONE)).await.unwrap();
+    let (mut connector, _) = apollo(&sb, &client(&sb), "wrong-key");
+    let err = drain(&mut connector).await.unwrap_err();
+    assert!(matches!(err, FetchError::Unauthorized { status: 401, .. }), "{err:?}");
+    assert!(err.to_string().contains("Invalid API key"), "{err}");
+    sb.stop().await;
+
+    let sb = Sandbox::start(SandboxConfig { daily_quota: Some(5), ..sandbox_config(FaultRates::NONE) })
+        .await
+        .unwrap();
+    let (mut connector, metrics) = apollo(&sb, &client(&sb), "sandbox-key");
+    let err = drain(&mut connector).await.unwrap_err();
+    assert!(matches!(err, FetchError::QuotaExhausted(_)), "{err:?}");
+    assert_eq!(metrics.retries.load(std::sync::atomic::Ordering::Relaxed), 0, "quota is not retried");
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn two_workflows_share_the_vendor_limit_measured_at_the_server() {
+    let limits = BTreeMap::from([("apollo", (10, Duration::from_secs(1)))]);
+    let config = SandboxConfig { limits, speed: RATE_TEST_SPEED, ..sandbox_config(FaultRates::NONE) };
+    let sb = Sandbox::start(config).await.unwrap();
+    let shared = client_at(&sb, RATE_TEST_SPEED);
+    let (mut a, _) = apollo(&sb, &shared, "sandbox-key");
+    let (mut b, _) = apollo(&sb, &shared, "sandbox-key");
+    let (ra, rb) = tokio::join!(drain(&mut a), drain(&mut b));
+    assert!(ra.is_ok() && rb.is_ok());
+    let c = sb.counters("apollo");
+    assert_eq!(c.rate_violations, 0, "no window over the limit");
+    let n = c.admitted_at.len();
+    assert!(n > 60, "enough requests to measure: {n}");
+    let span = (c.admitted_at[n - 1] - c.admitted_at[0]).as_secs_f64();
+    let achieved = (n - 1) as f64 / span;
+    let allowed = 10.0 * RATE_TEST_SPEED;
+    assert!(achieved >= 0.95 * allowed, "achieved {achieved:.1}/s of {allowed}/s");
+    sb.stop().await;
+}
