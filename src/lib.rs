@@ -22,6 +22,7 @@
 pub mod codec;
 pub mod config;
 pub mod dedup;
+pub mod engine;
 pub mod export;
 pub mod import;
 pub mod lead;

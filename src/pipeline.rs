@@ -4,13 +4,15 @@
 //! [`BATCH_RECORDS`] records or [`BATCH_WAIT`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::dedup::{self, KeyIndex, LeadStore, Outcome, TooManyLeads};
 use crate::lead::{self, Candidate, Lead, LeadId, Millis, RawLead};
-use crate::store::{Batch, Counter, QuarantineEntry, Store, StoreError};
+use crate::store::{Batch, Counter, QuarantineEntry, Store, StoreError, WorkflowRecord};
 
 /// A batch commits once it holds this many records...
 pub const BATCH_RECORDS: usize = 500;
@@ -25,11 +27,31 @@ pub enum PipelineError {
     TooManyLeads(#[from] TooManyLeads),
 }
 
-/// What a producer hands the writer.
+/// What a producer hands the writer. A workflow sends each page as one chunk: its
+/// records, then its [`Checkpoint`]; a chunk is never split across transactions,
+/// so a page's leads and its cursor commit together.
 #[derive(Debug, Clone)]
 pub enum Item {
     Lead(Box<Candidate>),
     Quarantine(QuarantineEntry),
+    Checkpoint(Box<Checkpoint>),
+}
+
+/// The end of a workflow's page: where to resume and what the page cost (deltas).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checkpoint {
+    pub workflow: String,
+    /// The cursor after this page (the connector's JSON); with `done`, the last one.
+    pub cursor: Option<String>,
+    pub done: bool,
+    /// 1 for a fetched page, 0 for a checkpoint that only records a failure.
+    pub pages: u64,
+    pub requests: u64,
+    pub credits: u64,
+    pub cost: f64,
+    pub retries: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub last_error: Option<String>,
 }
 
 /// Now, in milliseconds since the epoch.
@@ -85,20 +107,41 @@ pub struct Totals {
 
 /// The single writer: owns the store and the in-memory key set.
 pub struct Writer {
-    store: Store,
+    store: Arc<Store>,
     keys: KeyIndex,
     totals: Totals,
+    /// Unique leads in the store, updated after every commit (the engine stops at its target).
+    unique: Arc<AtomicU64>,
+    /// Records committed since this writer started.
+    committed: Arc<AtomicU64>,
 }
 
 impl Writer {
     /// Takes the store and rebuilds the key set from every stored identity key.
     pub fn new(store: Store) -> Result<Writer, PipelineError> {
         let keys = rebuild_index(&store)?;
-        Ok(Writer { store, keys, totals: Totals::default() })
+        let unique = Arc::new(AtomicU64::new(store.reader()?.counters()?.unique_leads));
+        let committed = Arc::default();
+        Ok(Writer { store: Arc::new(store), keys, totals: Totals::default(), unique, committed })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The store, for readers on other threads (the writer stays the only writer).
+    pub fn shared_store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// The committed unique-lead count, shared with whoever watches progress.
+    pub fn unique_leads(&self) -> Arc<AtomicU64> {
+        self.unique.clone()
+    }
+
+    /// Records committed since this writer started, shared.
+    pub fn committed_records(&self) -> Arc<AtomicU64> {
+        self.committed.clone()
     }
 
     pub fn key_index(&self) -> &KeyIndex {
@@ -115,11 +158,15 @@ impl Writer {
         let keys = &mut self.keys;
         let totals = self.store.write(|batch| -> Result<Totals, PipelineError> {
             let mut totals = Totals::default();
+            let mut flows = BTreeMap::new();
             for item in items {
-                write_item(keys, batch, item, now, &mut totals)?;
+                write_item(keys, batch, item, now, &mut totals, &mut flows)?;
             }
+            save_workflows(batch, flows)?;
             Ok(totals)
         })?;
+        self.unique.fetch_add(totals.new_leads, Ordering::Relaxed);
+        self.committed.fetch_add(totals.records_received, Ordering::Relaxed);
         self.add_totals(totals);
         Ok(())
     }
@@ -177,37 +224,91 @@ pub fn rebuild_index(store: &Store) -> Result<KeyIndex, PipelineError> {
     Ok(KeyIndex::from_pairs(pairs, expected)?)
 }
 
+/// A workflow's tally within one batch; saved only for workflows that checkpoint
+/// in it (imports keep none).
+#[derive(Default)]
+struct Flow {
+    records: u64,
+    new_leads: u64,
+    duplicates: u64,
+    quarantined: u64,
+    checkpoints: Vec<Checkpoint>,
+}
+
 fn write_item(
     keys: &mut KeyIndex,
     batch: &mut Batch<'_>,
     item: Item,
     now: Millis,
     totals: &mut Totals,
+    flows: &mut BTreeMap<String, Flow>,
 ) -> Result<(), PipelineError> {
-    totals.records_received += 1;
-    batch.add(Counter::RecordsReceived, 1);
-    match item {
+    let candidate = match item {
+        Item::Checkpoint(checkpoint) => {
+            flows.entry(checkpoint.workflow.clone()).or_default().checkpoints.push(*checkpoint);
+            return Ok(());
+        }
         Item::Quarantine(entry) => {
+            count_received(batch, totals, flows.entry(entry.origin.clone()).or_default());
             totals.quarantined += 1;
             *totals.quarantined_by_kind.entry(entry.kind.clone()).or_default() += 1;
-            Ok(batch.add_quarantine(&entry)?)
+            flows.entry(entry.origin.clone()).or_default().quarantined += 1;
+            return Ok(batch.add_quarantine(&entry)?);
         }
-        Item::Lead(candidate) => {
-            match dedup::ingest(keys, &mut BatchLeads(batch), *candidate, now)? {
-                Outcome::New(_) => totals.new_leads += 1,
-                Outcome::Merged { changed, conflicts, .. } => {
-                    totals.duplicates_merged += 1;
-                    totals.duplicates_unchanged += u64::from(!changed);
-                    batch.add(Counter::DuplicatesMerged, 1);
-                    if !conflicts.is_empty() {
-                        totals.conflicts += 1;
-                        batch.add(Counter::Conflicts, 1);
-                    }
-                }
+        Item::Lead(candidate) => candidate,
+    };
+    let workflow = candidate.lead.sources.first().map(|s| s.workflow.clone()).unwrap_or_default();
+    let flow = flows.entry(workflow).or_default();
+    count_received(batch, totals, flow);
+    match dedup::ingest(keys, &mut BatchLeads(batch), *candidate, now)? {
+        Outcome::New(_) => {
+            totals.new_leads += 1;
+            flow.new_leads += 1;
+        }
+        Outcome::Merged { changed, conflicts, .. } => {
+            totals.duplicates_merged += 1;
+            totals.duplicates_unchanged += u64::from(!changed);
+            flow.duplicates += 1;
+            batch.add(Counter::DuplicatesMerged, 1);
+            if !conflicts.is_empty() {
+                totals.conflicts += 1;
+                batch.add(Counter::Conflicts, 1);
             }
-            Ok(())
         }
     }
+    Ok(())
+}
+
+fn count_received(batch: &mut Batch<'_>, totals: &mut Totals, flow: &mut Flow) {
+    totals.records_received += 1;
+    flow.records += 1;
+    batch.add(Counter::RecordsReceived, 1);
+}
+
+/// Adds each checkpointing workflow's tally and its new cursor to its record.
+fn save_workflows(batch: &mut Batch<'_>, flows: BTreeMap<String, Flow>) -> Result<(), PipelineError> {
+    for (name, flow) in flows.into_iter().filter(|(_, f)| !f.checkpoints.is_empty()) {
+        let mut record: WorkflowRecord = batch.workflow(&name)?;
+        record.records += flow.records;
+        record.new_leads += flow.new_leads;
+        record.duplicates += flow.duplicates;
+        record.quarantined += flow.quarantined;
+        for c in flow.checkpoints {
+            record.pages += c.pages;
+            record.cursor = c.cursor;
+            record.done = c.done;
+            record.requests += c.requests;
+            record.credits += c.credits;
+            record.cost += c.cost;
+            record.retries += c.retries;
+            for (kind, n) in c.errors {
+                *record.errors.entry(kind).or_default() += n;
+            }
+            record.last_error = c.last_error.or(record.last_error);
+        }
+        batch.put_workflow(&name, &record)?;
+    }
+    Ok(())
 }
 
 /// The store transaction seen as de-duplication's exact-key side.

@@ -27,6 +27,8 @@ const BATCH_TO_KEY_HASHES: TableDefinition<u64, &[u8]> = TableDefinition::new("b
 const SEQ_TO_LEAD_ID: TableDefinition<u64, u64> = TableDefinition::new("seq_to_lead_id");
 const COUNTER_TO_VALUE: TableDefinition<&str, u64> = TableDefinition::new("counter_to_value");
 const QUARANTINE_ID_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine_id_to_entry");
+/// Per workflow (or imported file): its cursor and figures, committed with its pages.
+const WORKFLOW_TO_RECORD: TableDefinition<&str, &[u8]> = TableDefinition::new("workflow_to_record");
 
 const META_SCHEMA: &str = "schema_version";
 const META_NEXT_LEAD: &str = "next_lead_id";
@@ -169,6 +171,26 @@ pub struct QuarantineEntry {
     pub raw: Vec<u8>,
 }
 
+/// A workflow's durable state: where it resumes and what it has done so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    /// The connector's cursor (its own JSON); `None` = from the start.
+    pub cursor: Option<String>,
+    /// The query is exhausted.
+    pub done: bool,
+    pub pages: u64,
+    pub requests: u64,
+    pub credits: u64,
+    pub cost: f64,
+    pub records: u64,
+    pub new_leads: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub retries: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub last_error: Option<String>,
+}
+
 /// Holds the data dir for one process: a second process gets [`StoreError::Locked`].
 struct DirLock {
     _file: File,
@@ -298,6 +320,7 @@ pub struct Batch<'txn> {
     seqs: redb::Table<'txn, u64, u64>,
     counters: redb::Table<'txn, &'static str, u64>,
     quarantine: redb::Table<'txn, u64, &'static [u8]>,
+    workflows: redb::Table<'txn, &'static str, &'static [u8]>,
     deltas: BTreeMap<Counter, i64>,
     next_lead: u64,
     seq: u64,
@@ -316,6 +339,7 @@ impl<'txn> Batch<'txn> {
             seqs: txn.open_table(SEQ_TO_LEAD_ID)?,
             counters: txn.open_table(COUNTER_TO_VALUE)?,
             quarantine: txn.open_table(QUARANTINE_ID_TO_ENTRY)?,
+            workflows: txn.open_table(WORKFLOW_TO_RECORD)?,
             deltas: BTreeMap::new(),
             next_lead,
             seq,
@@ -378,6 +402,16 @@ impl<'txn> Batch<'txn> {
         self.quarantine.insert(id, codec::encode(entry)?.as_slice())?;
         self.set_meta(META_NEXT_QUARANTINE, id)?;
         self.add(Counter::Quarantined, 1);
+        Ok(())
+    }
+
+    pub fn workflow(&self, name: &str) -> Result<WorkflowRecord, StoreError> {
+        let found = self.workflows.get(name)?;
+        Ok(found.map(|v| codec::decode(v.value())).transpose()?.unwrap_or_default())
+    }
+
+    pub fn put_workflow(&mut self, name: &str, record: &WorkflowRecord) -> Result<(), StoreError> {
+        self.workflows.insert(name, codec::encode(record)?.as_slice())?;
         Ok(())
     }
 
@@ -457,6 +491,17 @@ impl Reader {
             return Ok(0);
         };
         Ok(table.get(META_SEQ)?.map_or(0, |v| v.value()))
+    }
+
+    /// Every workflow's (and imported file's) record, by name.
+    pub fn workflows(&self) -> Result<BTreeMap<String, WorkflowRecord>, StoreError> {
+        let Some(table) = self.table(WORKFLOW_TO_RECORD)? else { return Ok(BTreeMap::new()) };
+        let mut out = BTreeMap::new();
+        for entry in table.iter()? {
+            let (name, value) = entry?;
+            out.insert(name.value().to_owned(), codec::decode(value.value())?);
+        }
+        Ok(out)
     }
 
     /// Quarantined records, oldest first.

@@ -5,5 +5,6 @@ mod support;
 
 mod collect;
 mod crash;
+mod engine;
 mod import;
 mod import_formats;

@@ -19,3 +19,45 @@ pub struct Page<C> {
     pub credits: u32,
     pub cost: f64,
 }
+
+/// A workflow's connector, whichever vendor it speaks to.
+pub enum Connector {
+    Apollo(apollo::Apollo),
+}
+
+impl Connector {
+    /// The next page after `cursor` (the connector's JSON, `None` = from the start).
+    pub async fn next_page(
+        &mut self,
+        cursor: Option<&str>,
+        now: crate::lead::Millis,
+    ) -> Result<Page<String>, client::FetchError> {
+        match self {
+            Connector::Apollo(c) => {
+                let page = c.next_page(parse_cursor(cursor), now).await?;
+                Ok(page_with_json_cursor(page))
+            }
+        }
+    }
+}
+
+fn parse_cursor<C: serde::de::DeserializeOwned + Default>(cursor: Option<&str>) -> C {
+    match cursor.map(serde_json::from_str) {
+        None => C::default(),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            tracing::warn!("stored cursor {cursor:?} is unreadable ({e}); starting the query over");
+            C::default()
+        }
+    }
+}
+
+fn page_with_json_cursor<C: serde::Serialize>(page: Page<C>) -> Page<String> {
+    Page {
+        records: page.records,
+        next: page.next.and_then(|c| serde_json::to_string(&c).ok()),
+        requests: page.requests,
+        credits: page.credits,
+        cost: page.cost,
+    }
+}

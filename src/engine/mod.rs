@@ -1,0 +1,260 @@
+//! The collection engine (SPEC section 4): one tokio task per workflow, a shared
+//! client (rate limiter) per vendor account, the single writer on its own thread
+//! behind a bounded channel, progress published as [`RunStats`], and a stop at
+//! the campaign target. Resumes every workflow from its committed cursor.
+
+pub mod stats;
+mod workflow;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Query, Settings, VendorKind, VendorSettings, WorkflowSettings};
+use crate::pipeline::{PipelineError, Writer};
+use crate::sources::Connector;
+use crate::sources::apollo::Apollo;
+use crate::sources::client::{RequestMetrics, VendorClient};
+use crate::store::{Store, StoreError, WorkflowRecord};
+use stats::{LiveWorkflow, RunStats, WorkflowState, WorkflowView};
+pub use workflow::{BREAKER_COOL_DOWN, BREAKER_PAGES, BREAKER_TRIPS, PAGE_RETRY};
+
+/// How often progress is published.
+const STATS_EVERY: Duration = Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("the writer thread stopped unexpectedly")]
+    WriterLost,
+}
+
+/// Run-wide choices that are not campaign settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Vendor time per real time (the sandbox's clock speed; 1 against real vendors).
+    pub speed: f64,
+}
+
+/// Handles to steer a running engine.
+#[derive(Clone)]
+pub struct Control {
+    pub cancel: CancellationToken,
+    pause: Arc<BTreeMap<String, watch::Sender<bool>>>,
+}
+
+impl Control {
+    /// Pauses (`true`) or resumes a workflow; false if there is no such workflow.
+    pub fn set_paused(&self, workflow: &str, paused: bool) -> bool {
+        self.pause.get(workflow).map(|tx| tx.send_replace(paused)).is_some()
+    }
+}
+
+/// A workflow ready to run, or the reason it cannot.
+struct Planned {
+    live: Arc<LiveWorkflow>,
+    start: Result<Connector, WorkflowState>,
+    cursor: Option<String>,
+}
+
+/// Runs the campaign until its target, exhaustion of every query, or `control`'s
+/// cancellation; publishes progress on `stats`. Returns the final figures.
+pub async fn run(
+    settings: &Settings,
+    store: Store,
+    options: RunOptions,
+    stats: watch::Sender<RunStats>,
+    control_out: impl FnOnce(Control),
+) -> Result<RunStats, EngineError> {
+    let writer = Writer::new(store)?;
+    let shared = writer.shared_store();
+    let unique = writer.unique_leads();
+    let committed = writer.committed_records();
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let at_start = unique.load(Ordering::Relaxed);
+    let records = shared.reader()?.workflows()?;
+    let plans = plan(settings, &records, options)?;
+    let (tx, rx) = flume::bounded(64);
+    let writer_thread = std::thread::spawn(move || {
+        let mut writer = writer;
+        writer.drain(&rx)
+    });
+    let cancel = CancellationToken::new();
+    let mut pause = BTreeMap::new();
+    let mut lives = Vec::new();
+    let mut tasks = Vec::new();
+    let stopped: BTreeMap<VendorKind, Arc<Mutex<Option<String>>>> =
+        VendorKind::ALL.iter().map(|v| (*v, Arc::default())).collect();
+    for plan in plans {
+        let (pause_tx, pause_rx) = watch::channel(false);
+        pause.insert(plan.live.name.clone(), pause_tx);
+        lives.push(plan.live.clone());
+        match plan.start {
+            Err(state) => plan.live.set_state(state),
+            Ok(connector) => {
+                let vendor = vendor_of(settings, &plan.live.name);
+                let task = workflow::WorkflowTask {
+                    live: plan.live,
+                    connector,
+                    cursor: plan.cursor,
+                    writer: tx.clone(),
+                    unique: unique.clone(),
+                    sent: sent.clone(),
+                    committed: committed.clone(),
+                    target: settings.target,
+                    cancel: cancel.clone(),
+                    vendor_stopped: stopped[&vendor].clone(),
+                    paused: pause_rx,
+                    speed: options.speed,
+                };
+                tasks.push(tokio::spawn(task.run()));
+            }
+        }
+    }
+    drop(tx);
+    control_out(Control { cancel: cancel.clone(), pause: Arc::new(pause) });
+    let started = Instant::now();
+    let snapshot = |finished_tasks: bool| -> Result<RunStats, EngineError> {
+        let records = shared.reader()?.workflows()?;
+        let counters = shared.reader()?.counters()?;
+        let views = lives
+            .iter()
+            .map(|l| {
+                WorkflowView::new(
+                    l,
+                    records.get(&l.name).unwrap_or(&WorkflowRecord::default()),
+                    started.elapsed(),
+                )
+            })
+            .collect();
+        let now = unique.load(Ordering::Relaxed);
+        let mut s = RunStats::build(
+            settings.target,
+            now,
+            counters.records_received,
+            now.saturating_sub(at_start),
+            started.elapsed(),
+            options.speed,
+            views,
+        );
+        s.finished = finished_tasks;
+        Ok(s)
+    };
+    while !tasks.iter().all(|t| t.is_finished()) {
+        stats.send_replace(snapshot(false)?);
+        tokio::select! {
+            _ = tokio::time::sleep(STATS_EVERY) => {}
+            _ = cancel.cancelled() => {}
+        }
+        if unique.load(Ordering::Relaxed) >= settings.target {
+            cancel.cancel();
+        }
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let drained = writer_thread.join().map_err(|_| EngineError::WriterLost)?;
+    drained?;
+    let last = snapshot(true)?;
+    stats.send_replace(last.clone());
+    Ok(last)
+}
+
+fn vendor_of(settings: &Settings, workflow: &str) -> VendorKind {
+    settings.workflows.iter().find(|w| w.name == workflow).map_or(VendorKind::Apollo, |w| w.vendor)
+}
+
+/// Builds each enabled workflow's connector (one client per vendor account, or
+/// per workflow with a limit of its own), resuming from its committed cursor.
+fn plan(
+    settings: &Settings,
+    records: &BTreeMap<String, WorkflowRecord>,
+    options: RunOptions,
+) -> Result<Vec<Planned>, EngineError> {
+    let mut shared: BTreeMap<VendorKind, VendorClient> = BTreeMap::new();
+    let mut plans = Vec::new();
+    for wf in settings.workflows.iter().filter(|w| w.enabled) {
+        let Some(vendor) = settings.vendors.get(&wf.vendor) else { continue };
+        let record = records.get(&wf.name).cloned().unwrap_or_default();
+        let rate = wf.rate.unwrap_or(vendor.rate);
+        let metrics = Arc::new(RequestMetrics::default());
+        let live = Arc::new(LiveWorkflow {
+            name: wf.name.clone(),
+            vendor: wf.vendor.name(),
+            allowed_rate: f64::from(rate.requests) / rate.per.as_secs_f64() * options.speed,
+            metrics: metrics.clone(),
+            state: Mutex::new(WorkflowState::Waiting),
+            last_error: Mutex::new(None),
+        });
+        let start = if record.done {
+            Err(WorkflowState::Done)
+        } else {
+            let client = match wf.rate {
+                Some(own) => {
+                    VendorClient::new(wf.vendor.name(), &vendor.base_url, own, vendor.timeout, options.speed)?
+                }
+                None => match shared.get(&wf.vendor) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = VendorClient::new(
+                            wf.vendor.name(),
+                            &vendor.base_url,
+                            vendor.rate,
+                            vendor.timeout,
+                            options.speed,
+                        )?;
+                        shared.insert(wf.vendor, c.clone());
+                        c
+                    }
+                },
+            };
+            connector(wf, vendor, client, metrics)
+        };
+        plans.push(Planned { live, start, cursor: record.cursor });
+    }
+    Ok(plans)
+}
+
+fn connector(
+    wf: &WorkflowSettings,
+    vendor: &VendorSettings,
+    client: VendorClient,
+    metrics: Arc<RequestMetrics>,
+) -> Result<Connector, WorkflowState> {
+    let missing = vendor.missing_credentials();
+    if !missing.is_empty() {
+        return Err(WorkflowState::Failed(format!(
+            "{} is not set: export it before the run",
+            missing.join(" and ")
+        )));
+    }
+    let secret = |i: usize| vendor.credentials.get(i).and_then(|c| c.value.clone());
+    match &wf.query {
+        Query::Apollo(query) => {
+            let key = secret(0).ok_or_else(|| WorkflowState::Failed("apollo needs api_key_env".into()))?;
+            let apollo = Apollo::new(
+                client,
+                key,
+                query.clone(),
+                wf.name.clone(),
+                vendor.page_size,
+                vendor.costs.clone(),
+                metrics,
+            );
+            Ok(Connector::Apollo(apollo))
+        }
+        _ => Err(WorkflowState::Failed(format!(
+            "the {} connector is not part of this build yet",
+            wf.vendor.name()
+        ))),
+    }
+}

@@ -1,0 +1,99 @@
+//! The engine against the sandbox: workflows page to exhaustion in parallel into
+//! one store, resume from their committed cursors, and stop at the target.
+
+use std::time::Duration;
+
+use leadsprint::config::{self, Flags, Settings, Source};
+use leadsprint::engine::{self, RunOptions, stats::RunStats};
+use leadsprint::sources::sandbox::population::Vendor;
+use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+use leadsprint::store::Store;
+use tokio::sync::watch;
+
+const SPEED: f64 = 25.0;
+
+fn apollo_campaign(sb: &Sandbox, target: u64) -> Settings {
+    let text = format!(
+        "[campaign]\nname = \"test\"\ntarget = {target}\n\
+         [vendors.apollo]\nbase_url = \"{}\"\napi_key_env = \"APOLLO_API_KEY\"\npage_size = 50\n\
+         [[workflow]]\nname = \"perf\"\nvendor = \"apollo\"\nquery = {{ person_titles = [\"performance marketing manager\"] }}\n\
+         [[workflow]]\nname = \"paid\"\nvendor = \"apollo\"\nquery = {{ person_titles = [\"ppc manager\"] }}\n",
+        sb.base_url("apollo")
+    );
+    let env = |k: &str| (k == "APOLLO_API_KEY").then(|| "sandbox-key".to_owned());
+    config::load(Source { origin: "test.toml", text: &text }, &env, &Flags::default()).expect("settings")
+}
+
+async fn run(settings: &Settings, dir: &std::path::Path) -> RunStats {
+    let store = Store::open(dir).expect("store");
+    let (tx, _rx) = watch::channel(RunStats::default());
+    engine::run(settings, store, RunOptions { speed: SPEED }, tx, |_| {}).await.expect("engine run")
+}
+
+fn sandbox_config() -> SandboxConfig {
+    SandboxConfig { population: 3000, speed: SPEED, ..SandboxConfig::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflows_run_to_exhaustion_and_a_rerun_adds_nothing() {
+    let sb = Sandbox::start(sandbox_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = apollo_campaign(&sb, 1_000_000);
+    let stats = run(&settings, dir.path()).await;
+    let expected = sb.population().matching(Vendor::Apollo, &["performance", "paid"], &[]).count() as u64;
+    assert_eq!(stats.unique_leads, expected);
+    assert!(stats.workflows.iter().all(|w| w.state.label() == "done"), "{:?}", stats.workflows);
+    let perf = stats.workflows.iter().find(|w| w.name == "perf").unwrap();
+    assert!(perf.requests > 0 && perf.records > 0 && perf.new_leads > 0);
+    assert_eq!(perf.duplicates, 0, "the two queries do not overlap");
+    assert!((perf.cost - perf.credits as f64 * 0.0).abs() < 1e-9);
+    assert_eq!(sb.counters("apollo").rate_violations, 0);
+    let requests_before = sb.counters("apollo").requests;
+
+    let again = run(&settings, dir.path()).await;
+    assert_eq!(again.unique_leads, expected);
+    assert_eq!(sb.counters("apollo").requests, requests_before, "finished workflows are not fetched again");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_stops_at_the_target_and_resumes_from_its_cursor() {
+    let sb = Sandbox::start(sandbox_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let stats = run(&apollo_campaign(&sb, 200), dir.path()).await;
+    assert!(
+        stats.unique_leads >= 200 && stats.unique_leads < 300,
+        "stopped near the target: {}",
+        stats.unique_leads
+    );
+    assert!(stats.workflows.iter().all(|w| w.state.label() == "stopped"));
+    let store = Store::open(dir.path()).unwrap();
+    let records = store.reader().unwrap().workflows().unwrap();
+    assert!(records["perf"].cursor.is_some() && !records["perf"].done);
+    drop(store);
+    let all = sb.population().matching(Vendor::Apollo, &["performance", "paid"], &[]).count() as u64;
+    let finished = run(&apollo_campaign(&sb, 1_000_000), dir.path()).await;
+    assert_eq!(finished.unique_leads, all, "resuming finishes the job");
+    let store = Store::open(dir.path()).unwrap();
+    let counters = store.reader().unwrap().counters().unwrap();
+    assert_eq!(counters.duplicates_merged, 0, "no page was fetched twice");
+    assert_eq!(counters.records_received, all);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_key_fails_its_workflows_with_a_clear_reason() {
+    let sb = Sandbox::start(sandbox_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[campaign]\nname = \"t\"\ntarget = 10\n[vendors.apollo]\nbase_url = \"{}\"\napi_key_env = \"NOT_SET_ANYWHERE\"\n\
+         [[workflow]]\nname = \"a\"\nvendor = \"apollo\"\nquery = {{ person_titles = [\"ppc\"] }}\n",
+        sb.base_url("apollo")
+    );
+    let settings = config::load(Source { origin: "t", text: &text }, &|_| None, &Flags::default()).unwrap();
+    let stats = tokio::time::timeout(Duration::from_secs(30), run(&settings, dir.path())).await.unwrap();
+    let w = &stats.workflows[0];
+    assert_eq!(w.state.label(), "failed");
+    assert!(format!("{:?}", w.state).contains("NOT_SET_ANYWHERE is not set"), "{:?}", w.state);
+    sb.stop().await;
+}
