@@ -39,7 +39,8 @@ fn kill_9_during_import_loses_nothing_and_counts_nothing_twice() {
         child.kill().expect("kill -9");
         let status = child.wait().expect("wait");
         assert_consistent(&sb);
-        let committed = sb.stats()["unique_leads"].as_u64().unwrap_or(0);
+        let has_store = sb.data_dir().join(leadsprint::store::DB_FILE).exists();
+        let committed = if has_store { sb.stats()["unique_leads"].as_u64().unwrap_or(0) } else { 0 };
         eprintln!("trial {trial}: killed after {delay:?} ({status}) with {committed} leads committed");
         let run = sb.import(&file);
         assert_eq!(run.code, 0, "trial {trial}: {}", run.stderr);
