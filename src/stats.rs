@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::config::Kpi;
 use crate::store::Counters;
 
 /// The figures `leadsprint stats` shows.
@@ -50,9 +51,99 @@ impl From<&Counters> for Stats {
     }
 }
 
+/// One KPI against its threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiLine {
+    pub name: &'static str,
+    pub value: f64,
+    /// The threshold, as text with its comparison (`>= 18000`, `< $0.60`).
+    pub threshold: String,
+    pub pass: bool,
+}
+
+/// The campaign KPIs (SPEC section 7) with pass/fail. `cost` is the run's vendor
+/// spend; `leads_per_hour` the collection rate.
+pub fn kpis(stats: &Stats, kpi: &Kpi, cost: f64, leads_per_hour: f64) -> Vec<KpiLine> {
+    let line = |name, value: f64, threshold: String, pass| KpiLine { name, value, threshold, pass };
+    let per_qualified =
+        if stats.qualified_leads == 0 { f64::INFINITY } else { cost / stats.qualified_leads as f64 };
+    vec![
+        line(
+            "leads collected",
+            stats.records_received as f64,
+            format!(">= {}", kpi.collected),
+            stats.records_received >= kpi.collected,
+        ),
+        line(
+            "unique leads",
+            stats.unique_leads as f64,
+            format!(">= {}", kpi.unique),
+            stats.unique_leads >= kpi.unique,
+        ),
+        line(
+            "average quality",
+            stats.avg_quality,
+            format!("> {}", kpi.avg_quality),
+            stats.avg_quality > kpi.avg_quality,
+        ),
+        line(
+            "email availability %",
+            stats.email_availability,
+            format!("> {}", kpi.email_availability),
+            stats.email_availability > kpi.email_availability,
+        ),
+        line(
+            "company completeness %",
+            stats.company_completeness,
+            format!("> {}", kpi.company_completeness),
+            stats.company_completeness > kpi.company_completeness,
+        ),
+        line(
+            "cost per qualified lead $",
+            per_qualified,
+            format!("< {:.2}", kpi.cost_per_qualified_lead),
+            per_qualified < kpi.cost_per_qualified_lead,
+        ),
+        line(
+            "leads per hour",
+            leads_per_hour,
+            format!(">= {}", kpi.leads_per_hour),
+            leads_per_hour >= kpi.leads_per_hour,
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kpis_pass_and_fail_against_thresholds() {
+        let c = Counters {
+            records_received: 21_000,
+            unique_leads: 18_500,
+            qualified: 10_000,
+            quality_sum: 18_500 * 80,
+            with_personal_email: 5_000,
+            company_complete: 15_000,
+            ..Counters::default()
+        };
+        let lines = kpis(&Stats::from(&c), &Kpi::default(), 7_000.0, 900.0);
+        let verdicts: Vec<(&str, bool)> = lines.iter().map(|l| (l.name, l.pass)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("leads collected", true),
+                ("unique leads", true),
+                ("average quality", true),
+                ("email availability %", true),
+                ("company completeness %", true),
+                ("cost per qualified lead $", false),
+                ("leads per hour", true),
+            ]
+        );
+        assert_eq!(lines[5].value, 0.7);
+    }
 
     #[test]
     fn derives_shares_and_handles_empty() {

@@ -4,6 +4,7 @@
 //! vendors' in-process twins.
 
 pub mod apollo;
+pub mod check;
 pub mod client;
 pub mod sandbox;
 

@@ -15,17 +15,19 @@ use leadsprint::pipeline::{self, Totals, Writer};
 use leadsprint::stats::Stats;
 use leadsprint::store::Store;
 
+mod collect;
+
 /// Exit codes (also in README): 0 done, 1 failed, 2 bad usage (clap),
-/// 3 done but some records were quarantined.
+/// 3 done but some records were quarantined, 4 a run ended short of its target.
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_QUARANTINED: u8 = 3;
 
 #[derive(Debug, Parser)]
 #[command(name = "leadsprint", version, about = "Collect, de-duplicate, score and export B2B leads")]
 pub struct Cli {
-    /// Where the store lives.
-    #[arg(long, global = true, env = "LEADSPRINT_DATA_DIR", default_value = "./leadsprint-data")]
-    data_dir: PathBuf,
+    /// Where the store lives [default: ./leadsprint-data; ./leadsprint-demo for `demo`].
+    #[arg(long, global = true, env = "LEADSPRINT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Log line format (logs go to standard error).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -44,6 +46,12 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The built-in ten-workflow campaign against the sandbox vendors (no keys, no network).
+    Demo(collect::DemoArgs),
+    /// The campaign against the real vendors, headless, until its target.
+    Run(collect::RunArgs),
+    /// Test every configured vendor connection.
+    Check(collect::CheckArgs),
     /// Import CSV, JSON or JSONL files through de-duplication into the store.
     Import(ImportArgs),
     /// Write the leads out: csv or jsonl.
@@ -123,11 +131,16 @@ pub fn init_tracing(cli: &Cli) {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let dir = |default: &str| cli.data_dir.clone().unwrap_or_else(|| PathBuf::from(default));
+    let data = dir("./leadsprint-data");
     match cli.command {
-        Command::Import(args) => import_files(&cli.data_dir, args),
-        Command::Export(target) => export_file(&cli.data_dir, target),
-        Command::Stats { json } => stats(&cli.data_dir, json),
-        Command::Quarantine { json, limit } => quarantine(&cli.data_dir, json, limit),
+        Command::Demo(args) => collect::demo(&dir("./leadsprint-demo"), args),
+        Command::Run(args) => collect::run(&data, args),
+        Command::Check(args) => collect::check(args),
+        Command::Import(args) => import_files(&data, args),
+        Command::Export(target) => export_file(&data, target),
+        Command::Stats { json } => stats(&data, json),
+        Command::Quarantine { json, limit } => quarantine(&data, json, limit),
     }
 }
 

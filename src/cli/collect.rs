@@ -1,0 +1,281 @@
+//! The collection commands: `run` (the configured campaign against the real
+//! vendors), `demo` (the built-in campaign against the sandbox vendors) and
+//! `check` (one line per configured connection). Terminal progress bars while
+//! a run goes, the KPI table at its end.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use tokio::sync::watch;
+
+use leadsprint::config::{self, DEFAULT_CAMPAIGN, Flags, Settings, VendorKind};
+use leadsprint::engine::{self, RunOptions, stats::RunStats};
+use leadsprint::sources::sandbox::faults::FaultRates;
+use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+use leadsprint::stats::{Stats, kpis};
+use leadsprint::store::Store;
+
+/// Exit code of a run that ended before its target (queries exhausted or failed).
+pub const EXIT_SHORT_OF_TARGET: u8 = 4;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Campaign file (TOML); the built-in ten-workflow campaign when omitted.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Unique leads to stop at (overrides the campaign's target).
+    #[arg(long)]
+    target: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Terminal progress only (the web UI is not part of this build yet, so this is the default).
+    #[arg(long)]
+    headless: bool,
+    /// Unique leads to stop at.
+    #[arg(long)]
+    target: Option<u64>,
+    /// Sandbox clock speed-up: rate limits, delays and timeouts all scale (1–10000).
+    #[arg(long, default_value_t = 10.0)]
+    speed: f64,
+    /// Seed of the sandbox population and its faults.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Start over: clear the demo data dir first.
+    #[arg(long)]
+    fresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn load_settings(
+    path: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &Flags,
+) -> anyhow::Result<Settings> {
+    let (origin, text) = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading campaign file {}", p.display()))?;
+            (p.display().to_string(), text)
+        }
+        None => ("built-in campaign".to_owned(), DEFAULT_CAMPAIGN.to_owned()),
+    };
+    Ok(config::load(config::Source { origin: &origin, text: &text }, env, flags)?)
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+pub fn run(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let settings = load_settings(args.config.as_deref(), &process_env, &Flags { target: args.target })?;
+    let store = Store::open(dir)?;
+    runtime()?.block_on(collect(settings, store, 1.0))
+}
+
+/// Marks a data dir as the demo's, so `--fresh` never clears real data.
+const DEMO_MARKER: &str = "demo.marker";
+
+pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if !(args.speed.is_finite() && (1.0..=10_000.0).contains(&args.speed)) {
+        anyhow::bail!("--speed {} is out of range: use 1 to 10000", args.speed);
+    }
+    prepare_demo_dir(dir, args.fresh)?;
+    let _ = args.headless;
+    runtime()?.block_on(async {
+        let config = SandboxConfig {
+            seed: args.seed,
+            speed: args.speed,
+            faults: FaultRates::DEMO,
+            ..SandboxConfig::default()
+        };
+        let key = config.api_key.clone();
+        let sandbox = Sandbox::start(config).await.context("starting the sandbox vendors")?;
+        eprintln!("sandbox vendors on http://{} (speed x{}, seed {})", sandbox.addr, args.speed, args.seed);
+        let env = |name: &str| sandbox_env(&sandbox, &key, name);
+        let settings = load_settings(None, &env, &Flags { target: args.target })?;
+        let store = Store::open(dir)?;
+        let code = collect(settings, store, args.speed).await;
+        sandbox.stop().await;
+        code
+    })
+}
+
+/// The environment the built-in campaign sees in the demo: every vendor's base URL
+/// points at the sandbox, every credential is the sandbox's.
+fn sandbox_env(sandbox: &Sandbox, key: &str, name: &str) -> Option<String> {
+    for vendor in VendorKind::ALL {
+        if name == format!("LEADSPRINT_{}_BASE_URL", vendor.name().to_uppercase()) {
+            return Some(sandbox.base_url(vendor.name()));
+        }
+    }
+    if name.ends_with("_API_KEY") || name.ends_with("_PASSWORD") {
+        return Some(key.to_owned());
+    }
+    if name.ends_with("_USERNAME") {
+        return Some("sandbox".to_owned());
+    }
+    None
+}
+
+fn prepare_demo_dir(dir: &Path, fresh: bool) -> anyhow::Result<()> {
+    let marker = dir.join(DEMO_MARKER);
+    let has_store = dir.join(leadsprint::store::DB_FILE).exists();
+    if has_store && !marker.exists() {
+        anyhow::bail!(
+            "{} holds a store that is not the demo's; pass another --data-dir for the demo (default ./leadsprint-demo)",
+            dir.display()
+        );
+    }
+    if fresh && has_store {
+        std::fs::remove_file(dir.join(leadsprint::store::DB_FILE))
+            .with_context(|| format!("clearing the demo store in {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(&marker, b"created by leadsprint demo\n")
+        .with_context(|| format!("writing {}", marker.display()))?;
+    Ok(())
+}
+
+/// Runs the engine with progress bars and Ctrl-C handling, then prints the KPIs.
+async fn collect(settings: Settings, store: Store, speed: f64) -> anyhow::Result<ExitCode> {
+    let data_dir = store.dir().to_owned();
+    let (tx, rx) = watch::channel(RunStats::default());
+    let bars = tokio::spawn(render(rx, settings.target));
+    let (control_tx, control_rx) = tokio::sync::oneshot::channel();
+    let ctrl_c = tokio::spawn(async move {
+        let Ok(control) = control_rx.await else { return };
+        let control: engine::Control = control;
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping: committing the pages in flight (Ctrl-C again to abort)");
+            control.cancel.cancel();
+        }
+    });
+    let result = engine::run(&settings, store, RunOptions { speed }, tx, |control| {
+        let _ = control_tx.send(control);
+    })
+    .await;
+    ctrl_c.abort();
+    let _ = bars.await;
+    let last = result?;
+    print_report(&settings, &last, &data_dir)?;
+    Ok(if last.unique_leads >= settings.target {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_SHORT_OF_TARGET)
+    })
+}
+
+/// Draws one bar for the campaign and a line per workflow until the run finishes.
+async fn render(mut rx: watch::Receiver<RunStats>, target: u64) {
+    let multi = MultiProgress::new();
+    let style = ProgressStyle::with_template("{prefix:>14} [{bar:40}] {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let overall = multi.add(ProgressBar::new(target).with_style(style).with_prefix("unique leads"));
+    let line = ProgressStyle::with_template("{prefix:>42} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let mut rows: Vec<ProgressBar> = Vec::new();
+    while rx.changed().await.is_ok() {
+        let stats = rx.borrow_and_update().clone();
+        overall.set_position(stats.unique_leads.min(target));
+        let eta = stats.eta_seconds.map_or(String::new(), |s| format!(", eta {}", human(s)));
+        overall.set_message(format!("{:.0}/h{eta}, ${:.2}", stats.leads_per_hour, stats.cost));
+        for (i, w) in stats.workflows.iter().enumerate() {
+            if rows.len() <= i {
+                rows.push(
+                    multi
+                        .add(ProgressBar::new_spinner().with_style(line.clone()).with_prefix(w.name.clone())),
+                );
+            }
+            rows[i].set_message(format!(
+                "{:<8} req {:>5} ({:>4.1}/s of {:.1}) rec {:>6} new {:>6} dup {:>5} err {:>3}",
+                w.state.label(),
+                w.requests,
+                w.achieved_rate,
+                w.allowed_rate,
+                w.records,
+                w.new_leads,
+                w.duplicates,
+                w.errors.values().sum::<u64>()
+            ));
+        }
+        if stats.finished {
+            break;
+        }
+    }
+    for row in rows {
+        row.finish_and_clear();
+    }
+    overall.finish_and_clear();
+}
+
+fn human(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+fn print_report(settings: &Settings, last: &RunStats, dir: &Path) -> anyhow::Result<()> {
+    let store = Store::open_existing(dir)?;
+    let stats = Stats::from(&store.reader()?.counters()?);
+    println!(
+        "\n{:<44} {:>8} {:>6} {:>7} {:>7} {:>6} {:>6} {:>9}",
+        "workflow", "state", "req", "records", "new", "dup", "err", "cost"
+    );
+    for w in &last.workflows {
+        println!(
+            "{:<44} {:>8} {:>6} {:>7} {:>7} {:>6} {:>6} {:>9.2}",
+            w.name,
+            w.state.label(),
+            w.requests,
+            w.records,
+            w.new_leads,
+            w.duplicates,
+            w.errors.values().sum::<u64>(),
+            w.cost
+        );
+        if let engine::stats::WorkflowState::Failed(why) | engine::stats::WorkflowState::Paused(why) =
+            &w.state
+        {
+            println!("{:<44} {why}", "");
+        }
+    }
+    println!("\n{:<28} {:>12} {:>12}  result", "KPI", "value", "threshold");
+    for k in kpis(&stats, &settings.kpi, last.cost, last.leads_per_hour) {
+        let verdict = if k.pass { "pass" } else { "FAIL" };
+        println!("{:<28} {:>12.2} {:>12}  {verdict}", k.name, k.value, k.threshold);
+    }
+    println!(
+        "\n{} unique leads of {} target in {:.1} s",
+        last.unique_leads, settings.target, last.elapsed_seconds
+    );
+    Ok(())
+}
+
+/// `leadsprint check`: one line per configured connection.
+pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let settings = load_settings(args.config.as_deref(), &process_env, &Flags::default())?;
+    let results = runtime()?.block_on(leadsprint::sources::check::all(&settings));
+    let mut failed = false;
+    for line in results {
+        failed |= !line.ok;
+        println!("{} {:<12} {}", if line.ok { "ok  " } else { "FAIL" }, line.name, line.detail);
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
