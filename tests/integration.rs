@@ -8,3 +8,4 @@ mod crash;
 mod engine;
 mod import;
 mod import_formats;
+mod run_crash;
