@@ -20,8 +20,8 @@ fn sandbox_config(faults: FaultRates) -> SandboxConfig {
 }
 
 /// The rate test runs slower, so scheduling jitter on a busy CI machine stays small
-/// next to the spacing between requests (20 ms).
-const RATE_TEST_SPEED: f64 = 5.0;
+/// next to the slack between requests (2 % of 50 ms).
+const RATE_TEST_SPEED: f64 = 2.0;
 
 fn apollo_query() -> ApolloQuery {
     ApolloQuery {
@@ -170,7 +170,12 @@ async fn apollo_bad_key_and_exhausted_quota_stop_the_vendor() {
 #[tokio::test]
 async fn two_workflows_share_the_vendor_limit_measured_at_the_server() {
     let limits = BTreeMap::from([("apollo", (10, Duration::from_secs(1)))]);
-    let config = SandboxConfig { limits, speed: RATE_TEST_SPEED, ..sandbox_config(FaultRates::NONE) };
+    let config = SandboxConfig {
+        limits,
+        speed: RATE_TEST_SPEED,
+        population: 2500,
+        ..sandbox_config(FaultRates::NONE)
+    };
     let sb = Sandbox::start(config).await.unwrap();
     let shared = client_at(&sb, RATE_TEST_SPEED);
     let (mut a, _) = apollo(&sb, &shared, "sandbox-key");

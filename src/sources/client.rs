@@ -122,7 +122,8 @@ pub struct VendorClient {
 
 impl VendorClient {
     /// A client allowed `rate` (in vendor time) at clock `speed`. Requests are
-    /// spaced 1 % wider than the limit so arrival jitter never crosses it.
+    /// spaced 2 % wider than the limit, so arrival jitter of a few
+    /// milliseconds never crosses it at the server.
     pub fn new(
         vendor: &'static str,
         base_url: &str,
@@ -131,7 +132,7 @@ impl VendorClient {
         speed: f64,
     ) -> Result<Self, reqwest::Error> {
         let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
-        let spacing = (rate.per / rate.requests.max(1)).mul_f64(1.01).div_f64(speed);
+        let spacing = (rate.per / rate.requests.max(1)).mul_f64(1.02).div_f64(speed);
         let quota = Quota::with_period(spacing.max(Duration::from_micros(1)))
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::MIN);
