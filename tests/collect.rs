@@ -192,3 +192,94 @@ async fn two_workflows_share_the_vendor_limit_measured_at_the_server() {
     assert!(achieved >= 0.95 * allowed, "achieved {achieved:.1}/s of {allowed}/s");
     sb.stop().await;
 }
+
+mod brightdata {
+    use super::*;
+    use leadsprint::config::BrightDataQuery;
+    use leadsprint::sources::brightdata::{BrightData, BrightDataCursor};
+
+    fn connector(sb: &Sandbox, key: &str, records_limit: Option<u32>) -> (BrightData, Arc<RequestMetrics>) {
+        let rate = Rate { requests: 1, per: Duration::from_millis(1500) };
+        let client =
+            VendorClient::new("brightdata", &sb.base_url("brightdata"), rate, Duration::from_secs(60), 200.0)
+                .unwrap();
+        let metrics = Arc::new(RequestMetrics::default());
+        let query =
+            BrightDataQuery { title: "PPC Manager".into(), location: "Chicago, IL".into(), records_limit };
+        let costs = Costs { per_request: 0.0, per_credit: 0.0, per_record: 0.0015 };
+        let bd = BrightData::new(
+            client,
+            Secret::new(key),
+            "gd_l1viktl72bvl7bjuj0".into(),
+            query,
+            "bd-test".into(),
+            100,
+            costs,
+            metrics.clone(),
+        );
+        (bd, metrics)
+    }
+
+    #[tokio::test]
+    async fn snapshot_is_requested_once_awaited_and_downloaded_in_parts() {
+        let config = SandboxConfig { population: 8000, speed: 200.0, ..SandboxConfig::default() };
+        let sb = Sandbox::start(config).await.unwrap();
+        let (mut bd, _) = connector(&sb, "sandbox-key", None);
+        let first = bd.next_page(BrightDataCursor::default(), 0).await.unwrap();
+        assert!(first.records.is_empty(), "the first page only requests the snapshot");
+        let mut cursor = first.next.clone().unwrap();
+        let snapshot = cursor.snapshot.clone().unwrap();
+        let mut records = Vec::new();
+        let mut cost = 0.0;
+        loop {
+            let page = bd.next_page(cursor.clone(), 0).await.unwrap();
+            cost += page.cost;
+            records.extend(page.records);
+            match page.next {
+                Some(next) => {
+                    assert_eq!(
+                        next.snapshot.as_deref(),
+                        Some(snapshot.as_str()),
+                        "one snapshot for the whole run"
+                    );
+                    cursor = next;
+                }
+                None => break,
+            }
+        }
+        let expected: BTreeSet<String> = sb
+            .population()
+            .matching(Vendor::BrightData, &["paid"], &[3])
+            .map(|p| format!("brightdata:{}", p.slug))
+            .collect();
+        let got: BTreeSet<String> = records.iter().map(|r| r.profile_ids[0].clone()).collect();
+        assert!(expected.len() > 100, "several parts: {}", expected.len());
+        assert_eq!(got, expected);
+        assert_eq!(records.len(), expected.len());
+        assert!((cost - records.len() as f64 * 0.0015).abs() < 1e-6, "billed per record: {cost}");
+        let person = sb.population().matching(Vendor::BrightData, &["paid"], &[3]).next().unwrap();
+        let r = records.iter().find(|r| r.profile_ids[0] == format!("brightdata:{}", person.slug)).unwrap();
+        assert_eq!(r.profile_ids[1], format!("li:{}", person.member_id));
+        assert_eq!(r.company_name.as_deref(), Some(person.company.as_str()));
+        assert_eq!(r.city.as_deref(), Some("Chicago, IL, United States"));
+        assert!(r.emails.is_empty(), "LinkedIn profiles carry no email");
+        let lead = leadsprint::lead::normalize(r, 0).unwrap();
+        assert_eq!(lead.lead.location.city.as_deref(), Some("Chicago"));
+        assert_eq!(lead.lead.linkedin_url, Some(format!("https://www.linkedin.com/in/{}", person.slug)));
+        sb.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_wrong_key_stops_the_vendor() {
+        let sb = Sandbox::start(SandboxConfig { population: 500, speed: 200.0, ..SandboxConfig::default() })
+            .await
+            .unwrap();
+        let (mut good, _) = connector(&sb, "sandbox-key", Some(10));
+        assert!(good.next_page(BrightDataCursor::default(), 0).await.is_ok());
+        let (mut bad, _) = connector(&sb, "nope", Some(10));
+        let err = bad.next_page(BrightDataCursor::default(), 0).await.unwrap_err();
+        assert!(matches!(err, FetchError::Unauthorized { status: 401, .. }), "{err:?}");
+        assert!(err.stops_vendor());
+        sb.stop().await;
+    }
+}

@@ -18,10 +18,14 @@ use crate::config::{Query, Settings, VendorKind, VendorSettings, WorkflowSetting
 use crate::pipeline::{PipelineError, Writer};
 use crate::sources::Connector;
 use crate::sources::apollo::Apollo;
+use crate::sources::brightdata::BrightData;
 use crate::sources::client::{RequestMetrics, VendorClient};
 use crate::store::{Store, StoreError, WorkflowRecord};
 use stats::{LiveWorkflow, RunStats, WorkflowState, WorkflowView};
 pub use workflow::{BREAKER_COOL_DOWN, BREAKER_PAGES, BREAKER_TRIPS, PAGE_RETRY};
+
+/// Bright Data's LinkedIn people-profiles dataset.
+const DEFAULT_DATASET: &str = "gd_l1viktl72bvl7bjuj0";
 
 /// How often progress is published.
 const STATS_EVERY: Duration = Duration::from_millis(250);
@@ -251,6 +255,15 @@ fn connector(
                 metrics,
             );
             Ok(Connector::Apollo(apollo))
+        }
+        Query::BrightData(query) => {
+            let key =
+                secret(0).ok_or_else(|| WorkflowState::Failed("brightdata needs api_key_env".into()))?;
+            let dataset = vendor.dataset_id.clone().unwrap_or_else(|| DEFAULT_DATASET.to_owned());
+            let (name, costs) = (wf.name.clone(), vendor.costs.clone());
+            let bd =
+                BrightData::new(client, key, dataset, query.clone(), name, vendor.page_size, costs, metrics);
+            Ok(Connector::BrightData(bd))
         }
         _ => Err(WorkflowState::Failed(format!(
             "the {} connector is not part of this build yet",

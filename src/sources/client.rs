@@ -218,7 +218,8 @@ impl VendorClient {
         }
         serde_json::from_slice(&body).map_err(|e| {
             let error = FetchError::Garbage { detail: e.to_string(), snippet: snippet(&body) };
-            tracing::warn!(vendor = self.vendor, "{error}");
+            // Retried; the workflow logs it at warn if the page fails.
+            tracing::debug!(vendor = self.vendor, "{error}");
             error
         })
     }

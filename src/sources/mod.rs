@@ -4,6 +4,7 @@
 //! vendors' in-process twins.
 
 pub mod apollo;
+pub mod brightdata;
 pub mod check;
 pub mod client;
 pub mod sandbox;
@@ -24,6 +25,7 @@ pub struct Page<C> {
 /// A workflow's connector, whichever vendor it speaks to.
 pub enum Connector {
     Apollo(apollo::Apollo),
+    BrightData(brightdata::BrightData),
 }
 
 impl Connector {
@@ -34,9 +36,9 @@ impl Connector {
         now: crate::lead::Millis,
     ) -> Result<Page<String>, client::FetchError> {
         match self {
-            Connector::Apollo(c) => {
-                let page = c.next_page(parse_cursor(cursor), now).await?;
-                Ok(page_with_json_cursor(page))
+            Connector::Apollo(c) => Ok(page_with_json_cursor(c.next_page(parse_cursor(cursor), now).await?)),
+            Connector::BrightData(c) => {
+                Ok(page_with_json_cursor(c.next_page(parse_cursor(cursor), now).await?))
             }
         }
     }

@@ -5,6 +5,7 @@
 //! and timeouts all scale together. It powers `leadsprint demo` and the tests.
 
 mod apollo;
+mod brightdata;
 pub mod faults;
 pub mod population;
 
@@ -73,6 +74,7 @@ pub(crate) struct State {
     rng: Mutex<SplitMix>,
     windows: Mutex<BTreeMap<&'static str, Window>>,
     counters: Mutex<BTreeMap<&'static str, VendorCounters>>,
+    brightdata: brightdata::Snapshots,
 }
 
 /// What the handlers do before answering: count, enforce the limit, draw a fault.
@@ -197,11 +199,15 @@ impl Sandbox {
             rng,
             windows: Mutex::default(),
             counters: Mutex::default(),
+            brightdata: brightdata::Snapshots::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
-        let app = Router::new().nest("/apollo/api/v1", apollo::router()).with_state(state.clone());
+        let app = Router::new()
+            .nest("/apollo/api/v1", apollo::router())
+            .nest("/brightdata", brightdata::router())
+            .with_state(state.clone());
         let shutdown = stop.clone();
         let task = tokio::spawn(async move {
             let serve =
