@@ -283,3 +283,93 @@ mod brightdata {
         sb.stop().await;
     }
 }
+
+mod zoominfo {
+    use super::*;
+    use leadsprint::config::ZoomInfoQuery;
+    use leadsprint::sources::zoominfo::{ZoomInfo, ZoomInfoCursor};
+
+    fn connector(sb: &Sandbox, password: &str, client_speed: f64) -> ZoomInfo {
+        let rate = Rate { requests: 25, per: Duration::from_secs(1) };
+        let client = VendorClient::new(
+            "zoominfo",
+            &sb.base_url("zoominfo"),
+            rate,
+            Duration::from_secs(30),
+            client_speed,
+        )
+        .unwrap();
+        let query = ZoomInfoQuery {
+            job_title: "performance marketing OR paid media".into(),
+            country: Some("United States".into()),
+            management_level: None,
+            department: None,
+        };
+        let costs = Costs { per_request: 0.0, per_credit: 0.1, per_record: 0.0 };
+        let metrics = Arc::new(RequestMetrics::default());
+        ZoomInfo::new(
+            client,
+            Secret::new("user"),
+            Secret::new(password),
+            query,
+            "zi".into(),
+            100,
+            costs,
+            metrics,
+        )
+    }
+
+    async fn drain(zi: &mut ZoomInfo) -> Result<Vec<leadsprint::lead::RawLead>, FetchError> {
+        let mut cursor = ZoomInfoCursor::default();
+        let mut records = Vec::new();
+        loop {
+            let page = zi.next_page(cursor, 0).await?;
+            records.extend(page.records);
+            match page.next {
+                Some(next) => cursor = next,
+                None => return Ok(records),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_to_exhaustion_and_renews_an_expired_token() {
+        // The sandbox's hour passes in one real second; the client, at real speed,
+        // never renews early: every expiry is met by a 401 and one re-authentication.
+        let config = SandboxConfig { population: 3000, speed: 3600.0, ..SandboxConfig::default() };
+        let sb = Sandbox::start(config).await.unwrap();
+        let mut zi = connector(&sb, "sandbox-key", 1.0);
+        let started = std::time::Instant::now();
+        let records = drain(&mut zi).await.unwrap();
+        assert!(started.elapsed() > Duration::from_millis(1500), "the run outlived a token");
+        let expected: BTreeSet<String> = sb
+            .population()
+            .matching(Vendor::ZoomInfo, &["performance", "paid"], &[])
+            .map(|p| format!("zoominfo:{}", p.zoominfo_id))
+            .collect();
+        let got: BTreeSet<String> = records.iter().map(|r| r.profile_ids[0].clone()).collect();
+        assert_eq!(got, expected);
+        let person = sb.population().matching(Vendor::ZoomInfo, &["paid"], &[]).next().unwrap();
+        let r =
+            records.iter().find(|r| r.profile_ids[0] == format!("zoominfo:{}", person.zoominfo_id)).unwrap();
+        assert_eq!(r.emails[0].to_lowercase(), person.email);
+        assert_eq!(r.company_domain.as_deref(), Some(format!("www.{}", person.domain).as_str()));
+        let lead = leadsprint::lead::normalize(r, 0).unwrap().lead;
+        assert_eq!(lead.company.domain.as_deref(), Some(person.domain.as_str()));
+        if r.linkedin_url.is_some() {
+            assert_eq!(lead.linkedin_url, Some(format!("https://www.linkedin.com/in/{}", person.slug)));
+        }
+        sb.stop().await;
+    }
+
+    #[tokio::test]
+    async fn wrong_password_stops_the_vendor() {
+        let sb = Sandbox::start(SandboxConfig { population: 300, speed: 100.0, ..SandboxConfig::default() })
+            .await
+            .unwrap();
+        let mut zi = connector(&sb, "wrong", 100.0);
+        let err = drain(&mut zi).await.unwrap_err();
+        assert!(matches!(err, FetchError::Unauthorized { status: 401, .. }), "{err:?}");
+        sb.stop().await;
+    }
+}

@@ -20,6 +20,7 @@ use crate::sources::Connector;
 use crate::sources::apollo::Apollo;
 use crate::sources::brightdata::BrightData;
 use crate::sources::client::{RequestMetrics, VendorClient};
+use crate::sources::zoominfo::ZoomInfo;
 use crate::store::{Store, StoreError, WorkflowRecord};
 use stats::{LiveWorkflow, RunStats, WorkflowState, WorkflowView};
 pub use workflow::{BREAKER_COOL_DOWN, BREAKER_PAGES, BREAKER_TRIPS, PAGE_RETRY};
@@ -264,6 +265,15 @@ fn connector(
             let bd =
                 BrightData::new(client, key, dataset, query.clone(), name, vendor.page_size, costs, metrics);
             Ok(Connector::BrightData(bd))
+        }
+        Query::ZoomInfo(query) => {
+            let (Some(user), Some(password)) = (secret(0), secret(1)) else {
+                return Err(WorkflowState::Failed("zoominfo needs username_env and password_env".into()));
+            };
+            let (name, costs) = (wf.name.clone(), vendor.costs.clone());
+            let zi =
+                ZoomInfo::new(client, user, password, query.clone(), name, vendor.page_size, costs, metrics);
+            Ok(Connector::ZoomInfo(zi))
         }
         _ => Err(WorkflowState::Failed(format!(
             "the {} connector is not part of this build yet",

@@ -8,6 +8,7 @@ pub mod brightdata;
 pub mod check;
 pub mod client;
 pub mod sandbox;
+pub mod zoominfo;
 
 use crate::lead::RawLead;
 
@@ -26,6 +27,7 @@ pub struct Page<C> {
 pub enum Connector {
     Apollo(apollo::Apollo),
     BrightData(brightdata::BrightData),
+    ZoomInfo(zoominfo::ZoomInfo),
 }
 
 impl Connector {
@@ -38,6 +40,9 @@ impl Connector {
         match self {
             Connector::Apollo(c) => Ok(page_with_json_cursor(c.next_page(parse_cursor(cursor), now).await?)),
             Connector::BrightData(c) => {
+                Ok(page_with_json_cursor(c.next_page(parse_cursor(cursor), now).await?))
+            }
+            Connector::ZoomInfo(c) => {
                 Ok(page_with_json_cursor(c.next_page(parse_cursor(cursor), now).await?))
             }
         }

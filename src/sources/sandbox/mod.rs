@@ -8,6 +8,7 @@ mod apollo;
 mod brightdata;
 pub mod faults;
 pub mod population;
+mod zoominfo;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -75,6 +76,7 @@ pub(crate) struct State {
     windows: Mutex<BTreeMap<&'static str, Window>>,
     counters: Mutex<BTreeMap<&'static str, VendorCounters>>,
     brightdata: brightdata::Snapshots,
+    zoominfo: zoominfo::Tokens,
 }
 
 /// What the handlers do before answering: count, enforce the limit, draw a fault.
@@ -200,6 +202,7 @@ impl Sandbox {
             windows: Mutex::default(),
             counters: Mutex::default(),
             brightdata: brightdata::Snapshots::default(),
+            zoominfo: zoominfo::Tokens::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -207,6 +210,7 @@ impl Sandbox {
         let app = Router::new()
             .nest("/apollo/api/v1", apollo::router())
             .nest("/brightdata", brightdata::router())
+            .nest("/zoominfo", zoominfo::router())
             .with_state(state.clone());
         let shutdown = stop.clone();
         let task = tokio::spawn(async move {

@@ -198,12 +198,21 @@ pub struct Population {
     by_apollo_id: std::collections::HashMap<String, u32>,
 }
 
+/// ZoomInfo ids are `1_000_000_000 + 13 × index`.
+const ZOOMINFO_BASE: u64 = 1_000_000_000;
+
 impl Population {
     pub fn generate(seed: u64, size: u32) -> Population {
         let companies = companies(seed);
         let people: Vec<Person> = (0..size).map(|i| person(seed, i, &companies)).collect();
         let by_apollo_id = people.iter().map(|p| (p.apollo_id.clone(), p.index)).collect();
         Population { seed, people, by_apollo_id }
+    }
+
+    /// The person with this ZoomInfo id.
+    pub fn by_zoominfo_id(&self, id: u64) -> Option<&Person> {
+        let offset = id.checked_sub(ZOOMINFO_BASE)?;
+        (offset % 13 == 0).then(|| self.people.get((offset / 13) as usize)).flatten()
     }
 
     /// The person with this Apollo id.
@@ -301,7 +310,7 @@ fn person(seed: u64, index: u32, companies: &[Company]) -> Person {
         slug,
         member_id: 100_000_000 + u64::from(index) * 7 + rng.below(7),
         apollo_id: format!("{:016x}{:08x}", rng.next_u64(), index),
-        zoominfo_id: 1_000_000_000 + u64::from(index) * 13,
+        zoominfo_id: ZOOMINFO_BASE + u64::from(index) * 13,
         coverage,
     }
 }

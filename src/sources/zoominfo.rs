@@ -1,0 +1,226 @@
+//! ZoomInfo (Enterprise API): a JWT from `POST /authenticate` (renewed after 55
+//! of its 60 minutes, and once more on a 401), contact search pages
+//! (`POST /search/contact`, ids only), then `POST /enrich/contact` for up to 25 ids
+//! at a time. A page of the workflow is one enrich call; the cursor is (search page,
+//! offset in it).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Page;
+use super::client::{FetchError, RequestMetrics, VendorClient, snippet};
+use crate::config::{Costs, Secret, ZoomInfoQuery};
+use crate::lead::{Millis, RawLead, Source};
+
+/// Renew the token after this much of its 60-minute life (vendor time).
+const TOKEN_RENEW_AFTER: Duration = Duration::from_secs(55 * 60);
+/// Ids per enrich call.
+const ENRICH_BATCH: usize = 25;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoomInfoCursor {
+    pub page: u32,
+    pub offset: u32,
+}
+
+pub struct ZoomInfo {
+    client: VendorClient,
+    username: Secret,
+    password: Secret,
+    query: ZoomInfoQuery,
+    workflow: String,
+    page_size: u32,
+    costs: Costs,
+    metrics: Arc<RequestMetrics>,
+    token: Option<(Secret, Instant)>,
+    search: Option<(u32, Vec<u64>)>,
+}
+
+impl ZoomInfo {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: VendorClient,
+        username: Secret,
+        password: Secret,
+        query: ZoomInfoQuery,
+        workflow: String,
+        page_size: u32,
+        costs: Costs,
+        metrics: Arc<RequestMetrics>,
+    ) -> Self {
+        let page_size = page_size.clamp(1, 100);
+        ZoomInfo {
+            client,
+            username,
+            password,
+            query,
+            workflow,
+            page_size,
+            costs,
+            metrics,
+            token: None,
+            search: None,
+        }
+    }
+
+    pub async fn next_page(
+        &mut self,
+        cursor: ZoomInfoCursor,
+        now: Millis,
+    ) -> Result<Page<ZoomInfoCursor>, FetchError> {
+        let before = self.metrics.requests.load(Ordering::Relaxed);
+        let page = cursor.page.max(1);
+        let ids = self.search_page(page).await?;
+        let offset = (cursor.offset as usize).min(ids.len());
+        let chunk = ids[offset..(offset + ENRICH_BATCH).min(ids.len())].to_vec();
+        let records = if chunk.is_empty() { Vec::new() } else { self.enrich(&chunk, now).await? };
+        let end = offset + chunk.len();
+        let next = if end < ids.len() {
+            Some(ZoomInfoCursor { page, offset: end as u32 })
+        } else if ids.len() as u32 == self.page_size {
+            Some(ZoomInfoCursor { page: page + 1, offset: 0 })
+        } else {
+            None
+        };
+        let requests = (self.metrics.requests.load(Ordering::Relaxed) - before) as u32;
+        let credits = records.len() as u32;
+        let cost = f64::from(requests) * self.costs.per_request + f64::from(credits) * self.costs.per_credit;
+        Ok(Page { records, next, requests, credits, cost })
+    }
+
+    async fn search_page(&mut self, page: u32) -> Result<Vec<u64>, FetchError> {
+        if let Some((cached, ids)) = &self.search
+            && *cached == page
+        {
+            return Ok(ids.clone());
+        }
+        let mut body = json!({ "rpp": self.page_size, "page": page, "jobTitle": self.query.job_title });
+        for (key, value) in [
+            ("country", &self.query.country),
+            ("managementLevel", &self.query.management_level),
+            ("department", &self.query.department),
+        ] {
+            if let Some(v) = value {
+                body[key] = json!(v);
+            }
+        }
+        let answer = self.call("search/contact", &body).await?;
+        let ids: Vec<u64> =
+            answer["data"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_u64()).collect();
+        self.search = Some((page, ids.clone()));
+        Ok(ids)
+    }
+
+    async fn enrich(&mut self, ids: &[u64], now: Millis) -> Result<Vec<RawLead>, FetchError> {
+        let inputs: Vec<Value> = ids.iter().map(|id| json!({ "personId": id })).collect();
+        let body = json!({
+            "matchPersonInput": inputs,
+            "outputFields": ["id", "firstName", "lastName", "email", "phone", "jobTitle", "managementLevel", "city",
+                "state", "country", "externalUrls", "companyId", "companyName", "companyWebsite", "companyIndustry"],
+        });
+        let answer = self.call("enrich/contact", &body).await?;
+        let results = answer["data"]["result"].as_array().cloned().unwrap_or_default();
+        Ok(results
+            .iter()
+            .flat_map(|r| r["data"].as_array().cloned().unwrap_or_default())
+            .map(|c| to_raw(&c, &self.workflow, now))
+            .collect())
+    }
+
+    /// POSTs with a live token; a 401 (expired token) re-authenticates once.
+    async fn call(&mut self, path: &str, body: &Value) -> Result<Value, FetchError> {
+        let url = format!("{}/{path}", self.client.base_url());
+        for renewed in [false, true] {
+            let token = self.token().await?;
+            let result: Result<Value, FetchError> = self
+                .client
+                .json(&self.metrics, classify, |http| http.post(&url).bearer_auth(token.expose()).json(body))
+                .await;
+            match result {
+                Err(FetchError::Unauthorized { status: 401, .. }) if !renewed => self.token = None,
+                other => return other,
+            }
+        }
+        Err(FetchError::Unauthorized { status: 401, message: "token refused right after renewal".into() })
+    }
+
+    async fn token(&mut self) -> Result<Secret, FetchError> {
+        if let Some((token, at)) = &self.token
+            && at.elapsed() < self.client.real(TOKEN_RENEW_AFTER)
+        {
+            return Ok(token.clone());
+        }
+        let url = format!("{}/authenticate", self.client.base_url());
+        let body = json!({ "username": self.username.expose(), "password": self.password.expose() });
+        let answer: Value =
+            self.client.json(&self.metrics, classify, |http| http.post(&url).json(&body)).await?;
+        let jwt = answer["jwt"].as_str().ok_or_else(|| FetchError::Garbage {
+            detail: "no jwt in the authentication answer".into(),
+            snippet: String::new(),
+        })?;
+        let token = Secret::new(jwt);
+        self.token = Some((token.clone(), Instant::now()));
+        Ok(token)
+    }
+}
+
+/// ZoomInfo's shapes: `PFAPI0011` (credit limit) is an exhausted quota; a 429 on
+/// the day bucket too.
+fn classify(status: u16, headers: &HeaderMap, body: &[u8]) -> Option<FetchError> {
+    let text = String::from_utf8_lossy(body);
+    let day_bucket = headers.get("x-ratelimit-rejected-bucket").and_then(|v| v.to_str().ok()) == Some("day");
+    if text.contains("PFAPI0011") || (status == 429 && day_bucket) {
+        return Some(FetchError::QuotaExhausted(format!(
+            "ZoomInfo credit or daily limit reached: {}",
+            snippet(body)
+        )));
+    }
+    None
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    match value.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A ZoomInfo contact as a raw lead.
+pub fn to_raw(contact: &Value, workflow: &str, now: Millis) -> RawLead {
+    let id = text(contact, "id");
+    let linkedin = contact["externalUrls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|u| u["type"].as_str().is_some_and(|t| t.contains("linkedin")))
+        .and_then(|u| text(u, "url"));
+    RawLead {
+        first_name: text(contact, "firstName"),
+        last_name: text(contact, "lastName"),
+        job_title: text(contact, "jobTitle"),
+        seniority: None,
+        emails: text(contact, "email").into_iter().collect(),
+        phone: text(contact, "phone"),
+        linkedin_url: linkedin,
+        profile_ids: id.iter().map(|id| format!("zoominfo:{id}")).collect(),
+        company_name: text(contact, "companyName"),
+        company_domain: text(contact, "companyWebsite"),
+        company_industry: text(contact, "companyIndustry"),
+        city: text(contact, "city"),
+        region: text(contact, "state"),
+        country: text(contact, "country"),
+        source: Source {
+            vendor: "zoominfo".into(),
+            workflow: workflow.to_owned(),
+            record_id: id,
+            fetched_at: now,
+        },
+        ..RawLead::default()
+    }
+}
