@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use leadsprint::config::{self, DEFAULT_CAMPAIGN, Flags, Settings, VendorKind};
 use leadsprint::engine::{self, RunOptions, stats::RunStats};
 use leadsprint::sources::sandbox::faults::FaultRates;
-use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+use leadsprint::sources::sandbox::{Sandbox, SandboxConfig, salesnav};
 use leadsprint::stats::{Stats, kpis};
 use leadsprint::store::Store;
 
@@ -93,7 +93,7 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     if !(args.speed.is_finite() && (1.0..=10_000.0).contains(&args.speed)) {
         anyhow::bail!("--speed {} is out of range: use 1 to 10000", args.speed);
     }
-    prepare_demo_dir(dir, args.fresh)?;
+    let fresh_store = prepare_demo_dir(dir, args.fresh)?;
     let _ = args.headless;
     runtime()?.block_on(async {
         let config = SandboxConfig {
@@ -105,6 +105,9 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         let key = config.api_key.clone();
         let sandbox = Sandbox::start(config).await.context("starting the sandbox vendors")?;
         eprintln!("sandbox vendors on http://{} (speed x{}, seed {})", sandbox.addr, args.speed, args.seed);
+        if fresh_store {
+            drop_salesnav_exports(&sandbox, dir)?;
+        }
         let env = |name: &str| sandbox_env(&sandbox, &key, name);
         let settings = load_settings(None, &env, &Flags { target: args.target })?;
         let store = Store::open(dir)?;
@@ -131,7 +134,22 @@ fn sandbox_env(sandbox: &Sandbox, key: &str, name: &str) -> Option<String> {
     None
 }
 
-fn prepare_demo_dir(dir: &Path, fresh: bool) -> anyhow::Result<()> {
+/// The Sales Navigator exports a team would drop in the two workflows' inboxes.
+fn drop_salesnav_exports(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<()> {
+    let inbox = dir.join("inbox");
+    let segments: [(&str, &[&str]); 2] =
+        [("salesnav-segment-1", &["performance"]), ("salesnav-segment-2", &["paid", "operations"])];
+    for (folder, families) in segments {
+        let path = inbox.join(folder);
+        let files = salesnav::write_exports(sandbox.population(), &path, families, 500)
+            .with_context(|| format!("writing sandbox exports to {}", path.display()))?;
+        eprintln!("dropped {files} Sales Navigator export files in {}", path.display());
+    }
+    Ok(())
+}
+
+/// Makes `dir` the demo's; returns whether its store starts empty.
+fn prepare_demo_dir(dir: &Path, fresh: bool) -> anyhow::Result<bool> {
     let marker = dir.join(DEMO_MARKER);
     let has_store = dir.join(leadsprint::store::DB_FILE).exists();
     if has_store && !marker.exists() {
@@ -143,11 +161,15 @@ fn prepare_demo_dir(dir: &Path, fresh: bool) -> anyhow::Result<()> {
     if fresh && has_store {
         std::fs::remove_file(dir.join(leadsprint::store::DB_FILE))
             .with_context(|| format!("clearing the demo store in {}", dir.display()))?;
+        let inbox = dir.join("inbox");
+        if inbox.exists() {
+            std::fs::remove_dir_all(&inbox).with_context(|| format!("clearing {}", inbox.display()))?;
+        }
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(&marker, b"created by leadsprint demo\n")
         .with_context(|| format!("writing {}", marker.display()))?;
-    Ok(())
+    Ok(fresh || !has_store)
 }
 
 /// Runs the engine with progress bars and Ctrl-C handling, then prints the KPIs.

@@ -158,7 +158,8 @@ fn import_files(dir: &std::path::Path, args: ImportArgs) -> anyhow::Result<ExitC
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let options = ImportOptions { maps: args.maps, encoding: args.encoding, vendor: args.vendor };
+    let options =
+        ImportOptions { maps: args.maps, encoding: args.encoding, vendor: args.vendor, workflow: None };
     let files = args.files;
     let reports = pipeline::run(&mut writer, |send| {
         files

@@ -20,6 +20,7 @@ use crate::sources::Connector;
 use crate::sources::apollo::Apollo;
 use crate::sources::brightdata::BrightData;
 use crate::sources::client::{RequestMetrics, VendorClient};
+use crate::sources::salesnav::SalesNav;
 use crate::sources::zoominfo::ZoomInfo;
 use crate::store::{Store, StoreError, WorkflowRecord};
 use stats::{LiveWorkflow, RunStats, WorkflowState, WorkflowView};
@@ -87,7 +88,7 @@ pub async fn run(
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let at_start = unique.load(Ordering::Relaxed);
     let records = shared.reader()?.workflows()?;
-    let plans = plan(settings, &records, options)?;
+    let plans = plan(settings, &records, options, shared.dir())?;
     let (tx, rx) = flume::bounded(64);
     let writer_thread = std::thread::spawn(move || {
         let mut writer = writer;
@@ -120,6 +121,7 @@ pub async fn run(
                     vendor_stopped: stopped[&vendor].clone(),
                     paused: pause_rx,
                     speed: options.speed,
+                    store: shared.clone(),
                 };
                 tasks.push(tokio::spawn(task.run()));
             }
@@ -184,6 +186,7 @@ fn plan(
     settings: &Settings,
     records: &BTreeMap<String, WorkflowRecord>,
     options: RunOptions,
+    data_dir: &std::path::Path,
 ) -> Result<Vec<Planned>, EngineError> {
     let mut shared: BTreeMap<VendorKind, VendorClient> = BTreeMap::new();
     let mut plans = Vec::new();
@@ -222,7 +225,7 @@ fn plan(
                     }
                 },
             };
-            connector(wf, vendor, client, metrics)
+            connector(wf, vendor, client, metrics, data_dir)
         };
         plans.push(Planned { live, start, cursor: record.cursor });
     }
@@ -234,6 +237,7 @@ fn connector(
     vendor: &VendorSettings,
     client: VendorClient,
     metrics: Arc<RequestMetrics>,
+    data_dir: &std::path::Path,
 ) -> Result<Connector, WorkflowState> {
     let missing = vendor.missing_credentials();
     if !missing.is_empty() {
@@ -275,9 +279,12 @@ fn connector(
                 ZoomInfo::new(client, user, password, query.clone(), name, vendor.page_size, costs, metrics);
             Ok(Connector::ZoomInfo(zi))
         }
-        _ => Err(WorkflowState::Failed(format!(
-            "the {} connector is not part of this build yet",
-            wf.vendor.name()
-        ))),
+        Query::SalesNav(query) => {
+            let inbox = data_dir.join(vendor.inbox.clone().unwrap_or_else(|| "inbox".into()));
+            let folder = inbox.join(&query.inbox);
+            let reader = SalesNav::new(folder.clone())
+                .map_err(|e| WorkflowState::Failed(format!("cannot use inbox {}: {e}", folder.display())))?;
+            Ok(Connector::SalesNav(reader, wf.name.clone()))
+        }
     }
 }

@@ -41,6 +41,8 @@ pub struct WorkflowTask {
     pub vendor_stopped: Arc<std::sync::Mutex<Option<String>>>,
     pub paused: watch::Receiver<bool>,
     pub speed: f64,
+    /// To read the committed cursor (file-reading workflows archive what it covers).
+    pub store: Arc<crate::store::Store>,
 }
 
 impl WorkflowTask {
@@ -71,13 +73,16 @@ impl WorkflowTask {
                 }
                 continue;
             }
+            if self.connector.reads_files() {
+                self.connector.archive(self.committed_cursor().as_deref());
+            }
             let now = pipeline::now_millis();
             match self.connector.next_page(self.cursor.as_deref(), now).await {
                 Ok(page) => {
                     failures = 0;
                     let done = page.next.is_none();
                     let next = page.next.clone().or_else(|| self.cursor.clone());
-                    let records = page.records.len() as u64;
+                    let records = (page.records.len() + page.items.len()) as u64;
                     let chunk = self.chunk(page, next.clone(), done, now);
                     self.sent.fetch_add(records, Ordering::Relaxed);
                     if self.writer.send_async(chunk).await.is_err() {
@@ -114,6 +119,9 @@ impl WorkflowTask {
                 }
             }
         };
+        if self.connector.reads_files() {
+            self.archive_when_committed().await;
+        }
         tracing::info!(workflow = %self.live.name, state = final_state.label(), "workflow finished");
         self.live.set_state(final_state);
     }
@@ -124,6 +132,22 @@ impl WorkflowTask {
         }
         let stopped = self.vendor_stopped.lock().unwrap_or_else(|p| p.into_inner()).clone();
         stopped.map(|why| WorkflowState::Failed(format!("vendor stopped: {why}")))
+    }
+
+    fn committed_cursor(&self) -> Option<String> {
+        let records = self.store.reader().and_then(|r| r.workflows()).unwrap_or_default();
+        records.get(&self.live.name).and_then(|r| r.cursor.clone())
+    }
+
+    /// Waits (up to 10 s) for the last page to commit, then archives its file.
+    async fn archive_when_committed(&self) {
+        for _ in 0..200 {
+            if self.committed_cursor() == self.cursor {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.connector.archive(self.committed_cursor().as_deref());
     }
 
     /// Committed leads plus every record in flight already reach the target.
@@ -147,20 +171,17 @@ impl WorkflowTask {
         now: i64,
     ) -> Vec<Item> {
         let name = &self.live.name;
-        let mut items: Vec<Item> = page
-            .records
-            .iter()
-            .map(|raw| {
-                let id = raw.source.record_id.clone().unwrap_or_default();
-                pipeline::prepare(
-                    raw,
-                    name,
-                    || format!("record {id}"),
-                    || serde_json::to_vec(raw).unwrap_or_default(),
-                    now,
-                )
-            })
-            .collect();
+        let mut items: Vec<Item> = page.items;
+        items.extend(page.records.iter().map(|raw| {
+            let id = raw.source.record_id.clone().unwrap_or_default();
+            pipeline::prepare(
+                raw,
+                name,
+                || format!("record {id}"),
+                || serde_json::to_vec(raw).unwrap_or_default(),
+                now,
+            )
+        }));
         let checkpoint = Checkpoint {
             workflow: name.clone(),
             cursor,

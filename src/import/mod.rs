@@ -31,6 +31,9 @@ pub struct ImportOptions {
     pub encoding: Option<String>,
     /// The source name to record instead of the one detected from the headers.
     pub vendor: Option<String>,
+    /// The workflow to record as the source (and quarantine origin) instead of
+    /// `import:<file name>`; positions then name the file.
+    pub workflow: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +126,8 @@ struct Context<'a> {
     path: PathBuf,
     origin: String,
     workflow: String,
+    /// Put in front of every position (`file.csv line 3` for a workflow's files).
+    prefix: String,
     vendor_override: Option<String>,
     mapper: Mapper,
     send: &'a mut dyn FnMut(Vec<Item>) -> bool,
@@ -139,10 +144,16 @@ impl<'a> Context<'a> {
     ) -> Self {
         let name =
             path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        // A workflow's file: the workflow is the source and origin, positions name the file.
+        let (origin, workflow, prefix) = match &options.workflow {
+            Some(w) => (w.clone(), w.clone(), format!("{name} ")),
+            None => (path.display().to_string(), format!("import:{name}"), String::new()),
+        };
         Context {
             path: path.to_owned(),
-            origin: path.display().to_string(),
-            workflow: format!("import:{name}"),
+            origin,
+            workflow,
+            prefix,
             vendor_override: options.vendor.clone(),
             mapper,
             send,
@@ -167,6 +178,7 @@ impl<'a> Context<'a> {
         position: String,
         raw_bytes: impl FnOnce() -> Vec<u8>,
     ) -> Result<(), ImportError> {
+        let position = format!("{}{position}", self.prefix);
         raw.source = Source {
             vendor: vendor.to_owned(),
             workflow: self.workflow.clone(),
@@ -185,6 +197,7 @@ impl<'a> Context<'a> {
         reason: String,
         raw: Vec<u8>,
     ) -> Result<(), ImportError> {
+        let position = format!("{}{position}", self.prefix);
         let entry = pipeline::quarantine(&self.origin, position, kind, reason, raw, self.now);
         self.push(Item::Quarantine(entry))
     }

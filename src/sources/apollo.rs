@@ -91,7 +91,14 @@ impl Apollo {
         let ids = self.search_page(page).await?;
         let offset = (cursor.offset as usize).min(ids.len());
         if ids.is_empty() || page > MAX_SEARCH_PAGES {
-            return Ok(Page { records: Vec::new(), next: None, requests: 0, credits: 0, cost: 0.0 });
+            return Ok(Page {
+                records: Vec::new(),
+                items: Vec::new(),
+                next: None,
+                requests: 0,
+                credits: 0,
+                cost: 0.0,
+            });
         }
         let chunk = &ids[offset..(offset + MATCH_BATCH).min(ids.len())];
         let (records, credits) =
@@ -105,7 +112,7 @@ impl Apollo {
         };
         let requests = (self.metrics.requests.load(Ordering::Relaxed) - requests_before) as u32;
         let cost = f64::from(requests) * self.costs.per_request + f64::from(credits) * self.costs.per_credit;
-        Ok(Page { records, next, requests, credits, cost })
+        Ok(Page { records, items: Vec::new(), next, requests, credits, cost })
     }
 
     async fn search_page(&mut self, page: u32) -> Result<Vec<String>, FetchError> {

@@ -78,7 +78,7 @@ impl BrightData {
         let requests = (self.metrics.requests.load(Ordering::Relaxed) - before) as u32;
         let cost =
             f64::from(requests) * self.costs.per_request + records.len() as f64 * self.costs.per_record;
-        Ok(Page { records, next, requests, credits: 0, cost })
+        Ok(Page { records, items: Vec::new(), next, requests, credits: 0, cost })
     }
 
     async fn step(

@@ -7,6 +7,7 @@ pub mod apollo;
 pub mod brightdata;
 pub mod check;
 pub mod client;
+pub mod salesnav;
 pub mod sandbox;
 pub mod zoominfo;
 
@@ -14,9 +15,11 @@ use crate::lead::RawLead;
 
 /// One page of a workflow: its records, the cursor after them (`None` once the
 /// query is exhausted), and what it cost.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Page<C> {
     pub records: Vec<RawLead>,
+    /// Records already through normalisation (file imports: Sales Navigator exports).
+    pub items: Vec<crate::pipeline::Item>,
     pub next: Option<C>,
     pub requests: u32,
     pub credits: u32,
@@ -28,6 +31,8 @@ pub enum Connector {
     Apollo(apollo::Apollo),
     BrightData(brightdata::BrightData),
     ZoomInfo(zoominfo::ZoomInfo),
+    /// Reads export files; the `String` is the workflow recorded as their source.
+    SalesNav(salesnav::SalesNav, String),
 }
 
 impl Connector {
@@ -44,6 +49,28 @@ impl Connector {
             }
             Connector::ZoomInfo(c) => {
                 Ok(page_with_json_cursor(c.next_page(parse_cursor(cursor), now).await?))
+            }
+            Connector::SalesNav(c, workflow) => {
+                // Reading a file blocks: let the runtime move other tasks off this thread.
+                let page = tokio::task::block_in_place(|| c.next_page(parse_cursor(cursor), workflow))?;
+                Ok(page_with_json_cursor(page))
+            }
+        }
+    }
+
+    /// Whether pages come from files that must be archived once committed.
+    pub fn reads_files(&self) -> bool {
+        matches!(self, Connector::SalesNav(..))
+    }
+
+    /// Archives what the committed cursor covers (Sales Navigator files); a no-op elsewhere.
+    pub fn archive(&self, committed: Option<&str>) {
+        if let Connector::SalesNav(c, workflow) = self {
+            let cursor: salesnav::SalesNavCursor = parse_cursor(committed);
+            match c.archive(&cursor) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(%workflow, "moved {n} committed export files to done/"),
+                Err(e) => tracing::warn!(%workflow, "cannot move committed files to done/: {e}"),
             }
         }
     }
@@ -63,6 +90,7 @@ fn parse_cursor<C: serde::de::DeserializeOwned + Default>(cursor: Option<&str>) 
 fn page_with_json_cursor<C: serde::Serialize>(page: Page<C>) -> Page<String> {
     Page {
         records: page.records,
+        items: page.items,
         next: page.next.and_then(|c| serde_json::to_string(&c).ok()),
         requests: page.requests,
         credits: page.credits,

@@ -90,7 +90,7 @@ impl ZoomInfo {
         let requests = (self.metrics.requests.load(Ordering::Relaxed) - before) as u32;
         let credits = records.len() as u32;
         let cost = f64::from(requests) * self.costs.per_request + f64::from(credits) * self.costs.per_credit;
-        Ok(Page { records, next, requests, credits, cost })
+        Ok(Page { records, items: Vec::new(), next, requests, credits, cost })
     }
 
     async fn search_page(&mut self, page: u32) -> Result<Vec<u64>, FetchError> {

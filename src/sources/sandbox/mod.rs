@@ -8,6 +8,7 @@ mod apollo;
 mod brightdata;
 pub mod faults;
 pub mod population;
+pub mod salesnav;
 mod zoominfo;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,115 @@
+//! LinkedIn Sales Navigator has no people-search API open to new partners, so a
+//! Sales Navigator workflow reads the CSV/JSON exports its users drop into an inbox
+//! folder (`<inbox>/<workflow's folder>/`), through the same path as
+//! `leadsprint import`. A file is one page; once its page is committed (its name is
+//! in the cursor) it moves to `done/`. The inbox is read in name order.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Page;
+use super::client::FetchError;
+use crate::import::{self, ImportOptions};
+use crate::pipeline::Item;
+
+/// The committed file names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesNavCursor {
+    pub files: BTreeSet<String>,
+}
+
+pub struct SalesNav {
+    folder: PathBuf,
+}
+
+impl SalesNav {
+    /// Reads `folder` (created if missing).
+    pub fn new(folder: PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(folder.join("done"))?;
+        Ok(SalesNav { folder })
+    }
+
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// Moves the files whose pages are committed (named in `committed`) to `done/`.
+    pub fn archive(&self, committed: &SalesNavCursor) -> std::io::Result<usize> {
+        let mut moved = 0;
+        for name in self.waiting()?.iter().filter(|n| committed.files.contains(*n)) {
+            std::fs::rename(self.folder.join(name), self.folder.join("done").join(name))?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
+    /// Reads the next waiting file not yet in `cursor` as a page; `next` is `None`
+    /// when every waiting file is.
+    pub fn next_page(
+        &mut self,
+        cursor: SalesNavCursor,
+        workflow: &str,
+    ) -> Result<Page<SalesNavCursor>, FetchError> {
+        let io = |e: std::io::Error| FetchError::Rejected {
+            status: 0,
+            body: format!("inbox {}: {e}", self.folder.display()),
+        };
+        let waiting = self.waiting().map_err(io)?;
+        let Some(name) = waiting.into_iter().find(|n| !cursor.files.contains(n)) else {
+            return Ok(Page {
+                records: Vec::new(),
+                items: Vec::new(),
+                next: None,
+                requests: 0,
+                credits: 0,
+                cost: 0.0,
+            });
+        };
+        let items = read(&self.folder.join(&name), workflow);
+        let mut next = cursor;
+        next.files.insert(name);
+        Ok(Page { records: Vec::new(), items, next: Some(next), requests: 0, credits: 0, cost: 0.0 })
+    }
+
+    fn waiting(&self) -> std::io::Result<Vec<String>> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.folder)?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// The file's records as pipeline items, source `salesnav/<workflow>`; a file that
+/// cannot be read at all becomes one quarantine entry, so it is never lost.
+fn read(path: &Path, workflow: &str) -> Vec<Item> {
+    let options = ImportOptions {
+        vendor: Some("salesnav".into()),
+        workflow: Some(workflow.to_owned()),
+        ..Default::default()
+    };
+    let mut items = Vec::new();
+    let result = import::read_file(path, &options, &|_| {}, &mut |chunk| {
+        items.extend(chunk);
+        true
+    });
+    if let Err(e) = result {
+        let raw = std::fs::read(path).unwrap_or_default();
+        let now = crate::pipeline::now_millis();
+        let entry = crate::pipeline::quarantine(
+            workflow,
+            path.display().to_string(),
+            "unreadable file",
+            e.to_string(),
+            raw,
+            now,
+        );
+        items.push(Item::Quarantine(entry));
+    }
+    items
+}
