@@ -96,3 +96,39 @@ async fn a_missing_key_fails_its_workflows_with_a_clear_reason() {
     assert!(format!("{:?}", w.state).contains("NOT_SET_ANYWHERE is not set"), "{:?}", w.state);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salesnav_inbox_files_import_once_and_move_to_done() {
+    let sb = Sandbox::start(sandbox_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("inbox").join("segment");
+    let files =
+        leadsprint::sources::sandbox::salesnav::write_exports(sb.population(), &folder, &["paid"], 100)
+            .unwrap();
+    assert!(files >= 2, "{files}");
+    let text = "[campaign]\nname = \"t\"\ntarget = 1000000\n[vendors.salesnav]\ninbox = \"inbox\"\n\
+                [[workflow]]\nname = \"sn\"\nvendor = \"salesnav\"\nquery = { inbox = \"segment\" }\n";
+    let settings = config::load(Source { origin: "t", text }, &|_| None, &Flags::default()).unwrap();
+    let stats = run(&settings, dir.path()).await;
+    let people = sb.population().matching(Vendor::SalesNav, &["paid"], &[]).count() as u64;
+    assert_eq!(stats.unique_leads, people);
+    assert_eq!(stats.workflows[0].state.label(), "done");
+    assert_eq!(stats.workflows[0].quarantined, files as u64, "one broken row per file, quarantined");
+    let waiting: Vec<_> =
+        std::fs::read_dir(&folder).unwrap().filter_map(Result::ok).filter(|e| e.path().is_file()).collect();
+    assert!(waiting.is_empty(), "every committed file moved to done/");
+    assert_eq!(std::fs::read_dir(folder.join("done")).unwrap().count(), files);
+    let store = Store::open(dir.path()).unwrap();
+    let q = store.reader().unwrap().quarantine().unwrap().next().unwrap().unwrap();
+    assert_eq!(q.origin, "sn");
+    assert!(q.position.starts_with("export-001.csv line "), "{}", q.position);
+    drop(store);
+    // A new export arrives: only it is read.
+    std::fs::copy(folder.join("done").join("export-001.csv"), folder.join("export-999.csv")).unwrap();
+    let again = run(&settings, dir.path()).await;
+    assert_eq!(again.unique_leads, people, "the same people again add nobody");
+    let store = Store::open(dir.path()).unwrap();
+    let record = &store.reader().unwrap().workflows().unwrap()["sn"];
+    assert_eq!(record.pages, files as u64 + 1);
+    sb.stop().await;
+}

@@ -1,6 +1,6 @@
 //! Sales Navigator's twin: there is no API to serve, so the sandbox writes the CSV
 //! exports a user would drop into a workflow's inbox — the columns export tools
-//! produce (`profileUrl`, `salesNavigatorUrl`, `vmid`), a few rows per file broken
+//! produce (`profileUrl`, `salesNavigatorUrl`, `vmid`), one row per file broken
 //! on purpose to show the quarantine.
 
 use std::io::Write;
@@ -47,11 +47,9 @@ pub fn write_exports(
         let mut file = std::fs::File::create(folder.join(format!("export-{:03}.csv", n + 1)))?;
         file.write_all(HEADER.as_bytes())?;
         file.write_all(b"\n")?;
-        for (i, p) in chunk.iter().enumerate() {
-            if i == 7 {
-                // A row broken the way spreadsheet edits break them: a stray delimiter.
-                file.write_all(b"Broken,Row,extra,\"field\",that,does,not,fit,the,header,at,all\n")?;
-            }
+        // A row broken the way spreadsheet edits break them: stray delimiters.
+        file.write_all(b"Broken,Row,extra,\"field\",that,does,not,fit,the,header,at,all\n")?;
+        for p in chunk {
             file.write_all(row(p).as_bytes())?;
         }
         files += 1;
