@@ -91,3 +91,54 @@ async fn kill_9_during_run_then_restart_equals_an_uninterrupted_run() {
     }
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_says_what_works_and_what_to_fix() {
+    let sb = Sandbox::start(SandboxConfig { population: 300, ..SandboxConfig::default() }).await.unwrap();
+    let dir = Dir::new();
+    let config = dir.write(
+        "campaign.toml",
+        format!(
+            "[campaign]\nname = \"c\"\ntarget = 1\n\
+             [vendors.apollo]\nbase_url = \"{}\"\napi_key_env = \"APOLLO_API_KEY\"\n\
+             [vendors.brightdata]\nbase_url = \"{}\"\napi_key_env = \"BRIGHTDATA_API_KEY\"\n\
+             [vendors.zoominfo]\nbase_url = \"{}\"\nusername_env = \"ZI_USER\"\npassword_env = \"ZI_PASSWORD\"\n",
+            sb.base_url("apollo"),
+            sb.base_url("brightdata"),
+            sb.base_url("zoominfo")
+        ),
+    );
+    let run = |env: Vec<(&'static str, &'static str)>| {
+        let mut cmd = dir.command(&["check", "--config", config.to_str().unwrap()]);
+        cmd.env_remove("APOLLO_API_KEY")
+            .env_remove("BRIGHTDATA_API_KEY")
+            .env_remove("ZI_USER")
+            .env_remove("ZI_PASSWORD");
+        cmd.envs(env);
+        async move { tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap() }
+    };
+    let good = run(vec![
+        ("APOLLO_API_KEY", "sandbox-key"),
+        ("BRIGHTDATA_API_KEY", "sandbox-key"),
+        ("ZI_USER", "me"),
+        ("ZI_PASSWORD", "sandbox-key"),
+    ])
+    .await;
+    let text = String::from_utf8_lossy(&good.stdout).to_string();
+    assert_eq!(good.status.code(), Some(0), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("ok")).count(), 3, "{text}");
+    assert!(!text.contains("sandbox-key"), "no secret in the output");
+
+    let bad =
+        run(vec![("APOLLO_API_KEY", "wrong"), ("BRIGHTDATA_API_KEY", "sandbox-key"), ("ZI_USER", "me")])
+            .await;
+    let text = String::from_utf8_lossy(&bad.stdout).to_string();
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("FAIL apollo") && l.contains("Invalid API key")), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("FAIL zoominfo") && l.contains("ZI_PASSWORD not set")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("ok   brightdata")), "{text}");
+    sb.stop().await;
+}

@@ -206,30 +206,35 @@ fn plan(
         let start = if record.done {
             Err(WorkflowState::Done)
         } else {
-            let client = match wf.rate {
-                Some(own) => {
-                    VendorClient::new(wf.vendor.name(), &vendor.base_url, own, vendor.timeout, options.speed)?
+            let client = match (wf.rate, shared.get(&wf.vendor)) {
+                (Some(own), _) => client_for(wf.vendor, vendor, own, options.speed)?,
+                (None, Some(c)) => c.clone(),
+                (None, None) => {
+                    let c = client_for(wf.vendor, vendor, vendor.rate, options.speed)?;
+                    shared.insert(wf.vendor, c.clone());
+                    c
                 }
-                None => match shared.get(&wf.vendor) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = VendorClient::new(
-                            wf.vendor.name(),
-                            &vendor.base_url,
-                            vendor.rate,
-                            vendor.timeout,
-                            options.speed,
-                        )?;
-                        shared.insert(wf.vendor, c.clone());
-                        c
-                    }
-                },
             };
             connector(wf, vendor, client, metrics, data_dir)
         };
         plans.push(Planned { live, start, cursor: record.cursor });
     }
     Ok(plans)
+}
+
+/// A vendor account's client; Bright Data's also holds back before its IP block
+/// (25 responses 429 within 5 minutes): at 20 it waits for the window to clear.
+fn client_for(
+    kind: VendorKind,
+    vendor: &VendorSettings,
+    rate: crate::config::Rate,
+    speed: f64,
+) -> Result<VendorClient, EngineError> {
+    let client = VendorClient::new(kind.name(), &vendor.base_url, rate, vendor.timeout, speed)?;
+    Ok(match kind {
+        VendorKind::Brightdata => client.with_throttle_guard(20, Duration::from_secs(300)),
+        _ => client,
+    })
 }
 
 fn connector(

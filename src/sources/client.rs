@@ -118,6 +118,39 @@ pub struct VendorClient {
     limiter: Arc<DefaultDirectRateLimiter>,
     /// Vendor time runs this many times faster than real time (the sandbox's speed).
     speed: f64,
+    /// 429s the account may collect in a window before it stops sending until the
+    /// window clears (Bright Data blocks the caller's IP after 25 in 5 minutes).
+    throttle_guard: Option<Arc<ThrottleGuard>>,
+}
+
+/// Remembers recent 429s and holds requests back before a vendor's block threshold.
+#[derive(Debug)]
+pub struct ThrottleGuard {
+    max: usize,
+    window: Duration,
+    seen: std::sync::Mutex<std::collections::VecDeque<Instant>>,
+}
+
+impl ThrottleGuard {
+    pub fn new(max: usize, window: Duration) -> Self {
+        ThrottleGuard { max: max.max(1), window, seen: std::sync::Mutex::default() }
+    }
+
+    fn record(&self) {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).push_back(Instant::now());
+    }
+
+    /// How long to hold the next request back (zero when under the threshold).
+    pub fn hold(&self) -> Duration {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        while seen.front().is_some_and(|t| t.elapsed() >= self.window) {
+            seen.pop_front();
+        }
+        match seen.front() {
+            Some(oldest) if seen.len() >= self.max => self.window.saturating_sub(oldest.elapsed()),
+            _ => Duration::ZERO,
+        }
+    }
 }
 
 impl VendorClient {
@@ -142,7 +175,14 @@ impl VendorClient {
             http: http(timeout.div_f64(speed))?,
             limiter: Arc::new(RateLimiter::direct(quota)),
             speed,
+            throttle_guard: None,
         })
+    }
+
+    /// Holds requests back once `max` 429s arrived within `window` (vendor time).
+    pub fn with_throttle_guard(mut self, max: usize, window: Duration) -> Self {
+        self.throttle_guard = Some(Arc::new(ThrottleGuard::new(max, self.real(window))));
+        self
     }
 
     /// The vendor's API root, without a trailing slash.
@@ -166,6 +206,16 @@ impl VendorClient {
         let mut attempt = 1;
         loop {
             let waited = Instant::now();
+            if let Some(guard) = &self.throttle_guard {
+                let hold = guard.hold();
+                if !hold.is_zero() {
+                    tracing::warn!(
+                        vendor = self.vendor,
+                        "too many 429s lately: holding requests for {hold:?}"
+                    );
+                    tokio::time::sleep(hold).await;
+                }
+            }
             self.limiter.until_ready().await;
             metrics.limiter_wait_micros.fetch_add(waited.elapsed().as_micros() as u64, Ordering::Relaxed);
             metrics.requests.fetch_add(1, Ordering::Relaxed);
@@ -177,6 +227,9 @@ impl VendorClient {
                 }
                 Err(e) => e,
             };
+            if let (FetchError::Throttled { .. }, Some(guard)) = (&error, &self.throttle_guard) {
+                guard.record();
+            }
             let wait = match &error {
                 FetchError::Throttled { retry_after: Some(after) } if *after > MAX_RETRY_AFTER => None,
                 FetchError::Throttled { retry_after: Some(after) } => Some(*after),
@@ -300,6 +353,17 @@ mod tests {
             let d = backoff(attempt).as_secs_f64();
             assert!(d >= base * 0.8 && d <= base * 1.2, "attempt {attempt}: {d}");
         }
+    }
+
+    #[test]
+    fn throttle_guard_holds_at_its_threshold() {
+        let guard = ThrottleGuard::new(2, Duration::from_secs(60));
+        assert_eq!(guard.hold(), Duration::ZERO);
+        guard.record();
+        assert_eq!(guard.hold(), Duration::ZERO);
+        guard.record();
+        let hold = guard.hold();
+        assert!(hold > Duration::from_secs(59) && hold <= Duration::from_secs(60), "{hold:?}");
     }
 
     #[test]
