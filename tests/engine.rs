@@ -132,3 +132,70 @@ async fn salesnav_inbox_files_import_once_and_move_to_done() {
     assert_eq!(record.pages, files as u64 + 1);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_stop_one_vendor_while_the_others_go_on() {
+    let sb = Sandbox::start(sandbox_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[campaign]\nname = \"t\"\ntarget = 1000000\n\
+         [vendors.apollo]\nbase_url = \"{}\"\napi_key_env = \"APOLLO_API_KEY\"\n\
+         [vendors.brightdata]\nbase_url = \"{}\"\napi_key_env = \"BRIGHTDATA_API_KEY\"\n\
+         [[workflow]]\nname = \"a1\"\nvendor = \"apollo\"\nquery = {{ person_titles = [\"ppc\"] }}\n\
+         [[workflow]]\nname = \"a2\"\nvendor = \"apollo\"\nquery = {{ person_titles = [\"growth\"] }}\n\
+         [[workflow]]\nname = \"bd\"\nvendor = \"brightdata\"\nquery = {{ title = \"PPC Manager\", location = \"Chicago, IL\" }}\n",
+        sb.base_url("apollo"),
+        sb.base_url("brightdata")
+    );
+    let env = |k: &str| match k {
+        "APOLLO_API_KEY" => Some("revoked".to_owned()),
+        "BRIGHTDATA_API_KEY" => Some("sandbox-key".to_owned()),
+        _ => None,
+    };
+    let settings = config::load(Source { origin: "t", text: &text }, &env, &Flags::default()).unwrap();
+    let stats = run(&settings, dir.path()).await;
+    let state = |name: &str| stats.workflows.iter().find(|w| w.name == name).unwrap().state.clone();
+    assert_eq!(state("a1").label(), "failed");
+    assert_eq!(state("a2").label(), "failed");
+    assert!(format!("{:?}", state("a1")).contains("401") || format!("{:?}", state("a2")).contains("401"));
+    assert_eq!(state("bd").label(), "done");
+    let expected = sb.population().matching(Vendor::BrightData, &["paid"], &[3]).count() as u64;
+    assert_eq!(stats.unique_leads, expected);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_workflow_fetches_nothing_until_resumed() {
+    let sb = Sandbox::start(sandbox_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = apollo_campaign(&sb, 1_000_000);
+    let store = Store::open(dir.path()).unwrap();
+    let (tx, mut rx) = watch::channel(RunStats::default());
+    let (control_tx, control_rx) = tokio::sync::oneshot::channel();
+    let engine = tokio::spawn(async move {
+        engine::run(&settings, store, RunOptions { speed: SPEED }, tx, |c| {
+            c.set_paused("perf", true);
+            let _ = control_tx.send(c);
+        })
+        .await
+    });
+    let control = control_rx.await.unwrap();
+    // Wait until "paid" is done while "perf" stays paused with nothing fetched.
+    loop {
+        rx.changed().await.unwrap();
+        let s = rx.borrow().clone();
+        let perf = s.workflows.iter().find(|w| w.name == "perf").unwrap().clone();
+        assert_eq!(perf.requests, 0, "a paused workflow sends nothing");
+        if s.workflows.iter().any(|w| w.name == "paid" && w.state.label() == "done") {
+            assert_eq!(perf.state.label(), "paused");
+            break;
+        }
+    }
+    assert!(control.set_paused("perf", false));
+    assert!(!control.set_paused("no-such-workflow", false));
+    let stats = engine.await.unwrap().unwrap();
+    assert!(stats.workflows.iter().all(|w| w.state.label() == "done"), "{:?}", stats.workflows);
+    let all = sb.population().matching(Vendor::Apollo, &["performance", "paid"], &[]).count() as u64;
+    assert_eq!(stats.unique_leads, all);
+    sb.stop().await;
+}

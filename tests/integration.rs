@@ -8,4 +8,5 @@ mod crash;
 mod engine;
 mod import;
 mod import_formats;
+mod retries;
 mod run_crash;

@@ -97,7 +97,7 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let mut pause = BTreeMap::new();
     let mut lives = Vec::new();
-    let mut tasks = Vec::new();
+    let mut ready = Vec::new();
     let stopped: BTreeMap<VendorKind, Arc<Mutex<Option<String>>>> =
         VendorKind::ALL.iter().map(|v| (*v, Arc::default())).collect();
     for plan in plans {
@@ -123,12 +123,14 @@ pub async fn run(
                     speed: options.speed,
                     store: shared.clone(),
                 };
-                tasks.push(tokio::spawn(task.run()));
+                ready.push(task);
             }
         }
     }
     drop(tx);
+    // Handed out before any task runs, so a pause set now holds from the first page.
     control_out(Control { cancel: cancel.clone(), pause: Arc::new(pause) });
+    let tasks: Vec<_> = ready.into_iter().map(|task| tokio::spawn(task.run())).collect();
     let started = Instant::now();
     let snapshot = |finished_tasks: bool| -> Result<RunStats, EngineError> {
         let records = shared.reader()?.workflows()?;
