@@ -213,3 +213,38 @@ pub fn to_raw(person: &Value, workflow: &str, now: Millis) -> RawLead {
         ..RawLead::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn apollo_error_shapes() {
+        let mut day = HeaderMap::new();
+        day.insert("x-24-hour-requests-left", HeaderValue::from_static("0"));
+        let hourly = b"{\"message\":\"The maximum number of api calls allowed for api/v1/people/match is 600 times per hour.\"}";
+        assert!(matches!(classify(429, &day, hourly), Some(FetchError::QuotaExhausted(_))));
+        assert_eq!(classify(429, &HeaderMap::new(), hourly), None, "an hourly window is retried");
+        let forbidden = b"{\"error\":\"This API key is not authorized\",\"error_code\":\"API_INACCESSIBLE\"}";
+        assert!(matches!(classify(403, &HeaderMap::new(), forbidden), Some(FetchError::Unauthorized { .. })));
+        assert_eq!(classify(500, &HeaderMap::new(), b""), None);
+    }
+
+    #[test]
+    fn maps_a_documented_bulk_match_record() {
+        let person: Value = serde_json::from_str(
+            r#"{"id":"64a7ff0cc4dfae00013df1a5","first_name":"Dana","last_name":"Wills","title":"VP Sales",
+                "email":"dana@acme.com","email_status":"verified","linkedin_url":"http://www.linkedin.com/in/danawills",
+                "city":"Austin","country":"United States",
+                "organization":{"id":"5e66b6381e05b4008c8331b8","name":"Acme Corp","primary_domain":"acme.com"}}"#,
+        )
+        .unwrap();
+        let raw = to_raw(&person, "w", 7);
+        assert_eq!(raw.profile_ids, ["apollo:64a7ff0cc4dfae00013df1a5"]);
+        assert_eq!(raw.emails, ["dana@acme.com"]);
+        assert_eq!(raw.company_domain.as_deref(), Some("acme.com"));
+        assert_eq!(raw.source.record_id.as_deref(), Some("64a7ff0cc4dfae00013df1a5"));
+        assert_eq!(raw.source.fetched_at, 7);
+    }
+}

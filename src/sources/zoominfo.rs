@@ -224,3 +224,37 @@ pub fn to_raw(contact: &Value, workflow: &str, now: Millis) -> RawLead {
         ..RawLead::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn zoominfo_quota_shapes() {
+        let credit = b"{\"error\":{\"code\":\"PFAPI0011\",\"message\":\"Credit Limit Reached\"}}";
+        assert!(matches!(classify(400, &HeaderMap::new(), credit), Some(FetchError::QuotaExhausted(_))));
+        let mut day = HeaderMap::new();
+        day.insert("x-ratelimit-rejected-bucket", HeaderValue::from_static("day"));
+        assert!(matches!(classify(429, &day, b"{}"), Some(FetchError::QuotaExhausted(_))));
+        let mut second = HeaderMap::new();
+        second.insert("x-ratelimit-rejected-bucket", HeaderValue::from_static("second"));
+        assert_eq!(classify(429, &second, b"{}"), None, "the per-second bucket is retried");
+    }
+
+    #[test]
+    fn maps_a_documented_enrich_record() {
+        let contact: Value = serde_json::from_str(
+            r#"{"id":1260398587,"firstName":"Dana","lastName":"Wills","email":"dana@acme.com","phone":"+1 555 0100",
+                "jobTitle":"VP Sales","city":"Austin","state":"Texas","country":"United States",
+                "externalUrls":[{"type":"linkedin.com","url":"https://linkedin.com/in/danawills"}],
+                "companyId":9867169,"companyName":"Acme Corp","companyWebsite":"www.acme.com"}"#,
+        )
+        .unwrap();
+        let raw = to_raw(&contact, "w", 0);
+        assert_eq!(raw.profile_ids, ["zoominfo:1260398587"]);
+        assert_eq!(raw.linkedin_url.as_deref(), Some("https://linkedin.com/in/danawills"));
+        assert_eq!(raw.region.as_deref(), Some("Texas"));
+        assert_eq!(raw.company_domain.as_deref(), Some("www.acme.com"));
+    }
+}
