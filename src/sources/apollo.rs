@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use reqwest::header::HeaderMap;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Page;
 use super::client::{FetchError, RequestMetrics, VendorClient, snippet};
+use super::{Page, SearchCursor, json_text};
 use crate::config::{ApolloQuery, Costs, Secret};
 use crate::lead::{Millis, RawLead, Source};
 
@@ -20,12 +20,8 @@ const MAX_SEARCH_PAGES: u32 = 500;
 /// Ids per bulk-match call.
 const MATCH_BATCH: usize = 10;
 
-/// Where an Apollo workflow resumes: the search page (from 1) and the offset in it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApolloCursor {
-    pub page: u32,
-    pub offset: u32,
-}
+/// Where an Apollo workflow resumes: the search page and the offset in it.
+pub type ApolloCursor = SearchCursor;
 
 pub struct Apollo {
     client: VendorClient,
@@ -91,25 +87,12 @@ impl Apollo {
         let ids = self.search_page(page).await?;
         let offset = (cursor.offset as usize).min(ids.len());
         if ids.is_empty() || page > MAX_SEARCH_PAGES {
-            return Ok(Page {
-                records: Vec::new(),
-                items: Vec::new(),
-                next: None,
-                requests: 0,
-                credits: 0,
-                cost: 0.0,
-            });
+            return Ok(Page::exhausted());
         }
         let chunk = &ids[offset..(offset + MATCH_BATCH).min(ids.len())];
         let (records, credits) =
             if chunk.is_empty() { (Vec::new(), 0) } else { self.bulk_match(chunk, now).await? };
-        let end = offset + chunk.len();
-        let full_page = ids.len() as u32 == self.page_size;
-        let next = match (end < ids.len(), full_page) {
-            (true, _) => Some(ApolloCursor { page, offset: end as u32 }),
-            (false, true) => Some(ApolloCursor { page: page + 1, offset: 0 }),
-            (false, false) => None,
-        };
+        let next = cursor.after(offset + chunk.len(), ids.len(), self.page_size);
         let requests = (self.metrics.requests.load(Ordering::Relaxed) - requests_before) as u32;
         let cost = f64::from(requests) * self.costs.per_request + f64::from(credits) * self.costs.per_credit;
         Ok(Page { records, items: Vec::new(), next, requests, credits, cost })
@@ -175,11 +158,7 @@ fn classify(status: u16, headers: &HeaderMap, body: &[u8]) -> Option<FetchError>
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {
-    match value.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    json_text(value, &[key])
 }
 
 /// An Apollo person record as a raw lead.

@@ -12,8 +12,8 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::Page;
 use super::client::{FetchError, RequestMetrics, VendorClient};
+use super::{Page, json_text};
 use crate::config::{BrightDataQuery, Costs, Secret};
 use crate::lead::{Millis, RawLead, Source};
 
@@ -201,33 +201,24 @@ fn classify(status: u16, _: &HeaderMap, _: &[u8]) -> Option<FetchError> {
     (status == 409).then_some(FetchError::Throttled { retry_after: Some(POLL_EVERY) })
 }
 
-fn text(value: &Value, path: &[&str]) -> Option<String> {
-    let found = path.iter().try_fold(value, |v, key| v.get(*key))?;
-    match found {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// A LinkedIn profile record as a raw lead.
 pub fn to_raw(record: &Value, workflow: &str, now: Millis) -> RawLead {
-    let id = text(record, &["id"]);
+    let id = json_text(record, &["id"]);
     let mut profile_ids: Vec<String> = id.iter().map(|id| format!("brightdata:{id}")).collect();
-    profile_ids.extend(text(record, &["linkedin_num_id"]).map(|n| format!("li:{n}")));
+    profile_ids.extend(json_text(record, &["linkedin_num_id"]).map(|n| format!("li:{n}")));
     RawLead {
-        first_name: text(record, &["first_name"]),
-        last_name: text(record, &["last_name"]),
-        full_name: text(record, &["name"]),
-        job_title: text(record, &["position"]),
-        linkedin_url: text(record, &["url"]).or_else(|| text(record, &["input_url"])),
+        first_name: json_text(record, &["first_name"]),
+        last_name: json_text(record, &["last_name"]),
+        full_name: json_text(record, &["name"]),
+        job_title: json_text(record, &["position"]),
+        linkedin_url: json_text(record, &["url"]).or_else(|| json_text(record, &["input_url"])),
         profile_ids,
-        company_name: text(record, &["current_company", "name"])
-            .or_else(|| text(record, &["current_company_name"])),
-        company_linkedin_url: text(record, &["current_company", "link"]),
-        city: text(record, &["city"]),
-        country: text(record, &["country_code"]),
-        location: text(record, &["location"]),
+        company_name: json_text(record, &["current_company", "name"])
+            .or_else(|| json_text(record, &["current_company_name"])),
+        company_linkedin_url: json_text(record, &["current_company", "link"]),
+        city: json_text(record, &["city"]),
+        country: json_text(record, &["country_code"]),
+        location: json_text(record, &["location"]),
         source: Source {
             vendor: "brightdata".into(),
             workflow: workflow.to_owned(),

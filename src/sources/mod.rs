@@ -26,6 +26,45 @@ pub struct Page<C> {
     pub cost: f64,
 }
 
+impl<C> Page<C> {
+    /// A page with no records and no further cursor: the query is exhausted.
+    pub fn exhausted() -> Self {
+        Page { records: Vec::new(), items: Vec::new(), next: None, requests: 0, credits: 0, cost: 0.0 }
+    }
+}
+
+/// Where a search-then-details workflow resumes (Apollo, ZoomInfo): the search page
+/// (from 1) and the offset in it of the next detail batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SearchCursor {
+    pub page: u32,
+    pub offset: u32,
+}
+
+impl SearchCursor {
+    /// The cursor after a detail batch ending at `end` of a search page of `found`
+    /// ids: the rest of this page, the next page when this one was full, or none.
+    pub fn after(self, end: usize, found: usize, page_size: u32) -> Option<SearchCursor> {
+        let page = self.page.max(1);
+        if end < found {
+            Some(SearchCursor { page, offset: end as u32 })
+        } else if found as u32 == page_size {
+            Some(SearchCursor { page: page + 1, offset: 0 })
+        } else {
+            None
+        }
+    }
+}
+
+/// The text at `path` in a vendor's JSON (strings as they are, numbers printed).
+pub fn json_text(value: &serde_json::Value, path: &[&str]) -> Option<String> {
+    match path.iter().try_fold(value, |v, key| v.get(*key))? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// A workflow's connector, whichever vendor it speaks to.
 pub enum Connector {
     Apollo(apollo::Apollo),
@@ -95,5 +134,19 @@ fn page_with_json_cursor<C: serde::Serialize>(page: Page<C>) -> Page<String> {
         requests: page.requests,
         credits: page.credits,
         cost: page.cost,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_cursor_walks_batches_then_pages() {
+        let at = |page, offset| SearchCursor { page, offset };
+        assert_eq!(at(1, 0).after(10, 100, 100), Some(at(1, 10)), "the rest of the page");
+        assert_eq!(at(1, 90).after(100, 100, 100), Some(at(2, 0)), "a full page: the next one");
+        assert_eq!(at(3, 40).after(57, 57, 100), None, "a short page is the last");
+        assert_eq!(at(0, 0).after(0, 0, 100), None, "an empty page ends the query");
     }
 }

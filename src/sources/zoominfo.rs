@@ -9,11 +9,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::Page;
 use super::client::{FetchError, RequestMetrics, VendorClient, snippet};
+use super::{Page, SearchCursor, json_text};
 use crate::config::{Costs, Secret, ZoomInfoQuery};
 use crate::lead::{Millis, RawLead, Source};
 
@@ -22,11 +21,8 @@ const TOKEN_RENEW_AFTER: Duration = Duration::from_secs(55 * 60);
 /// Ids per enrich call.
 const ENRICH_BATCH: usize = 25;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ZoomInfoCursor {
-    pub page: u32,
-    pub offset: u32,
-}
+/// Where a ZoomInfo workflow resumes: the search page and the offset in it.
+pub type ZoomInfoCursor = SearchCursor;
 
 pub struct ZoomInfo {
     client: VendorClient,
@@ -79,14 +75,7 @@ impl ZoomInfo {
         let offset = (cursor.offset as usize).min(ids.len());
         let chunk = ids[offset..(offset + ENRICH_BATCH).min(ids.len())].to_vec();
         let records = if chunk.is_empty() { Vec::new() } else { self.enrich(&chunk, now).await? };
-        let end = offset + chunk.len();
-        let next = if end < ids.len() {
-            Some(ZoomInfoCursor { page, offset: end as u32 })
-        } else if ids.len() as u32 == self.page_size {
-            Some(ZoomInfoCursor { page: page + 1, offset: 0 })
-        } else {
-            None
-        };
+        let next = cursor.after(offset + chunk.len(), ids.len(), self.page_size);
         let requests = (self.metrics.requests.load(Ordering::Relaxed) - before) as u32;
         let credits = records.len() as u32;
         let cost = f64::from(requests) * self.costs.per_request + f64::from(credits) * self.costs.per_credit;
@@ -184,11 +173,7 @@ fn classify(status: u16, headers: &HeaderMap, body: &[u8]) -> Option<FetchError>
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {
-    match value.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    json_text(value, &[key])
 }
 
 /// A ZoomInfo contact as a raw lead.
