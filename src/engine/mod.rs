@@ -122,6 +122,7 @@ pub async fn run(
                     paused: pause_rx,
                     speed: options.speed,
                     store: shared.clone(),
+                    retries_reported: 0,
                 };
                 ready.push(task);
             }

@@ -43,6 +43,8 @@ pub struct WorkflowTask {
     pub speed: f64,
     /// To read the committed cursor (file-reading workflows archive what it covers).
     pub store: Arc<crate::store::Store>,
+    /// Retries already reported in a checkpoint.
+    pub retries_reported: u64,
 }
 
 impl WorkflowTask {
@@ -164,7 +166,7 @@ impl WorkflowTask {
 
     /// The page's records, normalised here, then its checkpoint: one chunk.
     fn chunk(
-        &self,
+        &mut self,
         page: crate::sources::Page<String>,
         cursor: Option<String>,
         done: bool,
@@ -190,17 +192,27 @@ impl WorkflowTask {
             credits: u64::from(page.credits),
             cost: page.cost,
             pages: 1,
+            retries: self.unreported_retries(),
             ..Checkpoint::default()
         };
         items.push(Item::Checkpoint(Box::new(checkpoint)));
         items
     }
 
+    /// Retries since the last checkpoint, marked as reported.
+    fn unreported_retries(&mut self) -> u64 {
+        let total = self.live.metrics.retries.load(Ordering::Relaxed);
+        let delta = total.saturating_sub(self.retries_reported);
+        self.retries_reported = total;
+        delta
+    }
+
     /// A failed page still counts its error (an empty checkpoint keeps the cursor).
-    async fn record_failure(&self, error: &FetchError) {
+    async fn record_failure(&mut self, error: &FetchError) {
         let checkpoint = Checkpoint {
             workflow: self.live.name.clone(),
             cursor: self.cursor.clone(),
+            retries: self.unreported_retries(),
             errors: BTreeMap::from([(error.kind().to_owned(), 1)]),
             last_error: Some(error.to_string()),
             ..Checkpoint::default()
