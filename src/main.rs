@@ -9,6 +9,7 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let args = cli::parse();
     cli::init_tracing(&args);
     match cli::run(args) {
@@ -20,5 +21,15 @@ fn main() -> ExitCode {
             }
             ExitCode::from(cli::EXIT_FAILURE)
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `leadsprint quarantine | head` would panic on the
+/// closed pipe; the default action ends the process quietly, as Unix tools do.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
