@@ -199,3 +199,28 @@ async fn a_paused_workflow_fetches_nothing_until_resumed() {
     assert_eq!(stats.unique_leads, all);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_ends_the_run_even_with_a_paused_workflow() {
+    let sb = Sandbox::start(sandbox_config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = apollo_campaign(&sb, 1_000_000);
+    let store = Store::open(dir.path()).unwrap();
+    let (tx, _rx) = watch::channel(RunStats::default());
+    let (control_tx, control_rx) = tokio::sync::oneshot::channel();
+    let engine = tokio::spawn(async move {
+        engine::run(&settings, store, RunOptions { speed: SPEED }, tx, |c| {
+            c.set_paused("perf", true);
+            c.set_paused("paid", true);
+            let _ = control_tx.send(c);
+        })
+        .await
+    });
+    let control = control_rx.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    control.cancel.cancel();
+    let stats =
+        tokio::time::timeout(Duration::from_secs(10), engine).await.expect("the run ends").unwrap().unwrap();
+    assert!(stats.workflows.iter().all(|w| w.state.label() == "stopped"), "{:?}", stats.workflows);
+    sb.stop().await;
+}

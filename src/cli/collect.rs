@@ -184,6 +184,10 @@ async fn collect(settings: Settings, store: Store, speed: f64) -> anyhow::Result
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("stopping: committing the pages in flight (Ctrl-C again to abort)");
             control.cancel.cancel();
+            // Every committed page is safe: a second Ctrl-C may end the process at once.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
         }
     });
     let result = engine::run(&settings, store, RunOptions { speed }, tx, |control| {

@@ -63,7 +63,12 @@ impl WorkflowTask {
             }
             if *self.paused.borrow() {
                 self.live.set_state(WorkflowState::Paused("paused by the user".into()));
-                if self.paused.wait_for(|p| !*p).await.is_err() {
+                let cancel = self.cancel.clone();
+                let resumed = tokio::select! {
+                    r = self.paused.wait_for(|p| !*p) => r.is_ok(),
+                    _ = cancel.cancelled() => false,
+                };
+                if !resumed {
                     break WorkflowState::Stopped;
                 }
             }
