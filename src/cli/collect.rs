@@ -285,7 +285,8 @@ fn print_report(settings: &Settings, last: &RunStats, dir: &Path) -> anyhow::Res
     println!("\n{:<28} {:>12} {:>12}  result", "KPI", "value", "threshold");
     for k in kpis(&stats, &settings.kpi, last.cost, last.leads_per_hour) {
         let verdict = if k.pass { "pass" } else { "FAIL" };
-        println!("{:<28} {:>12.2} {:>12}  {verdict}", k.name, k.value, k.threshold);
+        let value = if k.value.is_finite() { format!("{:.2}", k.value) } else { "n/a".to_owned() };
+        println!("{:<28} {value:>12} {:>12}  {verdict}", k.name, k.threshold);
     }
     println!(
         "\n{} unique leads of {} target in {:.1} s",

@@ -249,9 +249,10 @@ fn connector(
 ) -> Result<Connector, WorkflowState> {
     let missing = vendor.missing_credentials();
     if !missing.is_empty() {
+        let (verb, pronoun) = if missing.len() == 1 { ("is", "it") } else { ("are", "them") };
+        let names = missing.join(" and ");
         return Err(WorkflowState::Failed(format!(
-            "{} is not set: export it before the run",
-            missing.join(" and ")
+            "{names} {verb} not set: export {pronoun} before the run"
         )));
     }
     let secret = |i: usize| vendor.credentials.get(i).and_then(|c| c.value.clone());
