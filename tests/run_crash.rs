@@ -142,3 +142,37 @@ async fn check_says_what_works_and_what_to_fix() {
     assert!(text.lines().any(|l| l.starts_with("ok   brightdata")), "{text}");
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_key_never_reaches_logs_output_or_files() {
+    const KEY: &str = "sk-live-SECRET-7c1e44";
+    let config = SandboxConfig {
+        population: 500,
+        api_key: KEY.into(),
+        faults: leadsprint::sources::sandbox::faults::FaultRates {
+            server_error: 20.0,
+            ..leadsprint::sources::sandbox::faults::FaultRates::NONE
+        },
+        ..SandboxConfig::default()
+    };
+    let sb = Sandbox::start(config).await.unwrap();
+    let dir = Dir::new();
+    let file = dir.write("campaign.toml", campaign(&sb));
+    let mut cmd = dir.command(&["-vvv", "--log-format", "json", "run", "--config", file.to_str().unwrap()]);
+    cmd.env("APOLLO_API_KEY", KEY).env("RUST_LOG", "trace");
+    let output = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", String::from_utf8_lossy(&output.stderr));
+    let logs = [output.stdout, output.stderr].concat();
+    assert!(logs.len() > 1000, "trace logging produced output");
+    assert!(!contains(&logs, KEY.as_bytes()), "the key is in the logs");
+    for entry in std::fs::read_dir(dir.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!contains(&bytes, KEY.as_bytes()), "the key is in {}", path.display());
+    }
+    sb.stop().await;
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
