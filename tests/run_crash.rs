@@ -54,6 +54,8 @@ async fn kill_9_during_run_then_restart_equals_an_uninterrupted_run() {
     let expected = identities(&baseline.leads());
     let expected_stats = baseline.stats();
     assert!(expected.len() > 500, "a run worth interrupting: {}", expected.len());
+    assert_eq!(expected_stats["workflows"]["perf"]["done"], true, "stats shows each workflow's record");
+    assert!(expected_stats["workflows"]["paid"]["requests"].as_u64().unwrap_or(0) > 0);
 
     let mut seed = std::env::var("LEADSPRINT_CRASH_SEED")
         .ok()

@@ -228,9 +228,13 @@ fn export_file(dir: &std::path::Path, target: ExportTarget) -> anyhow::Result<Ex
 
 fn stats(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let store = open_store(dir)?;
-    let stats = Stats::from(&store.reader()?.counters()?);
+    let reader = store.reader()?;
+    let stats = Stats::from(&reader.counters()?);
+    let workflows = reader.workflows()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&stats)?);
+        let mut value = serde_json::to_value(&stats)?;
+        value["workflows"] = serde_json::to_value(&workflows)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
     let rows: [(&str, String); 10] = [
@@ -248,7 +252,31 @@ fn stats(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     for (name, value) in rows {
         println!("{name:<26}{value:>12}");
     }
+    if !workflows.is_empty() {
+        print_workflows(&workflows);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The per-workflow figures kept in the store (what every run added up).
+fn print_workflows(workflows: &std::collections::BTreeMap<String, leadsprint::store::WorkflowRecord>) {
+    println!(
+        "\n{:<44} {:>5} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>9}",
+        "workflow", "done", "req", "records", "new", "dup", "quar", "err", "cost"
+    );
+    for (name, w) in workflows {
+        println!(
+            "{name:<44} {:>5} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>9.2}",
+            if w.done { "yes" } else { "no" },
+            w.requests,
+            w.records,
+            w.new_leads,
+            w.duplicates,
+            w.quarantined,
+            w.errors.values().sum::<u64>(),
+            w.cost
+        );
+    }
 }
 
 fn quarantine(dir: &std::path::Path, json: bool, limit: usize) -> anyhow::Result<ExitCode> {
