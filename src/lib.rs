@@ -10,12 +10,15 @@
 //! ```
 //!
 //! - [`lead`]: the model, identity keys, normalisation and the quality score (pure).
-//! - [`dedup`]: the xxh3 key set and the merge policy (pure, synchronous).
+//! - [`dedup`]: the xxh3 key index and the merge policy (pure, synchronous).
 //! - [`store`]: redb tables, the durable batch write, readers.
 //! - [`codec`]: bincode behind a format-version byte.
 //! - [`config`]: the campaign file, environment and flags → validated settings.
 //! - [`pipeline`]: stage order and the single writer.
 //! - [`import`]: CSV and JSON files into pipeline items.
+//! - [`sources`]: the vendor connectors, their shared HTTP client (limits, retries)
+//!   and the sandbox vendors.
+//! - [`engine`]: the collection run — a task per workflow, resume, breaker, target.
 //! - [`export`]: files at the end.
 //! - [`stats`]: KPIs from the store's counters.
 
