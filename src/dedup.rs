@@ -138,8 +138,8 @@ pub fn merge(
     let new_flags: Vec<_> = incoming.flags.iter().filter(|f| !lead.flags.contains(f)).cloned().collect();
     lead.flags.extend(new_flags.iter().cloned());
     let source = incoming.sources.first().cloned().unwrap_or_default();
-    let new_source = !lead.sources.iter().any(|s| s.same_record(&source));
-    if new_source && lead.sources.len() < MAX_SOURCES {
+    let new_source = !lead.sources.iter().any(|s| s.same_record(&source)) && lead.sources.len() < MAX_SOURCES;
+    if new_source {
         lead.sources.push(source.clone());
     }
     let changed = !filled.is_empty()

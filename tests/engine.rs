@@ -123,13 +123,32 @@ async fn salesnav_inbox_files_import_once_and_move_to_done() {
     assert_eq!(q.origin, "sn");
     assert!(q.position.starts_with("export-001.csv line "), "{}", q.position);
     drop(store);
-    // A new export arrives: only it is read.
-    std::fs::copy(folder.join("done").join("export-001.csv"), folder.join("export-999.csv")).unwrap();
+    let pages_before = Store::open(dir.path()).unwrap().reader().unwrap().workflows().unwrap()["sn"].pages;
+    // New exports arrive after the inbox ran empty: the next run reads them, and only them.
+    let more = tempfile::tempdir().unwrap();
+    let added = leadsprint::sources::sandbox::salesnav::write_exports(
+        sb.population(),
+        more.path(),
+        &["operations"],
+        100,
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(more.path()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), folder.join(format!("new-{}", entry.file_name().to_string_lossy())))
+            .unwrap();
+    }
     let again = run(&settings, dir.path()).await;
-    assert_eq!(again.unique_leads, people, "the same people again add nobody");
+    let operations = sb.population().matching(Vendor::SalesNav, &["operations"], &[]).count() as u64;
+    assert_eq!(again.unique_leads, people + operations, "the new files' people are added");
     let store = Store::open(dir.path()).unwrap();
     let record = &store.reader().unwrap().workflows().unwrap()["sn"];
-    assert_eq!(record.pages, files as u64 + 1);
+    assert_eq!(
+        record.pages,
+        pages_before + added as u64 + 1,
+        "each new file read once (plus the empty-inbox page)"
+    );
+    assert_eq!(record.quarantined, (files + added) as u64);
     sb.stop().await;
 }
 

@@ -161,9 +161,14 @@ pub async fn run(
     };
     while !tasks.iter().all(|t| t.is_finished()) {
         stats.send_replace(snapshot(false)?);
-        tokio::select! {
-            _ = tokio::time::sleep(STATS_EVERY) => {}
-            _ = cancel.cancelled() => {}
+        // Once cancelled, keep the same pace: the tasks are finishing their last pages.
+        if cancel.is_cancelled() {
+            tokio::time::sleep(STATS_EVERY).await;
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(STATS_EVERY) => {}
+                _ = cancel.cancelled() => {}
+            }
         }
         if unique.load(Ordering::Relaxed) >= settings.target {
             cancel.cancel();
@@ -206,7 +211,8 @@ fn plan(
             state: Mutex::new(WorkflowState::Waiting),
             last_error: Mutex::new(None),
         });
-        let start = if record.done {
+        // A file inbox is never done for good: new exports may have arrived.
+        let start = if record.done && wf.vendor != VendorKind::Salesnav {
             Err(WorkflowState::Done)
         } else {
             let client = match (wf.rate, shared.get(&wf.vendor)) {

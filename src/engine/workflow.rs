@@ -73,6 +73,9 @@ impl WorkflowTask {
                 }
             }
             self.live.set_state(WorkflowState::Running);
+            if self.writer.is_disconnected() {
+                break WorkflowState::Failed("the writer stopped".into());
+            }
             if self.target_may_be_reached() {
                 // Let the writer commit what is in flight before fetching more.
                 if !self.sleep(Duration::from_millis(50)).await {
@@ -84,7 +87,13 @@ impl WorkflowTask {
                 self.connector.archive(self.committed_cursor().as_deref());
             }
             let now = pipeline::now_millis();
-            match self.connector.next_page(self.cursor.as_deref(), now).await {
+            // Nothing of a page is committed before it returns: dropping it on cancel is safe.
+            let cancel = self.cancel.clone();
+            let fetched = tokio::select! {
+                page = self.connector.next_page(self.cursor.as_deref(), now) => page,
+                _ = cancel.cancelled() => break WorkflowState::Stopped,
+            };
+            match fetched {
                 Ok(page) => {
                     failures = 0;
                     let done = page.next.is_none();
@@ -103,11 +112,11 @@ impl WorkflowTask {
                 Err(error) => {
                     self.live.set_error(error.to_string());
                     tracing::warn!(workflow = %self.live.name, "page failed: {error}");
+                    self.record_failure(&error).await;
                     if error.stops_vendor() {
                         self.stop_vendor(&error);
                         break WorkflowState::Failed(error.to_string());
                     }
-                    self.record_failure(&error).await;
                     failures += 1;
                     if failures >= BREAKER_PAGES {
                         trips += 1;

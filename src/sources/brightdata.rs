@@ -109,8 +109,9 @@ impl BrightData {
             }
         }
         let part = cursor.part.max(1);
-        let records = self.download(&snapshot, part, now).await?;
-        let next = (records.len() as u32 >= self.batch_size).then(|| BrightDataCursor {
+        let (records, rows) = self.download(&snapshot, part, now).await?;
+        // A full part (error rows included) means more may follow.
+        let next = (rows as u32 >= self.batch_size).then(|| BrightDataCursor {
             snapshot: Some(snapshot),
             part: part + 1,
             failed_jobs: 0,
@@ -160,7 +161,13 @@ impl BrightData {
         Err(FetchError::Timeout)
     }
 
-    async fn download(&self, snapshot: &str, part: u32, now: Millis) -> Result<Vec<RawLead>, FetchError> {
+    /// One part: its records (failed-input rows left out) and how many rows it had.
+    async fn download(
+        &self,
+        snapshot: &str,
+        part: u32,
+        now: Millis,
+    ) -> Result<(Vec<RawLead>, usize), FetchError> {
         let url = format!("{}/datasets/v3/snapshot/{snapshot}", self.client.base_url());
         let query = [
             ("format", "json".to_owned()),
@@ -174,11 +181,15 @@ impl BrightData {
                 .await?;
             match answer {
                 Value::Array(items) => {
-                    return Ok(items
-                        .iter()
-                        .filter(|r| r.get("error_code").is_none())
-                        .map(|r| self.to_raw(r, now))
-                        .collect());
+                    let rows = items.len();
+                    return Ok((
+                        items
+                            .iter()
+                            .filter(|r| r.get("error_code").is_none())
+                            .map(|r| self.to_raw(r, now))
+                            .collect(),
+                        rows,
+                    ));
                 }
                 // A status object on 200: not ready yet.
                 _ => tokio::time::sleep(self.client.real(POLL_EVERY)).await,

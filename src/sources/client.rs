@@ -309,7 +309,7 @@ pub fn snippet(body: &[u8]) -> String {
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        return Duration::try_from_secs_f64(seconds).ok();
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -338,6 +338,8 @@ mod tests {
             ("Wed, 21 Oct 2026 07:27:00 GMT", Some(Duration::ZERO)),
             ("soon", None),
             ("-1", None),
+            ("1e20", None),
+            ("NaN", None),
         ];
         for (value, want) in cases {
             let mut headers = HeaderMap::new();
