@@ -149,6 +149,14 @@ async fn salesnav_inbox_files_import_once_and_move_to_done() {
         "each new file read once (plus the empty-inbox page)"
     );
     assert_eq!(record.quarantined, (files + added) as u64);
+    let pages = record.pages;
+    drop(store);
+    // A new file under a name already archived is read too, and archived beside the old one.
+    std::fs::copy(more.path().join("export-001.csv"), folder.join("export-001.csv")).unwrap();
+    run(&settings, dir.path()).await;
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.reader().unwrap().workflows().unwrap()["sn"].pages, pages + 2);
+    assert!(folder.join("done").join("export-001.csv.1").exists());
     sb.stop().await;
 }
 

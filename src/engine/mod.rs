@@ -123,6 +123,7 @@ pub async fn run(
                     speed: options.speed,
                     store: shared.clone(),
                     retries_reported: 0,
+                    requests_reported: 0,
                 };
                 ready.push(task);
             }

@@ -43,8 +43,9 @@ pub struct WorkflowTask {
     pub speed: f64,
     /// To read the committed cursor (file-reading workflows archive what it covers).
     pub store: Arc<crate::store::Store>,
-    /// Retries already reported in a checkpoint.
+    /// Retries and requests already reported in a checkpoint.
     pub retries_reported: u64,
+    pub requests_reported: u64,
 }
 
 impl WorkflowTask {
@@ -202,11 +203,12 @@ impl WorkflowTask {
             workflow: name.clone(),
             cursor,
             done,
-            requests: u64::from(page.requests),
+            // Every request since the last checkpoint, failed attempts included.
+            requests: self.unreported(|m| &m.requests, |t| &mut t.requests_reported),
             credits: u64::from(page.credits),
             cost: page.cost,
             pages: 1,
-            retries: self.unreported_retries(),
+            retries: self.unreported(|m| &m.retries, |t| &mut t.retries_reported),
             ..Checkpoint::default()
         };
         items.push(Item::Checkpoint(Box::new(checkpoint)));
@@ -214,10 +216,16 @@ impl WorkflowTask {
     }
 
     /// Retries since the last checkpoint, marked as reported.
-    fn unreported_retries(&mut self) -> u64 {
-        let total = self.live.metrics.retries.load(Ordering::Relaxed);
-        let delta = total.saturating_sub(self.retries_reported);
-        self.retries_reported = total;
+    /// A counter's growth since the last checkpoint, marked as reported.
+    fn unreported(
+        &mut self,
+        counter: fn(&crate::sources::client::RequestMetrics) -> &AtomicU64,
+        reported: fn(&mut Self) -> &mut u64,
+    ) -> u64 {
+        let total = counter(&self.live.metrics).load(Ordering::Relaxed);
+        let slot = reported(self);
+        let delta = total.saturating_sub(*slot);
+        *slot = total;
         delta
     }
 
@@ -226,7 +234,8 @@ impl WorkflowTask {
         let checkpoint = Checkpoint {
             workflow: self.live.name.clone(),
             cursor: self.cursor.clone(),
-            retries: self.unreported_retries(),
+            requests: self.unreported(|m| &m.requests, |t| &mut t.requests_reported),
+            retries: self.unreported(|m| &m.retries, |t| &mut t.retries_reported),
             errors: BTreeMap::from([(error.kind().to_owned(), 1)]),
             last_error: Some(error.to_string()),
             ..Checkpoint::default()

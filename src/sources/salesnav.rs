@@ -1,8 +1,9 @@
 //! LinkedIn Sales Navigator has no people-search API open to new partners, so a
 //! Sales Navigator workflow reads the CSV/JSON exports its users drop into an inbox
 //! folder (`<inbox>/<workflow's folder>/`), through the same path as
-//! `leadsprint import`. A file is one page; once its page is committed (its name is
-//! in the cursor) it moves to `done/`. The inbox is read in name order.
+//! `leadsprint import`. A file is one page; once its page is committed (its name,
+//! size and modification time are in the cursor, so a new file under an old name
+//! is still read) it moves to `done/`. The inbox is read in name order.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use super::client::FetchError;
 use crate::import::{self, ImportOptions};
 use crate::pipeline::Item;
 
-/// The committed file names.
+/// The committed files, each as `name|size|modified-seconds`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SalesNavCursor {
     pub files: BTreeSet<String>,
@@ -35,14 +36,26 @@ impl SalesNav {
         &self.folder
     }
 
-    /// Moves the files whose pages are committed (named in `committed`) to `done/`.
+    /// Moves the files whose pages are committed to `done/` (never over an older
+    /// file of the same name: that one gets a numbered name).
     pub fn archive(&self, committed: &SalesNavCursor) -> std::io::Result<usize> {
         let mut moved = 0;
-        for name in self.waiting()?.iter().filter(|n| committed.files.contains(*n)) {
-            std::fs::rename(self.folder.join(name), self.folder.join("done").join(name))?;
+        for (name, _) in self.waiting()?.iter().filter(|(_, key)| committed.files.contains(key)) {
+            std::fs::rename(self.folder.join(name), self.free_done_path(name))?;
             moved += 1;
         }
         Ok(moved)
+    }
+
+    fn free_done_path(&self, name: &str) -> PathBuf {
+        let done = self.folder.join("done");
+        let mut path = done.join(name);
+        let mut n = 1;
+        while path.exists() {
+            path = done.join(format!("{name}.{n}"));
+            n += 1;
+        }
+        path
     }
 
     /// Reads the next waiting file not yet in `cursor` as a page; `next` is `None`
@@ -57,7 +70,7 @@ impl SalesNav {
             body: format!("inbox {}: {e}", self.folder.display()),
         };
         let waiting = self.waiting().map_err(io)?;
-        let Some(name) = waiting.into_iter().find(|n| !cursor.files.contains(n)) else {
+        let Some((name, key)) = waiting.into_iter().find(|(_, key)| !cursor.files.contains(key)) else {
             return Ok(Page {
                 records: Vec::new(),
                 items: Vec::new(),
@@ -69,16 +82,27 @@ impl SalesNav {
         };
         let items = read(&self.folder.join(&name), workflow);
         let mut next = cursor;
-        next.files.insert(name);
+        next.files.insert(key);
         Ok(Page { records: Vec::new(), items, next: Some(next), requests: 0, credits: 0, cost: 0.0 })
     }
 
-    fn waiting(&self) -> std::io::Result<Vec<String>> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.folder)?
+    /// Waiting files as (name, identity key), in name order.
+    fn waiting(&self) -> std::io::Result<Vec<(String, String)>> {
+        let mut names: Vec<(String, String)> = std::fs::read_dir(&self.folder)?
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let meta = e.metadata().ok();
+                let size = meta.as_ref().map_or(0, |m| m.len());
+                let modified = meta
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs());
+                let key = format!("{name}|{size}|{modified}");
+                (name, key)
+            })
+            .filter(|(name, _)| !name.starts_with('.'))
             .collect();
         names.sort();
         Ok(names)
