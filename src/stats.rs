@@ -64,53 +64,36 @@ pub struct KpiLine {
 /// The campaign KPIs (SPEC section 7) with pass/fail. `cost` is the run's vendor
 /// spend; `leads_per_hour` the collection rate.
 pub fn kpis(stats: &Stats, kpi: &Kpi, cost: f64, leads_per_hour: f64) -> Vec<KpiLine> {
-    let line = |name, value: f64, threshold: String, pass| KpiLine { name, value, threshold, pass };
     let per_qualified =
         if stats.qualified_leads == 0 { f64::INFINITY } else { cost / stats.qualified_leads as f64 };
     vec![
-        line(
-            "leads collected",
-            stats.records_received as f64,
-            format!(">= {}", kpi.collected),
-            stats.records_received >= kpi.collected,
-        ),
-        line(
-            "unique leads",
-            stats.unique_leads as f64,
-            format!(">= {}", kpi.unique),
-            stats.unique_leads >= kpi.unique,
-        ),
-        line(
-            "average quality",
-            stats.avg_quality,
-            format!("> {}", kpi.avg_quality),
-            stats.avg_quality > kpi.avg_quality,
-        ),
-        line(
-            "email availability %",
-            stats.email_availability,
-            format!("> {}", kpi.email_availability),
-            stats.email_availability > kpi.email_availability,
-        ),
-        line(
-            "company completeness %",
-            stats.company_completeness,
-            format!("> {}", kpi.company_completeness),
-            stats.company_completeness > kpi.company_completeness,
-        ),
-        line(
-            "cost per qualified lead $",
-            per_qualified,
-            format!("< {:.2}", kpi.cost_per_qualified_lead),
-            per_qualified < kpi.cost_per_qualified_lead,
-        ),
-        line(
-            "leads per hour",
-            leads_per_hour,
-            format!(">= {}", kpi.leads_per_hour),
-            leads_per_hour >= kpi.leads_per_hour,
-        ),
+        Bound::AtLeast.line("leads collected", stats.records_received as f64, kpi.collected as f64),
+        Bound::AtLeast.line("unique leads", stats.unique_leads as f64, kpi.unique as f64),
+        Bound::Above.line("average quality", stats.avg_quality, kpi.avg_quality),
+        Bound::Above.line("email availability %", stats.email_availability, kpi.email_availability),
+        Bound::Above.line("company completeness %", stats.company_completeness, kpi.company_completeness),
+        Bound::Below.line("cost per qualified lead $", per_qualified, kpi.cost_per_qualified_lead),
+        Bound::AtLeast.line("leads per hour", leads_per_hour, kpi.leads_per_hour),
     ]
+}
+
+/// How a KPI compares with its threshold.
+#[derive(Clone, Copy)]
+enum Bound {
+    AtLeast,
+    Above,
+    Below,
+}
+
+impl Bound {
+    fn line(self, name: &'static str, value: f64, threshold: f64) -> KpiLine {
+        let (sign, pass) = match self {
+            Bound::AtLeast => (">=", value >= threshold),
+            Bound::Above => (">", value > threshold),
+            Bound::Below => ("<", value < threshold),
+        };
+        KpiLine { name, value, threshold: format!("{sign} {threshold}"), pass }
+    }
 }
 
 #[cfg(test)]

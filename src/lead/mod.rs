@@ -60,6 +60,10 @@ pub struct Source {
 }
 
 impl Source {
+    pub fn new(vendor: &str, workflow: &str, record_id: Option<String>, fetched_at: Millis) -> Self {
+        Source { vendor: vendor.to_owned(), workflow: workflow.to_owned(), record_id, fetched_at }
+    }
+
     /// Two sources are the same record when vendor, workflow and record id agree
     /// (the fetch time does not matter: re-reading a record is not a new source).
     pub fn same_record(&self, other: &Source) -> bool {

@@ -183,12 +183,7 @@ pub fn to_raw(person: &Value, workflow: &str, now: Millis) -> RawLead {
         city: text(person, "city"),
         region: text(person, "state"),
         country: text(person, "country"),
-        source: Source {
-            vendor: "apollo".into(),
-            workflow: workflow.to_owned(),
-            record_id: id,
-            fetched_at: now,
-        },
+        source: Source::new("apollo", workflow, id, now),
         ..RawLead::default()
     }
 }

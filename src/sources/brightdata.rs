@@ -230,12 +230,7 @@ pub fn to_raw(record: &Value, workflow: &str, now: Millis) -> RawLead {
         city: json_text(record, &["city"]),
         country: json_text(record, &["country_code"]),
         location: json_text(record, &["location"]),
-        source: Source {
-            vendor: "brightdata".into(),
-            workflow: workflow.to_owned(),
-            record_id: id,
-            fetched_at: now,
-        },
+        source: Source::new("brightdata", workflow, id, now),
         ..RawLead::default()
     }
 }

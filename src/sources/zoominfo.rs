@@ -200,12 +200,7 @@ pub fn to_raw(contact: &Value, workflow: &str, now: Millis) -> RawLead {
         city: text(contact, "city"),
         region: text(contact, "state"),
         country: text(contact, "country"),
-        source: Source {
-            vendor: "zoominfo".into(),
-            workflow: workflow.to_owned(),
-            record_id: id,
-            fetched_at: now,
-        },
+        source: Source::new("zoominfo", workflow, id, now),
         ..RawLead::default()
     }
 }
