@@ -30,6 +30,7 @@ pub mod export;
 pub mod import;
 pub mod lead;
 pub mod pipeline;
+pub mod search;
 pub mod sources;
 pub mod stats;
 pub mod store;

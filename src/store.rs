@@ -360,6 +360,11 @@ impl<'txn> Batch<'txn> {
         Ok(codec::decode(bytes.value())?)
     }
 
+    /// The store sequence of the last change made in this batch so far.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     pub fn next_lead_id(&mut self) -> LeadId {
         let id = self.next_lead;
         self.next_lead += 1;
@@ -491,6 +496,19 @@ impl Reader {
             return Ok(0);
         };
         Ok(table.get(META_SEQ)?.map_or(0, |v| v.value()))
+    }
+
+    /// The leads changed after store sequence `after`, each once, in id order (what
+    /// the search index must re-read to catch up).
+    pub fn changed_since(&self, after: u64) -> Result<Vec<LeadId>, StoreError> {
+        let Some(table) = self.table(SEQ_TO_LEAD_ID)? else { return Ok(Vec::new()) };
+        let mut ids = Vec::new();
+        for entry in table.range((after.saturating_add(1))..)? {
+            ids.push(entry?.1.value());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// Every workflow's (and imported file's) record, by name.

@@ -12,7 +12,13 @@ use serde::Serialize;
 
 use crate::dedup::{self, KeyIndex, LeadStore, Outcome, TooManyLeads};
 use crate::lead::{self, Candidate, Lead, LeadId, Millis, RawLead};
+use crate::search::{SearchError, SearchIndex};
 use crate::store::{Batch, Counter, QuarantineEntry, Store, StoreError, WorkflowRecord};
+
+mod indexing;
+
+use indexing::Changed;
+pub use indexing::{COMMIT_EVERY, CatchUp, IndexFeed, index_dir, open_index, reindex};
 
 /// A batch commits once it holds this many records...
 pub const BATCH_RECORDS: usize = 500;
@@ -25,6 +31,10 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     TooManyLeads(#[from] TooManyLeads),
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    #[error("search indexing thread: {0}")]
+    IndexThread(String),
 }
 
 /// What a producer hands the writer. A workflow sends each page as one chunk: its
@@ -114,15 +124,31 @@ pub struct Writer {
     unique: Arc<AtomicU64>,
     /// Records committed since this writer started.
     committed: Arc<AtomicU64>,
+    /// The search index following the store (declared last: dropped after the store
+    /// handle is no longer written, it commits what it was sent).
+    feed: IndexFeed,
 }
 
 impl Writer {
-    /// Takes the store and rebuilds the key set from every stored identity key.
+    /// Takes the store, rebuilds the key set from every stored identity key and
+    /// brings the search index level with the store.
     pub fn new(store: Store) -> Result<Writer, PipelineError> {
         let keys = rebuild_index(&store)?;
         let unique = Arc::new(AtomicU64::new(store.reader()?.counters()?.unique_leads));
+        let (index, _) = open_index(&store)?;
+        let feed = IndexFeed::start(index)?;
         let committed = Arc::default();
-        Ok(Writer { store: Arc::new(store), keys, totals: Totals::default(), unique, committed })
+        Ok(Writer { store: Arc::new(store), keys, totals: Totals::default(), unique, committed, feed })
+    }
+
+    /// The search index, for searching while this writer feeds it.
+    pub fn search_index(&self) -> Arc<SearchIndex> {
+        self.feed.index()
+    }
+
+    /// Commits the index's last updates and stops indexing, reporting a failure.
+    pub fn finish(self) -> Result<(), PipelineError> {
+        self.feed.finish()
     }
 
     pub fn store(&self) -> &Store {
@@ -156,15 +182,17 @@ impl Writer {
     pub fn write(&mut self, items: Vec<Item>) -> Result<(), PipelineError> {
         let now = now_millis();
         let keys = &mut self.keys;
-        let totals = self.store.write(|batch| -> Result<Totals, PipelineError> {
+        let (totals, changed, seq) = self.store.write(|batch| -> Result<_, PipelineError> {
             let mut totals = Totals::default();
             let mut flows = BTreeMap::new();
+            let mut changed = Changed::default();
             for item in items {
-                write_item(keys, batch, item, now, &mut totals, &mut flows)?;
+                write_item(keys, batch, &mut changed, item, now, &mut totals, &mut flows)?;
             }
             save_workflows(batch, flows)?;
-            Ok(totals)
+            Ok((totals, changed, batch.seq()))
         })?;
+        self.feed.send(changed, seq);
         self.unique.fetch_add(totals.new_leads, Ordering::Relaxed);
         self.committed.fetch_add(totals.records_received, Ordering::Relaxed);
         self.add_totals(totals);
@@ -238,6 +266,7 @@ struct Flow {
 fn write_item(
     keys: &mut KeyIndex,
     batch: &mut Batch<'_>,
+    changed: &mut Changed,
     item: Item,
     now: Millis,
     totals: &mut Totals,
@@ -260,7 +289,7 @@ fn write_item(
     let workflow = candidate.lead.sources.first().map(|s| s.workflow.clone()).unwrap_or_default();
     let flow = flows.entry(workflow).or_default();
     count_received(batch, totals, flow);
-    match dedup::ingest(keys, &mut BatchLeads(batch), *candidate, now)? {
+    match dedup::ingest(keys, &mut BatchLeads { batch, changed }, *candidate, now)? {
         Outcome::New(_) => {
             totals.new_leads += 1;
             flow.new_leads += 1;
@@ -311,23 +340,29 @@ fn save_workflows(batch: &mut Batch<'_>, flows: BTreeMap<String, Flow>) -> Resul
     Ok(())
 }
 
-/// The store transaction seen as de-duplication's exact-key side.
-struct BatchLeads<'a, 'txn>(&'a mut Batch<'txn>);
+/// The store transaction seen as de-duplication's exact-key side; every saved lead
+/// is also noted for the search index.
+struct BatchLeads<'a, 'txn> {
+    batch: &'a mut Batch<'txn>,
+    changed: &'a mut Changed,
+}
 
 impl LeadStore for BatchLeads<'_, '_> {
     type Error = PipelineError;
     fn load(&mut self, id: LeadId) -> Result<Lead, PipelineError> {
-        Ok(self.0.lead(id)?)
+        Ok(self.batch.lead(id)?)
     }
     fn save(&mut self, previous: Option<&Lead>, lead: &mut Lead) -> Result<(), PipelineError> {
-        Ok(self.0.put_lead(previous, lead)?)
+        self.batch.put_lead(previous, lead)?;
+        self.changed.record(lead, previous.is_none());
+        Ok(())
     }
     fn bind(&mut self, hash: u64, id: LeadId) -> Result<(), PipelineError> {
-        self.0.bind_key_hash(hash, id);
+        self.batch.bind_key_hash(hash, id);
         Ok(())
     }
     fn next_id(&mut self) -> Result<LeadId, PipelineError> {
-        Ok(self.0.next_lead_id())
+        Ok(self.batch.next_lead_id())
     }
 }
 
