@@ -6,7 +6,8 @@
 //! ```text
 //! import / sources ─► pipeline::prepare (lead::normalize, lead::quality)
 //!                  ─► pipeline::Writer (dedup against store) ─► store (redb)
-//!                  ─► export (CSV, JSONL)
+//!                  ─► search index (tantivy, fed after each commit)
+//!                  ─► catalog (search + store) ─► export (CSV, JSONL)
 //! ```
 //!
 //! - [`lead`]: the model, identity keys, normalisation and the quality score (pure).
@@ -19,9 +20,12 @@
 //! - [`sources`]: the vendor connectors, their shared HTTP client (limits, retries)
 //!   and the sandbox vendors.
 //! - [`engine`]: the collection run — a task per workflow, resume, breaker, target.
+//! - [`search`]: the tantivy index (derived from the store), the query language, facets.
+//! - [`catalog`]: searches answered with stored leads (CLI, HTTP API, exports).
 //! - [`export`]: files at the end.
 //! - [`stats`]: KPIs from the store's counters.
 
+pub mod catalog;
 pub mod codec;
 pub mod config;
 pub mod dedup;

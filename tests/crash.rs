@@ -1,6 +1,6 @@
 //! `kill -9` at random moments of a large import: the store always opens, its
 //! counts agree with its contents, and re-importing finishes the job with exactly
-//! the leads of an uninterrupted run. Seeds are printed so a failure replays.
+//! the leads of an uninterrupted run, and the search index agrees with the store. Seeds are printed so a failure replays.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,6 +42,14 @@ fn kill_9_during_import_loses_nothing_and_counts_nothing_twice() {
         let has_store = sb.data_dir().join(leadsprint::store::DB_FILE).exists();
         let committed = if has_store { sb.stats()["unique_leads"].as_u64().unwrap_or(0) } else { 0 };
         eprintln!("trial {trial}: killed after {delay:?} ({status}) with {committed} leads committed");
+        if has_store {
+            // The index catches up with whatever the store committed.
+            assert_eq!(
+                searchable(&sb),
+                committed,
+                "trial {trial}: index disagrees with the store after kill -9"
+            );
+        }
         let run = sb.import(&file);
         assert_eq!(run.code, 0, "trial {trial}: {}", run.stderr);
         assert_consistent(&sb);
@@ -50,5 +58,11 @@ fn kill_9_during_import_loses_nothing_and_counts_nothing_twice() {
             expected,
             "trial {trial}: leads differ from an uninterrupted run"
         );
+        assert_eq!(searchable(&sb), people as u64, "trial {trial}: index disagrees after the re-import");
     }
+}
+
+/// Leads the search index holds (the empty query matches every lead).
+fn searchable(sb: &Sandbox) -> u64 {
+    sb.run(&["search", "--json", "--limit", "1"]).json()["total"].as_u64().unwrap_or(0)
 }

@@ -10,3 +10,4 @@ mod import;
 mod import_formats;
 mod retries;
 mod run_crash;
+mod search;

@@ -167,12 +167,21 @@ async fn the_api_key_never_reaches_logs_output_or_files() {
     let logs = [output.stdout, output.stderr].concat();
     assert!(logs.len() > 1000, "trace logging produced output");
     assert!(!contains(&logs, KEY.as_bytes()), "the key is in the logs");
-    for entry in std::fs::read_dir(dir.data_dir()).unwrap() {
-        let path = entry.unwrap().path();
+    for path in files_under(&dir.data_dir()) {
         let bytes = std::fs::read(&path).unwrap();
         assert!(!contains(&bytes, KEY.as_bytes()), "the key is in {}", path.display());
     }
     sb.stop().await;
+}
+
+/// Every file below `dir` (the store, the search index, inbox folders).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(files_under(&path)) } else { out.push(path) }
+    }
+    out
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

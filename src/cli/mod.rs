@@ -9,9 +9,11 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use leadsprint::catalog::{self, Found};
 use leadsprint::export::{self, FileFormat, Filter};
 use leadsprint::import::{self, FileReport, ImportOptions};
 use leadsprint::pipeline::{self, Totals, Writer};
+use leadsprint::search::{Request, Sort};
 use leadsprint::stats::Stats;
 use leadsprint::store::Store;
 
@@ -57,6 +59,10 @@ enum Command {
     /// Write the leads out: csv or jsonl.
     #[command(subcommand)]
     Export(ExportTarget),
+    /// Search the leads with the query language (see README "Search").
+    Search(SearchArgs),
+    /// Rebuild the search index from the store.
+    Reindex,
     /// Campaign figures and KPIs.
     Stats {
         /// Print JSON instead of a table.
@@ -90,6 +96,28 @@ struct ImportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct SearchArgs {
+    /// The query, e.g. 'title:ppc AND city:"new york"' (empty: every lead).
+    #[arg(default_value = "")]
+    query: String,
+    /// Print {"total", "hits", "facets"} as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Hits to show.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    limit: u16,
+    /// Hits to skip (paging).
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// Order: relevance, quality, recent or oldest.
+    #[arg(long, default_value = "relevance")]
+    sort: Sort,
+    /// Count matches per vendor, workflow, city, country, seniority, company, quality band.
+    #[arg(long)]
+    facets: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +167,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => collect::check(args),
         Command::Import(args) => import_files(&data, args),
         Command::Export(target) => export_file(&data, target),
+        Command::Search(args) => search(&data, args),
+        Command::Reindex => reindex(&data),
         Command::Stats { json } => stats(&data, json),
         Command::Quarantine { json, limit } => quarantine(&data, json, limit),
     }
@@ -223,6 +253,84 @@ fn export_file(dir: &std::path::Path, target: ExportTarget) -> anyhow::Result<Ex
             args.min_quality
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn search(dir: &std::path::Path, args: SearchArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(dir)?;
+    let (index, _) = pipeline::open_index(&store)?;
+    let request = Request {
+        sort: args.sort,
+        limit: usize::from(args.limit),
+        offset: args.offset,
+        facets: args.facets,
+        ..Request::new(&args.query, pipeline::now_millis())
+    };
+    let found = catalog::find(&store, &index, &request)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+    } else {
+        print_found(&found, args.offset);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_found(found: &Found, offset: usize) {
+    let shown = found.hits.len();
+    let range =
+        if shown == 0 { String::new() } else { format!(", showing {}-{}", offset + 1, offset + shown) };
+    println!("{} leads match{range}", found.total);
+    if shown > 0 {
+        println!(
+            "\n{:>8}  {:<24} {:<28} {:<22} {:<22} {:<30} {:>3}",
+            "id", "name", "title", "company", "location", "email", "q"
+        );
+    }
+    for h in &found.hits {
+        let cell = |v: Option<&str>, width: usize| clip(v.unwrap_or("-"), width);
+        println!(
+            "{:>8}  {:<24} {:<28} {:<22} {:<22} {:<30} {:>3}",
+            h.id,
+            clip(&h.name, 24),
+            cell(h.title.as_deref(), 28),
+            cell(h.company.as_deref(), 22),
+            clip(&h.location(), 22),
+            cell(h.email.as_deref(), 30),
+            h.quality
+        );
+    }
+    if let Some(f) = &found.facets {
+        let groups = [
+            ("vendor", &f.vendor),
+            ("workflow", &f.workflow),
+            ("city", &f.city),
+            ("country", &f.country),
+            ("seniority", &f.seniority),
+            ("company", &f.company),
+            ("quality", &f.quality),
+        ];
+        for (name, counts) in groups {
+            let listed: Vec<String> =
+                counts.iter().map(|c| format!("{} ({})", clip(&c.value, 40), c.count)).collect();
+            println!("\n{name}: {}", if listed.is_empty() { "-".to_owned() } else { listed.join(", ") });
+        }
+    }
+}
+
+/// `text` cut to `width` characters, control characters shown as spaces.
+fn clip(text: &str, width: usize) -> String {
+    let clean = text.chars().map(|c| if c.is_control() { ' ' } else { c });
+    if text.chars().count() <= width {
+        return clean.collect();
+    }
+    clean.take(width.saturating_sub(1)).chain(['…']).collect()
+}
+
+fn reindex(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let store = open_store(dir)?;
+    let started = std::time::Instant::now();
+    let done = pipeline::reindex(&store)?;
+    eprintln!("indexed {} leads in {:.1} s", done.leads, started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,112 @@
+//! Finding leads: a search answered with stored leads. The one call behind
+//! `leadsprint search`, the HTTP API and filtered exports — the index says which
+//! leads match, the store (the truth) says what they hold.
+
+use serde::Serialize;
+
+use crate::lead::{Lead, LeadId, Millis};
+use crate::search::{Facets, Request, SearchError, SearchIndex};
+use crate::store::{Reader, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One page of matching leads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Found {
+    pub total: u64,
+    pub hits: Vec<LeadSummary>,
+    pub facets: Option<Facets>,
+}
+
+/// What a result list shows of a lead (the full lead is `GET /api/leads/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadSummary {
+    pub id: LeadId,
+    pub name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub seniority: Option<String>,
+    pub company: Option<String>,
+    pub company_domain: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub country: Option<String>,
+    pub email: Option<String>,
+    pub email_status: &'static str,
+    pub linkedin_url: Option<String>,
+    pub quality: u8,
+    pub vendors: Vec<String>,
+    pub sources: usize,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// The relevance score, when ordered by relevance.
+    pub score: Option<f32>,
+}
+
+impl LeadSummary {
+    pub fn of(lead: &Lead, score: Option<f32>) -> LeadSummary {
+        let mut vendors: Vec<String> = Vec::new();
+        for s in &lead.sources {
+            if !vendors.contains(&s.vendor) {
+                vendors.push(s.vendor.clone());
+            }
+        }
+        LeadSummary {
+            id: lead.id,
+            name: lead.display_name(),
+            first_name: lead.first_name.clone(),
+            last_name: lead.last_name.clone(),
+            title: lead.job_title.clone(),
+            seniority: lead.seniority.clone(),
+            company: lead.company.name.clone(),
+            company_domain: lead.company.domain.clone(),
+            city: lead.location.city.clone(),
+            region: lead.location.region.clone(),
+            country: lead.location.country.clone(),
+            email: lead.email.clone(),
+            email_status: lead.email_status.as_str(),
+            linkedin_url: lead.linkedin_url.clone(),
+            quality: lead.quality.score,
+            vendors,
+            sources: lead.sources.len(),
+            created_at: lead.created_at,
+            updated_at: lead.updated_at,
+            score,
+        }
+    }
+
+    /// "City, Region, Country" with the parts known.
+    pub fn location(&self) -> String {
+        let parts = [&self.city, &self.region, &self.country];
+        parts.into_iter().flatten().map(String::as_str).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Runs `request` and reads each hit's lead from the store.
+pub fn find(store: &Store, index: &SearchIndex, request: &Request) -> Result<Found, CatalogError> {
+    let results = index.search(request)?;
+    let reader = store.reader()?;
+    let hits = summaries(&reader, results.hits.iter().map(|h| (h.id, h.score)))?;
+    Ok(Found { total: results.total, hits, facets: results.facets })
+}
+
+fn summaries(
+    reader: &Reader,
+    ids: impl Iterator<Item = (LeadId, Option<f32>)>,
+) -> Result<Vec<LeadSummary>, CatalogError> {
+    let mut out = Vec::new();
+    for (id, score) in ids {
+        // The index never runs ahead of the store; a missing lead is skipped, not fatal.
+        if let Some(lead) = reader.lead(id)? {
+            out.push(LeadSummary::of(&lead, score));
+        }
+    }
+    Ok(out)
+}
