@@ -202,3 +202,26 @@ fn unknown_columns_get_a_clear_error_and_map_fixes_it() {
     let bad = sb.run(&["import", file.to_str().unwrap(), "--map", "E-Post=mail"]);
     assert!(bad.stderr.contains("unknown field \"mail\""), "{}", bad.stderr);
 }
+
+/// Regression: exporting to a pipe or device (e.g. `/dev/null`) renamed a temporary
+/// file over it, replacing the device with a regular file.
+#[test]
+fn export_to_a_pipe_writes_through_it_and_keeps_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let sb = Sandbox::new();
+    let (text, people) = messy::file(5);
+    assert_eq!(sb.import(&sb.write("five.csv", text)).code, 0);
+    let fifo = sb.path("leads.pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).expect("read the pipe"))
+    };
+    let run = sb.run(&["export", "csv", "--out", fifo.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = reader.join().expect("reader thread");
+    assert_eq!(text.lines().count(), people + 1, "header + one line per lead");
+    let kind = std::fs::metadata(&fifo).expect("still there").file_type();
+    assert!(kind.is_fifo(), "the pipe was replaced by {kind:?}");
+}

@@ -49,7 +49,8 @@ pub enum FileFormat {
 
 /// Writes the accepted leads to `path` (`-` for standard output). A file is written
 /// beside its final name and renamed at the end, so an interrupted export never
-/// leaves a half file behind.
+/// leaves a half file behind; a device or pipe (`/dev/null`, a FIFO) is written in
+/// place — renaming over it would replace it.
 pub fn to_file<E: std::fmt::Display>(
     path: &Path,
     format: FileFormat,
@@ -60,6 +61,10 @@ pub fn to_file<E: std::fmt::Display>(
     if path == Path::new("-") {
         let stdout = std::io::stdout().lock();
         return write_all(BufWriter::new(stdout), format, filter, leads, path);
+    }
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let file = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+        return write_all(BufWriter::with_capacity(1 << 20, file), format, filter, leads, path);
     }
     let tmp = path
         .with_extension(format!("{}.partial", path.extension().map_or("".into(), |e| e.to_string_lossy())));

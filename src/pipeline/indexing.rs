@@ -75,14 +75,18 @@ pub fn reindex(store: &Store) -> Result<CatchUp, PipelineError> {
 }
 
 fn rebuild(store: &Store, index: &SearchIndex, seq: u64) -> Result<CatchUp, PipelineError> {
+    let started = Instant::now();
     let mut indexer = index.indexer(2, REBUILD_HEAP)?;
     let mut leads = 0;
     for lead in store.reader()?.leads()? {
         indexer.upsert(&lead?, true)?;
         leads += 1;
     }
+    let fed = started.elapsed();
     indexer.commit(seq)?;
+    let committed = started.elapsed();
     indexer.finish()?;
+    tracing::info!(leads, ?fed, ?committed, total = ?started.elapsed(), "search index rebuilt");
     Ok(CatchUp { leads, rebuilt: true })
 }
 

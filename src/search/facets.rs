@@ -6,11 +6,14 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::{Cardinality, Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 /// Columns counted, in the order they are reported.
 const FACET_FIELDS: [&str; 6] = ["vendor", "workflow", "city", "country", "seniority", "company_name"];
+
+/// Values one segment names per facet (see [`name_counts`]).
+const NAMED_PER_SEGMENT: usize = 1000;
 
 /// Quality bands: (label, lowest score in the band), highest band first.
 const QUALITY_BANDS: [(&str, u64); 4] = [("80-100", 80), ("60-79", 60), ("40-59", 40), ("0-39", 0)];
@@ -140,20 +143,34 @@ fn top_values(values: HashMap<String, Spellings>, size: usize) -> Vec<FacetCount
 impl SegmentCollector for FacetSegment {
     type Fruit = SegmentCounts;
 
+    /// Batches read single-valued columns a block at a time (much cheaper than a
+    /// lookup per document); multi-valued ones (vendor, workflow) per document.
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let mut values = vec![None; docs.len()];
+        for (column, counts) in self.columns.iter().zip(&mut self.counts) {
+            let Some(column) = column else { continue };
+            if column.ords().get_cardinality() == Cardinality::Multivalued {
+                for doc in docs {
+                    count_ords(counts, column.term_ords(*doc));
+                }
+                continue;
+            }
+            column.ords().first_vals(docs, &mut values);
+            count_ords(counts, values.iter().flatten().copied());
+        }
+        self.quality.first_vals(docs, &mut values);
+        for score in &values {
+            self.count_band(score.unwrap_or(0));
+        }
+    }
+
     fn collect(&mut self, doc: DocId, _: Score) {
         for (column, counts) in self.columns.iter().zip(&mut self.counts) {
             if let Some(column) = column {
-                for ord in column.term_ords(doc) {
-                    if let Some(n) = counts.get_mut(ord as usize) {
-                        *n += 1;
-                    }
-                }
+                count_ords(counts, column.term_ords(doc));
             }
         }
-        let score = self.quality.first(doc).unwrap_or(0);
-        if let Some(band) = QUALITY_BANDS.iter().position(|(_, low)| score >= *low) {
-            self.bands[band] += 1;
-        }
+        self.count_band(self.quality.first(doc).unwrap_or(0));
     }
 
     fn harvest(self) -> SegmentCounts {
@@ -166,17 +183,44 @@ impl SegmentCollector for FacetSegment {
     }
 }
 
+impl FacetSegment {
+    fn count_band(&mut self, score: u64) {
+        if let Some(band) = QUALITY_BANDS.iter().position(|(_, low)| score >= *low) {
+            self.bands[band] += 1;
+        }
+    }
+}
+
+fn count_ords(counts: &mut [u32], ords: impl Iterator<Item = u64>) {
+    for ord in ords {
+        if let Some(n) = counts.get_mut(ord as usize) {
+            *n += 1;
+        }
+    }
+}
+
 /// The non-zero ordinals of one column, named, keyed by their lower-cased form.
+/// A segment names at most [`NAMED_PER_SEGMENT`] values, its most frequent: exact
+/// for every facet but company, whose long tail is approximated the way search
+/// engines' shard-size terms counts are.
 fn name_counts(column: Option<&StrColumn>, counts: &[u32]) -> HashMap<String, Spellings> {
     let mut out: HashMap<String, Spellings> = HashMap::new();
     let Some(column) = column else { return out };
-    let ords: Vec<u64> = (0..counts.len() as u64).filter(|o| counts[*o as usize] > 0).collect();
+    let mut ords: Vec<u64> = (0..counts.len() as u64).filter(|o| counts[*o as usize] > 0).collect();
+    if ords.len() > NAMED_PER_SEGMENT {
+        ords.select_nth_unstable_by_key(NAMED_PER_SEGMENT, |o| std::cmp::Reverse(counts[*o as usize]));
+        ords.truncate(NAMED_PER_SEGMENT);
+        ords.sort_unstable();
+    }
     let mut counted = ords.iter().map(|o| u64::from(counts[*o as usize]));
     // The dictionary is read in one forward pass; a read error leaves the facet short.
-    let _ = column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+    let named = column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
         let form = String::from_utf8_lossy(bytes);
         let n = counted.next().unwrap_or(0);
         out.entry(form.to_lowercase()).or_default().add(&form, n);
     });
+    if let Err(e) = named {
+        tracing::warn!(error = %e, "facet values could not be read; counts are partial");
+    }
     out
 }

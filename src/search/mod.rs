@@ -26,7 +26,7 @@ pub use query::QueryError;
 
 /// Bumped whenever the schema or the way a lead becomes a document changes; an
 /// index of another version is rebuilt.
-pub const INDEX_VERSION: u32 = 1;
+pub const INDEX_VERSION: u32 = 2;
 /// Most hits one request may return.
 pub const MAX_LIMIT: usize = 1000;
 /// Deepest result a request may page to.
@@ -250,7 +250,8 @@ impl SearchIndex {
 
     /// The writer; one at a time. `threads` indexing threads share `heap_bytes`.
     pub fn indexer(&self, threads: usize, heap_bytes: usize) -> Result<Indexer, SearchError> {
-        let writer = self.index.writer_with_num_threads(threads, heap_bytes).map_err(|e| self.error(e))?;
+        let writer: IndexWriter<TantivyDocument> =
+            self.index.writer_with_num_threads(threads, heap_bytes).map_err(|e| self.error(e))?;
         Ok(Indexer { writer, reader: self.reader.clone(), fields: self.fields, path: self.path.clone() })
     }
 
@@ -265,25 +266,32 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let tantivy_query = plan::build(&self.index, &self.fields, &node).map_err(|e| self.error(e))?;
         let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
-        let facets = request.facets.then(|| facets::FacetCollector::new(request.facet_size));
         let q = tantivy_query.as_ref();
         let run = |e| self.error(e);
-        let (total, ranked, facets) = match sort {
+        // Counting and ranking run as separate passes: alone, the ranking pass can
+        // skip blocks that cannot reach the top (block-WAND) and a single term is
+        // counted from its document frequency.
+        let (total, facets) = if request.facets {
+            let collector = (Count, facets::FacetCollector::new(request.facet_size));
+            let (total, facets) = searcher.search(q, &collector).map_err(run)?;
+            (total, Some(facets))
+        } else {
+            (searcher.search(q, &Count).map_err(run)?, None)
+        };
+        let ranked: Vec<(Option<f32>, DocAddress)> = match sort {
             Sort::Relevance => {
-                let (total, docs, f) =
-                    searcher.search(q, &(Count, top.order_by_score(), facets)).map_err(run)?;
-                (total, docs.into_iter().map(|(s, d)| (Some(s), d)).collect(), f)
+                let docs = searcher.search(q, &top.order_by_score());
+                docs.map(|docs| docs.into_iter().map(|(s, d)| (Some(s), d)).collect())
             }
             Sort::Quality => {
-                ordered(&searcher, q, top.order_by_fast_field::<u64>("quality", Order::Desc), facets)
-                    .map_err(run)?
+                unscored(searcher.search(q, &top.order_by_fast_field::<u64>("quality", Order::Desc)))
             }
             Sort::Recent | Sort::Oldest => {
                 let order = if sort == Sort::Recent { Order::Desc } else { Order::Asc };
-                ordered(&searcher, q, top.order_by_fast_field::<i64>("created", order), facets)
-                    .map_err(run)?
+                unscored(searcher.search(q, &top.order_by_fast_field::<i64>("created", order)))
             }
-        };
+        }
+        .map_err(run)?;
         let mut hits = self.hits(&searcher, ranked)?;
         hits.truncate(request.limit);
         Ok(Results { total: total as u64, hits, facets })
@@ -313,17 +321,11 @@ impl SearchIndex {
     }
 }
 
-type Ranked = (usize, Vec<(Option<f32>, DocAddress)>, Option<Facets>);
-
-/// A search ordered by a fast field (no scores).
-fn ordered<K: 'static>(
-    searcher: &Searcher,
-    query: &dyn tantivy::query::Query,
-    top: impl tantivy::collector::Collector<Fruit = Vec<(Option<K>, DocAddress)>>,
-    facets: Option<facets::FacetCollector>,
-) -> tantivy::Result<Ranked> {
-    let (total, docs, f) = searcher.search(query, &(Count, top, facets))?;
-    Ok((total, docs.into_iter().map(|(_, d)| (None, d)).collect(), f))
+/// Hits ordered by a fast field carry no score.
+fn unscored<K>(
+    docs: tantivy::Result<Vec<(K, DocAddress)>>,
+) -> tantivy::Result<Vec<(Option<f32>, DocAddress)>> {
+    docs.map(|docs| docs.into_iter().map(|(_, d)| (None, d)).collect())
 }
 
 fn check_request(request: &Request) -> Result<(), SearchError> {
@@ -441,9 +443,9 @@ fn document(f: &Fields, lead: &Lead) -> TantivyDocument {
     add_emails(&mut doc, f, lead);
     add_unique(&mut doc, f.vendor, lead.sources.iter().map(|s| s.vendor.as_str()));
     add_unique(&mut doc, f.workflow, lead.sources.iter().map(|s| s.workflow.as_str()));
+    // Profile slugs only: the query side reduces a URL to its slug (fewer unique terms).
     let urls = lead.linkedin_url.iter().chain(&lead.identity.linkedin_urls);
-    let slugs = urls.clone().filter_map(|u| u.trim_end_matches('/').rsplit('/').next());
-    add_unique(&mut doc, f.linkedin, urls.map(String::as_str).chain(slugs));
+    add_unique(&mut doc, f.linkedin, urls.filter_map(|u| u.trim_end_matches('/').rsplit('/').next()));
     add_unique(&mut doc, f.has, has_values(lead));
     doc.add_u64(f.quality, u64::from(lead.quality.score));
     doc.add_i64(f.created, lead.created_at);
