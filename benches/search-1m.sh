@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 work=${LEADSPRINT_BENCH_WORK:-/tmp/leadsprint-bench}
-runs=${PG_RUNS:-50}
+runs=${PG_RUNS:-20}
 mkdir -p "$work"
 cargo build --release --quiet
 cargo bench --bench search --no-run --quiet 2>/dev/null
@@ -33,10 +33,11 @@ trap pg_stop EXIT
 started=$(date +%s.%N)
 (cd "$work" && psql -q -v ON_ERROR_STOP=1 -d postgres -f "$OLDPWD/benches/sql/search-load.sql")
 echo "load + index: $(python3 -c "import time; print(round(time.time() - $started, 1))") s"
-rm -f "$work"/pgbench_log.*
+rm -f "$work"/pgbench_q*
 for q in benches/sql/search-q*.sql; do
   n=$(basename "$q" .sql | tr -dc 0-9)
-  (cd "$work" && pgbench -n -d postgres -f "$OLDPWD/$q" -t "$runs" -l --log-prefix="pgbench_q$n" >/dev/null 2>&1)
+  (cd "$work" && pgbench -n -d postgres -f "$OLDPWD/$q" -t "$runs" -l --log-prefix="pgbench_q$n" >"pgbench_q$n.out" 2>&1) ||
+    { echo "pgbench failed on $q:"; cat "$work/pgbench_q$n.out"; exit 1; }
 done
 python3 - "$work" <<'PY'
 import glob, re, sys
@@ -49,7 +50,7 @@ for line in open(f"{work}/search-ours.txt"):
 print(f"{'query':<12} {'ours p50':>9} {'ours p99':>9} {'pg p50':>9} {'pg p99':>9} {'ratio p50':>10}")
 for n in range(1, 9):
     name = open(f"benches/sql/search-q{n}.sql").readline()[3:].split(":")[0].strip()
-    lat = sorted(int(l.split()[2]) / 1000 for f in glob.glob(f"{work}/pgbench_q{n}*") for l in open(f))
+    lat = sorted(int(l.split()[2]) / 1000 for f in glob.glob(f"{work}/pgbench_q{n}.[0-9]*") for l in open(f))
     p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, len(lat) * 99 // 100)]
     o50, o99 = ours.get(name, (float("nan"), float("nan")))
     print(f"{name:<12} {o50:>9.3f} {o99:>9.3f} {p50:>9.3f} {p99:>9.3f} {p50 / o50:>9.1f}x")

@@ -483,7 +483,16 @@ impl Reader {
 
     /// Every lead in id order.
     pub fn leads(&self) -> Result<impl Iterator<Item = Result<Lead, StoreError>> + use<>, StoreError> {
-        let range = self.table(LEAD_ID_TO_LEAD)?.map(|t| t.range::<u64>(..)).transpose()?;
+        self.leads_after(None)
+    }
+
+    /// Every lead with an id above `after` (all with `None`), in id order.
+    pub fn leads_after(
+        &self,
+        after: Option<LeadId>,
+    ) -> Result<impl Iterator<Item = Result<Lead, StoreError>> + use<>, StoreError> {
+        let from = after.map_or(0, |id| id.saturating_add(1));
+        let range = self.table(LEAD_ID_TO_LEAD)?.map(|t| t.range::<u64>(from..)).transpose()?;
         Ok(range.into_iter().flatten().map(|entry| {
             let (_, v) = entry?;
             Ok(codec::decode(v.value())?)

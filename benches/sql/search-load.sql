@@ -12,8 +12,10 @@ CREATE TABLE leads (
 ALTER TABLE leads ADD COLUMN tsv tsvector GENERATED ALWAYS AS (
   setweight(to_tsvector('simple', coalesce(full_name, '')), 'A') ||
   setweight(to_tsvector('simple', coalesce(job_title, '')), 'B') ||
-  setweight(to_tsvector('simple', concat_ws(' ', company_name, company_domain, company_industry)), 'C') ||
-  setweight(to_tsvector('simple', concat_ws(' ', city, region, country, replace(emails, '|', ' '))), 'D')
+  setweight(to_tsvector('simple', coalesce(company_name, '') || ' ' || coalesce(company_domain, '') || ' ' ||
+    coalesce(company_industry, '')), 'C') ||
+  setweight(to_tsvector('simple', coalesce(city, '') || ' ' || coalesce(region, '') || ' ' || coalesce(country, '') ||
+    ' ' || replace(coalesce(emails, ''), '|', ' ')), 'D')
 ) STORED;
 CREATE INDEX leads_tsv ON leads USING gin (tsv);
 CREATE INDEX leads_city ON leads (lower(city));

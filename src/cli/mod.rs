@@ -5,12 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use leadsprint::catalog::{self, Found};
-use leadsprint::export::{self, FileFormat, Filter};
 use leadsprint::import::{self, FileReport, ImportOptions};
 use leadsprint::pipeline::{self, Totals, Writer};
 use leadsprint::search::{Request, Sort};
@@ -18,6 +16,7 @@ use leadsprint::stats::Stats;
 use leadsprint::store::Store;
 
 mod collect;
+mod export;
 
 /// Exit codes (also in README): 0 done, 1 failed, 2 bad usage (clap),
 /// 3 done but some records were quarantined, 4 a run ended short of its target.
@@ -56,9 +55,9 @@ enum Command {
     Check(collect::CheckArgs),
     /// Import CSV, JSON or JSONL files through de-duplication into the store.
     Import(ImportArgs),
-    /// Write the leads out: csv or jsonl.
+    /// Write the leads out: postgres, csv or jsonl.
     #[command(subcommand)]
-    Export(ExportTarget),
+    Export(export::ExportTarget),
     /// Search the leads with the query language (see README "Search").
     Search(SearchArgs),
     /// Rebuild the search index from the store.
@@ -120,24 +119,6 @@ struct SearchArgs {
     facets: bool,
 }
 
-#[derive(Debug, Subcommand)]
-enum ExportTarget {
-    /// A CSV file (formula prefixes neutralised).
-    Csv(FileExportArgs),
-    /// One JSON lead per line, with identity keys, sources and merge history.
-    Jsonl(FileExportArgs),
-}
-
-#[derive(Debug, Args)]
-struct FileExportArgs {
-    /// Output file, or - for standard output.
-    #[arg(long)]
-    out: PathBuf,
-    /// Only leads scoring at least this (0-100).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
-    min_quality: u8,
-}
-
 pub fn parse() -> Cli {
     Cli::parse()
 }
@@ -166,7 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => collect::run(&data, args),
         Command::Check(args) => collect::check(args),
         Command::Import(args) => import_files(&data, args),
-        Command::Export(target) => export_file(&data, target),
+        Command::Export(target) => export::run(&data, target),
         Command::Search(args) => search(&data, args),
         Command::Reindex => reindex(&data),
         Command::Stats { json } => stats(&data, json),
@@ -175,7 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The store of an existing data dir (the read commands never create one).
-fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
+pub(crate) fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
     Ok(Store::open_existing(dir)?)
 }
 
@@ -232,28 +213,6 @@ fn print_import_summary(reports: &[FileReport], totals: &Totals) {
     if totals.quarantined > 0 {
         println!("see them with: leadsprint quarantine");
     }
-}
-
-fn export_file(dir: &std::path::Path, target: ExportTarget) -> anyhow::Result<ExitCode> {
-    let (format, args) = match target {
-        ExportTarget::Csv(a) => (FileFormat::Csv, a),
-        ExportTarget::Jsonl(a) => (FileFormat::Jsonl, a),
-    };
-    let store = open_store(dir)?;
-    let reader = store.reader()?;
-    let filter = Filter { min_quality: args.min_quality };
-    let report = export::to_file(&args.out, format, filter, reader.leads()?)
-        .with_context(|| format!("exporting to {}", args.out.display()))?;
-    if args.out != std::path::Path::new("-") {
-        eprintln!(
-            "wrote {} leads to {} ({} below --min-quality {})",
-            report.written,
-            args.out.display(),
-            report.filtered_out,
-            args.min_quality
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn search(dir: &std::path::Path, args: SearchArgs) -> anyhow::Result<ExitCode> {

@@ -4,13 +4,14 @@
 
 mod csv;
 mod jsonl;
+pub mod postgres;
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::lead::Lead;
+use crate::lead::{Lead, LeadId};
 
 pub use csv::{CSV_COLUMNS, neutralize_formula};
 
@@ -23,14 +24,17 @@ pub enum ExportError {
 }
 
 /// Which leads an export takes.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub min_quality: u8,
+    /// Only these leads (sorted ids: the matches of a search query), when set.
+    pub only: Option<std::sync::Arc<[LeadId]>>,
 }
 
 impl Filter {
     pub fn accepts(&self, lead: &Lead) -> bool {
         lead.quality.score >= self.min_quality
+            && self.only.as_ref().is_none_or(|ids| ids.binary_search(&lead.id).is_ok())
     }
 }
 

@@ -10,7 +10,7 @@ pub mod query;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::schema::{
     FAST, INDEXED, IndexRecordOption, NumericOptions, STORED, Schema, TantivyDocument, TextFieldIndexing,
     TextOptions,
@@ -295,6 +295,31 @@ impl SearchIndex {
         let mut hits = self.hits(&searcher, ranked)?;
         hits.truncate(request.limit);
         Ok(Results { total: total as u64, hits, facets })
+    }
+
+    /// Every lead matching `query`, in id order (for filtered exports).
+    pub fn matching_ids(&self, query: &str, now: Millis) -> Result<Vec<LeadId>, SearchError> {
+        let node = query::parse(query, now)?;
+        let searcher = self.reader.searcher();
+        let tantivy_query = plan::build(&self.index, &self.fields, &node).map_err(|e| self.error(e))?;
+        let docs = searcher.search(tantivy_query.as_ref(), &DocSetCollector).map_err(|e| self.error(e))?;
+        let mut ids = Vec::with_capacity(docs.len());
+        let mut columns = std::collections::HashMap::new();
+        for address in docs {
+            let column = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .u64("id")
+                        .map_err(|e| self.error(e))?,
+                ),
+            };
+            ids.extend(column.first(address.doc_id));
+        }
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     fn hits(

@@ -3,6 +3,7 @@
 
 pub mod fake;
 pub mod messy;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,211 @@
+//! `leadsprint export ...`: the final export. Every target takes the same filters
+//! (`--query` in the search language, `--min-quality`); files are written whole or
+//! not at all, PostgreSQL in resumable, idempotent batches.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use leadsprint::export::postgres::{self, PgExport, PgReport, PgTarget};
+use leadsprint::export::{self, FileFormat, Filter};
+use leadsprint::lead::Lead;
+use leadsprint::pipeline;
+use leadsprint::store::Store;
+
+use super::{EXIT_FAILURE, open_store};
+
+#[derive(Debug, Subcommand)]
+pub enum ExportTarget {
+    /// Upsert into a PostgreSQL table (created if missing); resumable and idempotent.
+    Postgres(PostgresArgs),
+    /// A CSV file (formula prefixes neutralised).
+    Csv(FileExportArgs),
+    /// One JSON lead per line, with identity keys, sources and merge history.
+    Jsonl(FileExportArgs),
+}
+
+/// The filters every export takes.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only leads matching this search query (see README "Search"), e.g. 'title:ppc has:email'.
+    #[arg(long)]
+    query: Option<String>,
+    /// Only leads scoring at least this (0-100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    min_quality: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct FileExportArgs {
+    /// Output file, or - for standard output.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PostgresArgs {
+    /// Connection URL, e.g. postgres://user:password@host:5432/db (prefer the environment).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    url: String,
+    /// Target table, optionally schema-qualified.
+    #[arg(long, default_value = "performance_marketers")]
+    table: String,
+    /// Do everything in a transaction that is rolled back: exact counts, no change.
+    #[arg(long)]
+    dry_run: bool,
+    /// Where to list leads the table refused (CSV: lead_id, reason); written only if any.
+    #[arg(long, default_value = "leadsprint-postgres-failures.csv")]
+    failures: PathBuf,
+    /// Leads per transaction (each commits with the export's watermark).
+    #[arg(long, default_value_t = postgres::BATCH as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch: u32,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+pub fn run(dir: &Path, target: ExportTarget) -> anyhow::Result<ExitCode> {
+    match target {
+        ExportTarget::Postgres(args) => to_postgres(dir, args),
+        ExportTarget::Csv(args) => to_file(dir, FileFormat::Csv, args),
+        ExportTarget::Jsonl(args) => to_file(dir, FileFormat::Jsonl, args),
+    }
+}
+
+/// The filter, resolving `--query` to the matching lead ids through the index.
+fn filter(store: &Store, args: &FilterArgs) -> anyhow::Result<Filter> {
+    let only = match &args.query {
+        None => None,
+        Some(query) => {
+            let (index, _) = pipeline::open_index(store)?;
+            let ids = index.matching_ids(query, pipeline::now_millis())?;
+            Some(Arc::from(ids))
+        }
+    };
+    Ok(Filter { min_quality: args.min_quality, only })
+}
+
+fn describe(args: &FilterArgs) -> String {
+    format!("query={:?} min_quality={}", args.query.as_deref().unwrap_or(""), args.min_quality)
+}
+
+fn to_file(dir: &Path, format: FileFormat, args: FileExportArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(dir)?;
+    let filter = filter(&store, &args.filter)?;
+    let reader = store.reader()?;
+    let report = export::to_file(&args.out, format, filter, reader.leads()?)
+        .with_context(|| format!("exporting to {}", args.out.display()))?;
+    if args.out != Path::new("-") {
+        eprintln!(
+            "wrote {} leads to {} ({} left out by the filters: {})",
+            report.written,
+            args.out.display(),
+            report.filtered_out,
+            describe(&args.filter)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn to_postgres(dir: &Path, args: PostgresArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(dir)?;
+    let filter = filter(&store, &args.filter)?;
+    let target = PgTarget {
+        url: args.url.clone(),
+        table: args.table.clone(),
+        dry_run: args.dry_run,
+        filter: describe(&args.filter),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (report, skipped) = runtime.block_on(load(&store, target, &filter, args.batch as usize))?;
+    if !report.failed.is_empty() {
+        write_failures(&args.failures, &report)?;
+    }
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["filtered_out"] = skipped.into();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_report(&args, &report, skipped);
+    }
+    Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) })
+}
+
+/// Streams the accepted leads after the watermark in batches; returns the report and
+/// how many leads the filters left out.
+async fn load(
+    store: &Store,
+    target: PgTarget,
+    filter: &Filter,
+    size: usize,
+) -> anyhow::Result<(PgReport, u64)> {
+    let mut export = PgExport::open(target).await?;
+    let reader = store.reader()?;
+    let total = filter.only.as_ref().map_or(reader.counters()?.unique_leads, |ids| ids.len() as u64);
+    let bar = progress(total);
+    let mut skipped = 0;
+    let mut batch: Vec<Lead> = Vec::with_capacity(size);
+    for lead in reader.leads_after(export.resume_after())? {
+        let lead = lead?;
+        if !filter.accepts(&lead) {
+            skipped += 1;
+            continue;
+        }
+        batch.push(lead);
+        if batch.len() == size {
+            export.load(&batch).await?;
+            bar.inc(batch.len() as u64);
+            batch.clear();
+        }
+    }
+    export.load(&batch).await?;
+    bar.finish_and_clear();
+    Ok((export.finish().await?, skipped))
+}
+
+fn progress(total: u64) -> ProgressBar {
+    let style =
+        ProgressStyle::with_template("{spinner} exporting [{bar:30}] {pos}/{len} leads {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(total).with_style(style)
+}
+
+fn write_failures(path: &Path, report: &PgReport) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    out.write_record(["lead_id", "reason"])?;
+    for (id, reason) in &report.failed {
+        out.write_record([id.to_string(), reason.clone()])?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn print_report(args: &PostgresArgs, r: &PgReport, skipped: u64) {
+    let mode = if r.dry_run { " (dry run: rolled back, nothing changed)" } else { "" };
+    println!("PostgreSQL table {}{mode}", args.table);
+    if let Some(id) = r.resumed_after {
+        println!("resumed an interrupted export after lead {id}");
+    }
+    println!("inserted      {:>10}", r.inserted);
+    println!("updated       {:>10}", r.updated);
+    println!("unchanged     {:>10}", r.unchanged);
+    println!("filtered out  {:>10}  ({})", skipped, describe(&args.filter));
+    println!("failed        {:>10}", r.failed.len());
+    if r.cleaned_values > 0 {
+        println!(
+            "{} text values held NUL bytes, which PostgreSQL cannot store; they were dropped",
+            r.cleaned_values
+        );
+    }
+    if !r.failed.is_empty() {
+        println!("the refused leads and why: {}", args.failures.display());
+    }
+}
