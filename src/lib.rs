@@ -17,8 +17,8 @@
 //! - [`config`]: the campaign file, environment and flags → validated settings.
 //! - [`pipeline`]: stage order and the single writer.
 //! - [`import`]: CSV and JSON files into pipeline items.
-//! - [`sources`]: the vendor connectors, their shared HTTP client (limits, retries)
-//!   and the sandbox vendors.
+//! - [`http`]: the one rate-limited, retrying HTTP client (vendors and CRMs).
+//! - [`sources`]: the vendor connectors and the sandbox vendors.
 //! - [`engine`]: the collection run — a task per workflow, resume, breaker, target.
 //! - [`search`]: the tantivy index (derived from the store), the query language, facets.
 //! - [`catalog`]: searches answered with stored leads (CLI, HTTP API, exports).
@@ -31,6 +31,7 @@ pub mod config;
 pub mod dedup;
 pub mod engine;
 pub mod export;
+pub mod http;
 pub mod import;
 pub mod lead;
 pub mod pipeline;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use leadsprint::config::{ApolloQuery, Costs, Rate, Secret};
+use leadsprint::http::{FetchError, RequestMetrics, VendorClient};
 use leadsprint::sources::apollo::{Apollo, ApolloCursor};
-use leadsprint::sources::client::{FetchError, RequestMetrics, VendorClient};
 use leadsprint::sources::sandbox::faults::FaultRates;
 use leadsprint::sources::sandbox::population::Vendor;
 use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};

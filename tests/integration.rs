@@ -6,6 +6,7 @@ mod support;
 mod collect;
 mod crash;
 mod engine;
+mod export_crm;
 mod export_postgres;
 mod import;
 mod import_formats;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use leadsprint::config::Rate;
-use leadsprint::sources::client::{FetchError, RequestMetrics, VendorClient};
+use leadsprint::http::{FetchError, RequestMetrics, VendorClient};
 use serde_json::Value;
 
 use crate::support::fake::{FakeVendor, Reply};

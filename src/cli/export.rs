@@ -10,6 +10,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use leadsprint::config::{Rate, Secret};
+use leadsprint::export::hubspot::{self, CrmReport, HubSpot};
 use leadsprint::export::postgres::{self, PgExport, PgReport, PgTarget};
 use leadsprint::export::{self, FileFormat, Filter};
 use leadsprint::lead::Lead;
@@ -22,6 +24,8 @@ use super::{EXIT_FAILURE, open_store};
 pub enum ExportTarget {
     /// Upsert into a PostgreSQL table (created if missing); resumable and idempotent.
     Postgres(PostgresArgs),
+    /// Upsert HubSpot contacts by email (token in HUBSPOT_TOKEN); resumable and idempotent.
+    Hubspot(HubspotArgs),
     /// A CSV file (formula prefixes neutralised).
     Csv(FileExportArgs),
     /// One JSON lead per line, with identity keys, sources and merge history.
@@ -72,9 +76,31 @@ pub struct PostgresArgs {
     filter: FilterArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct HubspotArgs {
+    /// The API root (a test double or a proxy; default HubSpot's).
+    #[arg(long, env = "HUBSPOT_BASE_URL", default_value = hubspot::DEFAULT_BASE_URL)]
+    base_url: String,
+    /// The portal's API limit: 100/10s (Free/Starter private apps), 190/10s (Professional, Enterprise).
+    #[arg(long, default_value = "100/10s", value_parser = leadsprint::config::parse_rate)]
+    rate: Rate,
+    /// LEAD_FIELD=PROPERTY, repeatable; an empty PROPERTY drops the field (see README).
+    #[arg(long = "map", value_name = "FIELD=PROPERTY")]
+    maps: Vec<String>,
+    /// Where to list leads not sent or refused (CSV: lead_id, status, reason); written only if any.
+    #[arg(long, default_value = "leadsprint-hubspot-report.csv")]
+    report: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
 pub fn run(dir: &Path, target: ExportTarget) -> anyhow::Result<ExitCode> {
     match target {
         ExportTarget::Postgres(args) => to_postgres(dir, args),
+        ExportTarget::Hubspot(args) => to_hubspot(dir, args),
         ExportTarget::Csv(args) => to_file(dir, FileFormat::Csv, args),
         ExportTarget::Jsonl(args) => to_file(dir, FileFormat::Jsonl, args),
     }
@@ -169,6 +195,127 @@ async fn load(
     export.load(&batch).await?;
     bar.finish_and_clear();
     Ok((export.finish().await?, skipped))
+}
+
+fn to_hubspot(dir: &Path, args: HubspotArgs) -> anyhow::Result<ExitCode> {
+    let token = std::env::var("HUBSPOT_TOKEN").map_err(|_| {
+        anyhow::anyhow!(
+            "HUBSPOT_TOKEN is not set: create a private app with the crm.objects.contacts.write scope and export its token"
+        )
+    })?;
+    let mapping = hubspot::mapping(&args.maps)?;
+    let store = open_store(dir)?;
+    let filter = filter(&store, &args.filter)?;
+    let mut client = HubSpot::new(&args.base_url, Secret::new(token), args.rate, mapping)?;
+    let watermark = Watermark::new(dir, "hubspot", describe(&args.filter));
+    let resume = watermark.resume_after();
+    let reader = store.reader()?;
+    let total = filter.only.as_ref().map_or(reader.counters()?.unique_leads, |ids| ids.len() as u64);
+    let bar = progress(total);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut skipped = 0;
+    let mut batch: Vec<Lead> = Vec::with_capacity(hubspot::BATCH);
+    let mut leads = reader.leads_after(resume)?;
+    loop {
+        let next = leads.next().transpose()?;
+        if let Some(lead) = next {
+            if !filter.accepts(&lead) {
+                skipped += 1;
+                continue;
+            }
+            batch.push(lead);
+            if batch.len() < hubspot::BATCH {
+                continue;
+            }
+        }
+        let Some(last) = batch.last().map(|l| l.id) else { break };
+        runtime.block_on(client.send(&batch))?;
+        watermark.save(last, false)?;
+        bar.inc(batch.len() as u64);
+        batch.clear();
+    }
+    watermark.save(0, true)?;
+    bar.finish_and_clear();
+    let report = client.into_report();
+    if !report.failed.is_empty() || !report.not_sent.is_empty() {
+        write_crm_report(&args.report, &report)?;
+    }
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["filtered_out"] = skipped.into();
+        value["resumed_after"] = resume.into();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_crm_report("HubSpot contacts", &args.report, &report, skipped, resume);
+    }
+    Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) })
+}
+
+fn write_crm_report(path: &Path, report: &CrmReport) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    out.write_record(["lead_id", "status", "reason"])?;
+    let rows =
+        report.failed.iter().map(|r| ("failed", r)).chain(report.not_sent.iter().map(|r| ("not_sent", r)));
+    for (status, (id, reason)) in rows {
+        out.write_record([id.to_string().as_str(), status, reason])?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn print_crm_report(what: &str, path: &Path, r: &CrmReport, skipped: u64, resume: Option<u64>) {
+    println!("{what}");
+    if let Some(id) = resume {
+        println!("resumed an interrupted export after lead {id}");
+    }
+    println!("created       {:>10}", r.created);
+    println!("updated       {:>10}", r.updated);
+    println!("not sent      {:>10}", r.not_sent.len());
+    println!("failed        {:>10}", r.failed.len());
+    println!("filtered out  {:>10}", skipped);
+    println!("requests      {:>10}", r.requests);
+    if !r.failed.is_empty() || !r.not_sent.is_empty() {
+        println!("each lead not sent or refused, and why: {}", path.display());
+    }
+}
+
+/// Where a CRM export stopped: `<data dir>/exports/<target>.json`, rewritten
+/// atomically after each sent batch; a finished pass is marked complete.
+struct Watermark {
+    path: PathBuf,
+    filter: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WatermarkFile {
+    filter: String,
+    last_lead_id: u64,
+    complete: bool,
+}
+
+impl Watermark {
+    fn new(dir: &Path, target: &str, filter: String) -> Watermark {
+        Watermark { path: dir.join("exports").join(format!("{target}.json")), filter }
+    }
+
+    /// The last lead sent by an unfinished export with the same filters.
+    fn resume_after(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        let saved: WatermarkFile = serde_json::from_str(&text).ok()?;
+        (!saved.complete && saved.filter == self.filter && saved.last_lead_id > 0)
+            .then_some(saved.last_lead_id)
+    }
+
+    fn save(&self, last_lead_id: u64, complete: bool) -> anyhow::Result<()> {
+        let saved = WatermarkFile { filter: self.filter.clone(), last_lead_id, complete };
+        let folder = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+        let tmp = self.path.with_extension("json.partial");
+        std::fs::write(&tmp, serde_json::to_vec(&saved)?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &self.path).with_context(|| format!("writing {}", self.path.display()))?;
+        Ok(())
+    }
 }
 
 fn progress(total: u64) -> ProgressBar {

@@ -15,11 +15,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Query, Settings, VendorKind, VendorSettings, WorkflowSettings};
+use crate::http::{RequestMetrics, VendorClient};
 use crate::pipeline::{PipelineError, Writer};
 use crate::sources::Connector;
 use crate::sources::apollo::Apollo;
 use crate::sources::brightdata::BrightData;
-use crate::sources::client::{RequestMetrics, VendorClient};
 use crate::sources::salesnav::SalesNav;
 use crate::sources::zoominfo::ZoomInfo;
 use crate::store::{Store, StoreError, WorkflowRecord};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::sources::client::RequestMetrics;
+use crate::http::RequestMetrics;
 use crate::store::WorkflowRecord;
 
 /// Where a workflow is.

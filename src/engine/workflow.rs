@@ -11,9 +11,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::stats::{LiveWorkflow, WorkflowState};
+use crate::http::FetchError;
 use crate::pipeline::{self, Checkpoint, Item};
 use crate::sources::Connector;
-use crate::sources::client::FetchError;
 
 /// Consecutive failed pages that open the breaker.
 pub const BREAKER_PAGES: u32 = 5;
@@ -219,7 +219,7 @@ impl WorkflowTask {
     /// A counter's growth since the last checkpoint, marked as reported.
     fn unreported(
         &mut self,
-        counter: fn(&crate::sources::client::RequestMetrics) -> &AtomicU64,
+        counter: fn(&crate::http::RequestMetrics) -> &AtomicU64,
         reported: fn(&mut Self) -> &mut u64,
     ) -> u64 {
         let total = counter(&self.live.metrics).load(Ordering::Relaxed);

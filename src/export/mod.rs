@@ -3,6 +3,7 @@
 //! never reach into the store themselves.
 
 mod csv;
+pub mod hubspot;
 mod jsonl;
 pub mod postgres;
 

@@ -10,9 +10,9 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{FetchError, RequestMetrics, VendorClient, snippet};
 use super::{Page, SearchCursor, json_text};
 use crate::config::{ApolloQuery, Costs, Secret};
+use crate::http::{FetchError, RequestMetrics, VendorClient, snippet};
 use crate::lead::{Millis, RawLead, Source};
 
 /// Apollo shows at most 500 search pages.

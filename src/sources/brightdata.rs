@@ -12,9 +12,9 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::client::{FetchError, RequestMetrics, VendorClient};
 use super::{Page, json_text};
 use crate::config::{BrightDataQuery, Costs, Secret};
+use crate::http::{FetchError, RequestMetrics, VendorClient};
 use crate::lead::{Millis, RawLead, Source};
 
 /// Wait between progress polls, and after a "not ready" download (vendor time).

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::client::{FetchError, RequestMetrics, VendorClient};
 use crate::config::{Settings, VendorKind, VendorSettings};
+use crate::http::{FetchError, RequestMetrics, VendorClient};
 
 /// One connection's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]

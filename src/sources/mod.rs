@@ -1,12 +1,11 @@
 //! Vendor sources: where records come from. Each connector speaks one vendor's
-//! documented API through the shared [`client`] and hands back pages of
+//! documented API through the shared [`crate::http`] client and hands back pages of
 //! [`RawLead`]s with the cursor to resume after them; [`sandbox`] holds the
 //! vendors' in-process twins.
 
 pub mod apollo;
 pub mod brightdata;
 pub mod check;
-pub mod client;
 pub mod salesnav;
 pub mod sandbox;
 pub mod zoominfo;
@@ -80,7 +79,7 @@ impl Connector {
         &mut self,
         cursor: Option<&str>,
         now: crate::lead::Millis,
-    ) -> Result<Page<String>, client::FetchError> {
+    ) -> Result<Page<String>, crate::http::FetchError> {
         match self {
             Connector::Apollo(c) => Ok(page_with_json_cursor(c.next_page(parse_cursor(cursor), now).await?)),
             Connector::BrightData(c) => {

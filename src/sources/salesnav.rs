@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Page;
-use super::client::FetchError;
+use crate::http::FetchError;
 use crate::import::{self, ImportOptions};
 use crate::pipeline::Item;
 

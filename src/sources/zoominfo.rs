@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use super::client::{FetchError, RequestMetrics, VendorClient, snippet};
 use super::{Page, SearchCursor, json_text};
 use crate::config::{Costs, Secret, ZoomInfoQuery};
+use crate::http::{FetchError, RequestMetrics, VendorClient, snippet};
 use crate::lead::{Millis, RawLead, Source};
 
 /// Renew the token after this much of its 60-minute life (vendor time).

@@ -11,7 +11,7 @@ fn small(config: SandboxConfig) -> SandboxConfig {
 }
 
 async fn post(sb: &Sandbox, path: &str, key: &str, body: Value) -> reqwest::Response {
-    crate::sources::client::http(Duration::from_secs(10))
+    crate::http::http(Duration::from_secs(10))
         .unwrap()
         .post(format!("{}{path}", sb.base_url("apollo")))
         .header("x-api-key", key)

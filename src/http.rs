@@ -1,4 +1,4 @@
-//! The HTTP client every connector shares: reqwest over rustls (ring), a governor
+//! The HTTP client every vendor connector and CRM exporter shares: reqwest over rustls (ring), a governor
 //! limiter per vendor account (requests evenly spaced, never a burst over the
 //! limit), up to [`MAX_ATTEMPTS`] attempts with jittered exponential backoff on
 //! 429, 5xx, timeouts, connection errors and garbage bodies, `Retry-After` (seconds

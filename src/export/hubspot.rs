@@ -1,0 +1,329 @@
+//! The HubSpot export: contacts upserted by email through
+//! `POST /crm/v3/objects/contacts/batch/upsert`, 100 per call, under the portal's
+//! rate limit (the shared [`crate::http`] client: spacing, 429 + `Retry-After`,
+//! retries). A 207 answer is read per contact; a lead without an email cannot be a
+//! HubSpot contact and is listed, not sent. Upserting by email makes a rerun create
+//! no duplicates.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Rate, Secret};
+use crate::http::{FetchError, RequestMetrics, VendorClient};
+use crate::lead::{Lead, LeadId};
+
+/// Contacts per call (HubSpot's batch limit).
+pub const BATCH: usize = 100;
+/// The public API root.
+pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
+/// Private apps on Free/Starter portals: 100 requests per 10 s (Professional and
+/// Enterprise: 190; set `--rate`).
+pub const DEFAULT_RATE: Rate = Rate { requests: 100, per: Duration::from_secs(10) };
+/// Times a batch that failed for a passing reason (429s, 5xx, timeouts beyond the
+/// client's own retries) is tried again before the export stops (resumable).
+const BATCH_ATTEMPTS: u32 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    #[error("{crm} refused the credentials ({detail}) — check {env} and its scopes")]
+    Unauthorized { crm: &'static str, env: &'static str, detail: String },
+    #[error("{crm}: {error} — the export can be run again; it resumes after the last sent batch")]
+    Request { crm: &'static str, error: FetchError },
+    #[error("field mapping '{0}': use LEAD_FIELD=PROPERTY with a lead field of {fields}", fields = LEAD_FIELDS.join(", "))]
+    BadMapping(String),
+}
+
+/// The lead fields a mapping can name.
+pub const LEAD_FIELDS: [&str; 14] = [
+    "email",
+    "first_name",
+    "last_name",
+    "full_name",
+    "job_title",
+    "seniority",
+    "company",
+    "website",
+    "industry",
+    "city",
+    "region",
+    "country",
+    "phone",
+    "linkedin_url",
+];
+
+/// Lead field → HubSpot property, the defaults.
+const DEFAULT_MAPPING: [(&str, &str); 11] = [
+    ("email", "email"),
+    ("first_name", "firstname"),
+    ("last_name", "lastname"),
+    ("job_title", "jobtitle"),
+    ("company", "company"),
+    ("website", "website"),
+    ("city", "city"),
+    ("region", "state"),
+    ("country", "country"),
+    ("phone", "phone"),
+    // A custom contact property: create it in HubSpot, or map it elsewhere / away.
+    ("linkedin_url", "linkedin_url"),
+];
+
+/// The mapping after `overrides` (`lead_field=property`; an empty property drops it).
+pub fn mapping(overrides: &[String]) -> Result<Vec<(String, String)>, CrmError> {
+    let mut map: Vec<(String, String)> =
+        DEFAULT_MAPPING.iter().map(|(f, p)| ((*f).to_owned(), (*p).to_owned())).collect();
+    for item in overrides {
+        let (field, property) = item.split_once('=').ok_or_else(|| CrmError::BadMapping(item.clone()))?;
+        let field = field.trim();
+        if !LEAD_FIELDS.contains(&field) {
+            return Err(CrmError::BadMapping(item.clone()));
+        }
+        map.retain(|(f, _)| f != field);
+        if !property.trim().is_empty() {
+            map.push((field.to_owned(), property.trim().to_owned()));
+        }
+    }
+    Ok(map)
+}
+
+/// A lead field's value as text.
+pub fn field_value(lead: &Lead, field: &str) -> Option<String> {
+    let c = &lead.company;
+    let l = &lead.location;
+    match field {
+        "email" => lead.email.clone(),
+        "first_name" => lead.first_name.clone(),
+        "last_name" => lead.last_name.clone(),
+        "full_name" => Some(lead.display_name()).filter(|n| !n.is_empty()),
+        "job_title" => lead.job_title.clone(),
+        "seniority" => lead.seniority.clone(),
+        "company" => c.name.clone(),
+        "website" => c.domain.as_ref().map(|d| format!("https://{d}")),
+        "industry" => c.industry.clone(),
+        "city" => l.city.clone(),
+        "region" => l.region.clone(),
+        "country" => l.country.clone(),
+        "phone" => lead.phone.clone(),
+        "linkedin_url" => lead.linkedin_url.clone(),
+        _ => None,
+    }
+}
+
+/// What a CRM export did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CrmReport {
+    pub created: u64,
+    pub updated: u64,
+    /// Leads the CRM refused, with its reason.
+    pub failed: Vec<(LeadId, String)>,
+    /// Leads not sent because the CRM cannot take them (e.g. no email), with why.
+    pub not_sent: Vec<(LeadId, String)>,
+    pub requests: u64,
+}
+
+pub struct HubSpot {
+    client: VendorClient,
+    token: Secret,
+    mapping: Vec<(String, String)>,
+    metrics: RequestMetrics,
+    report: CrmReport,
+}
+
+#[derive(Serialize)]
+struct Input<'a> {
+    #[serde(rename = "idProperty")]
+    id_property: &'static str,
+    id: &'a str,
+    properties: HashMap<&'a str, String>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    results: Vec<Contact>,
+    #[serde(default)]
+    errors: Vec<BatchError>,
+}
+
+#[derive(Deserialize)]
+struct Contact {
+    #[serde(default)]
+    new: bool,
+    #[serde(default)]
+    properties: HashMap<String, Option<String>>,
+}
+
+#[derive(Deserialize)]
+struct BatchError {
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    context: HashMap<String, Vec<String>>,
+}
+
+impl HubSpot {
+    pub fn new(
+        base_url: &str,
+        token: Secret,
+        rate: Rate,
+        mapping: Vec<(String, String)>,
+    ) -> Result<HubSpot, CrmError> {
+        let client = VendorClient::new("hubspot", base_url, rate, Duration::from_secs(30), 1.0)
+            .map_err(|e| CrmError::Request { crm: "HubSpot", error: FetchError::Connect(e.to_string()) })?;
+        Ok(HubSpot {
+            client,
+            token,
+            mapping,
+            metrics: RequestMetrics::default(),
+            report: CrmReport::default(),
+        })
+    }
+
+    /// Sends `leads` (any number; 100 per call). Leads without an email are listed.
+    pub async fn send(&mut self, leads: &[Lead]) -> Result<(), CrmError> {
+        let (with_email, without): (Vec<&Lead>, Vec<&Lead>) = leads.iter().partition(|l| l.email.is_some());
+        for lead in without {
+            self.report.not_sent.push((lead.id, "no email: HubSpot contacts are upserted by email".into()));
+        }
+        // A batch HubSpot rejects whole (a 4xx) is split in halves until the leads it
+        // objects to stand alone and are reported; the others still go through.
+        let mut pending: Vec<&[&Lead]> = with_email.chunks(BATCH).rev().collect();
+        while let Some(batch) = pending.pop() {
+            match self.send_batch(batch).await {
+                Err(CrmError::Request { error: FetchError::Rejected { status, body }, .. }) => {
+                    if batch.len() == 1 {
+                        self.report.failed.push((batch[0].id, format!("HTTP {status}: {body}")));
+                    } else {
+                        let (a, b) = batch.split_at(batch.len() / 2);
+                        pending.extend([b, a]);
+                    }
+                }
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_batch(&mut self, leads: &[&Lead]) -> Result<(), CrmError> {
+        let inputs: Vec<Input> = leads.iter().map(|l| self.input(l)).collect();
+        let body = serde_json::json!({ "inputs": inputs });
+        let url = format!("{}/crm/v3/objects/contacts/batch/upsert", self.client.base_url());
+        let mut attempt = 1;
+        let answer: Answer = loop {
+            let result = self
+                .client
+                .json(&self.metrics, classify, |http| {
+                    http.post(&url).bearer_auth(self.token.expose()).json(&body)
+                })
+                .await;
+            match result {
+                Ok(answer) => break answer,
+                Err(FetchError::Unauthorized { status, message }) => {
+                    let detail = format!("HTTP {status}: {message}");
+                    return Err(CrmError::Unauthorized { crm: "HubSpot", env: "HUBSPOT_TOKEN", detail });
+                }
+                Err(e) if e.is_retryable() && attempt < BATCH_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "HubSpot batch failed; trying it again");
+                    tokio::time::sleep(Duration::from_secs(2u64.pow(attempt))).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(CrmError::Request { crm: "HubSpot", error }),
+            }
+        };
+        self.report.requests = self.metrics.requests.load(std::sync::atomic::Ordering::Relaxed);
+        self.read_answer(leads, answer);
+        Ok(())
+    }
+
+    fn input<'a>(&'a self, lead: &'a Lead) -> Input<'a> {
+        let properties = self
+            .mapping
+            .iter()
+            .filter_map(|(field, property)| Some((property.as_str(), field_value(lead, field)?)))
+            .collect::<HashMap<&str, String>>();
+        // Safe: only leads with an email reach here.
+        Input { id_property: "email", id: lead.email.as_deref().unwrap_or_default(), properties }
+    }
+
+    /// Counts created and updated contacts; an input HubSpot did not return failed,
+    /// with the error naming it (or the batch's first error).
+    fn read_answer(&mut self, leads: &[&Lead], answer: Answer) {
+        let mut returned: HashMap<String, bool> = HashMap::new();
+        for contact in answer.results {
+            if let Some(Some(email)) = contact.properties.get("email") {
+                returned.insert(email.to_lowercase(), contact.new);
+            }
+        }
+        for lead in leads {
+            let email = lead.email.as_deref().unwrap_or_default().to_lowercase();
+            match returned.get(&email) {
+                Some(true) => self.report.created += 1,
+                Some(false) => self.report.updated += 1,
+                None => {
+                    let reason = error_for(&answer.errors, &email);
+                    self.report.failed.push((lead.id, reason));
+                }
+            }
+        }
+    }
+
+    pub fn report(&self) -> &CrmReport {
+        &self.report
+    }
+
+    pub fn into_report(self) -> CrmReport {
+        self.report
+    }
+}
+
+fn error_for(errors: &[BatchError], email: &str) -> String {
+    let names = |e: &&BatchError| e.context.values().flatten().any(|v| v.eq_ignore_ascii_case(email));
+    let found = errors.iter().find(names).or(errors.first());
+    match found {
+        Some(e) => format!("{}: {}", e.category.as_deref().unwrap_or("ERROR"), e.message),
+        None => "HubSpot did not return this contact".to_owned(),
+    }
+}
+
+/// HubSpot's answers read the common way (429, 401/403, 5xx, other 4xx rejected).
+fn classify(_: u16, _: &reqwest::header::HeaderMap, _: &[u8]) -> Option<FetchError> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_overrides_and_drops() {
+        let m = mapping(&["linkedin_url=hs_linkedin".into(), "phone=".into(), "industry=industry".into()])
+            .unwrap();
+        assert!(m.contains(&("linkedin_url".into(), "hs_linkedin".into())));
+        assert!(!m.iter().any(|(f, _)| f == "phone"));
+        assert!(m.contains(&("industry".into(), "industry".into())));
+        assert!(mapping(&["nickname=x".into()]).is_err());
+        assert!(mapping(&["no-equals".into()]).is_err());
+    }
+
+    #[test]
+    fn the_error_naming_a_contact_is_its_reason() {
+        let errors = vec![
+            BatchError {
+                category: Some("VALIDATION_ERROR".into()),
+                message: "bad a".into(),
+                context: HashMap::new(),
+            },
+            BatchError {
+                category: Some("VALIDATION_ERROR".into()),
+                message: "Email address b@x is invalid".into(),
+                context: HashMap::from([("ids".into(), vec!["B@x".into()])]),
+            },
+        ];
+        assert_eq!(error_for(&errors, "b@x"), "VALIDATION_ERROR: Email address b@x is invalid");
+        assert_eq!(error_for(&errors, "c@x"), "VALIDATION_ERROR: bad a");
+        assert_eq!(error_for(&[], "c@x"), "HubSpot did not return this contact");
+    }
+}
