@@ -20,13 +20,15 @@ csv="$work/leads-$rows.csv"
 if [ ! -f "$work/data/leads.redb" ]; then
   target/release/leadsprint --data-dir "$work/data" import "$csv" | tail -3
 fi
-/usr/bin/time -f "reindex: %e s wall, %U s user, %S s sys, %M KB peak RSS" \
-  target/release/leadsprint --data-dir "$work/data" reindex
-du -sh "$work/data/search"
-LEADSPRINT_BENCH_DATA_DIR="$work/data" cargo bench --quiet --bench search 2>/dev/null | tee "$work/search-ours.txt"
+if [ -z "${PG_ONLY:-}" ]; then  # PG_ONLY=1 reuses the last run's figures for our side
+  /usr/bin/time -f "reindex: %e s wall, %U s user, %S s sys, %M KB peak RSS" \
+    target/release/leadsprint --data-dir "$work/data" reindex
+  du -sh "$work/data/search"
+  LEADSPRINT_BENCH_DATA_DIR="$work/data" cargo bench --quiet --bench search 2>/dev/null | tee "$work/search-ours.txt"
+fi
 
 echo "--- PostgreSQL $(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1) full-text search over the same leads"
-target/release/leadsprint --data-dir "$work/data" export csv --out "$work/leads.csv"
+[ -f "$work/leads.csv" ] || target/release/leadsprint --data-dir "$work/data" export csv --out "$work/leads.csv"
 # shellcheck source=benches/pg-cluster.sh
 source benches/pg-cluster.sh "$work/pg" 55433
 trap pg_stop EXIT

@@ -203,6 +203,29 @@ impl VendorClient {
         classify: Classify,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<T, FetchError> {
+        self.request(metrics, classify, make, |body| {
+            serde_json::from_slice(body).map_err(|e| FetchError::Garbage { detail: e.to_string(), snippet: snippet(body) })
+        })
+        .await
+    }
+
+    /// As [`VendorClient::json`], for answers that are not JSON (CSV, empty bodies).
+    pub async fn text(
+        &self,
+        metrics: &RequestMetrics,
+        classify: Classify,
+        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<String, FetchError> {
+        self.request(metrics, classify, make, |body| Ok(String::from_utf8_lossy(body).into_owned())).await
+    }
+
+    async fn request<T>(
+        &self,
+        metrics: &RequestMetrics,
+        classify: Classify,
+        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        parse: impl Fn(&[u8]) -> Result<T, FetchError>,
+    ) -> Result<T, FetchError> {
         let mut attempt = 1;
         loop {
             let waited = Instant::now();
@@ -219,7 +242,7 @@ impl VendorClient {
             self.limiter.until_ready().await;
             metrics.limiter_wait_micros.fetch_add(waited.elapsed().as_micros() as u64, Ordering::Relaxed);
             metrics.requests.fetch_add(1, Ordering::Relaxed);
-            let result = self.once(metrics, classify, make(&self.http)).await;
+            let result = self.once(metrics, classify, make(&self.http), &parse).await;
             let error = match result {
                 Ok(value) => {
                     metrics.successes.fetch_add(1, Ordering::Relaxed);
@@ -251,11 +274,12 @@ impl VendorClient {
         }
     }
 
-    async fn once<T: DeserializeOwned>(
+    async fn once<T>(
         &self,
         metrics: &RequestMetrics,
         classify: Classify,
         request: reqwest::RequestBuilder,
+        parse: &impl Fn(&[u8]) -> Result<T, FetchError>,
     ) -> Result<T, FetchError> {
         let started = Instant::now();
         let response = request.send().await.map_err(transport_error)?;
@@ -269,11 +293,9 @@ impl VendorClient {
         if !(200..300).contains(&status) {
             return Err(default_error(status, &headers, &body));
         }
-        serde_json::from_slice(&body).map_err(|e| {
-            let error = FetchError::Garbage { detail: e.to_string(), snippet: snippet(&body) };
+        parse(&body).inspect_err(|error| {
             // Retried; the workflow logs it at warn if the page fails.
             tracing::debug!(vendor = self.vendor, "{error}");
-            error
         })
     }
 }

@@ -131,3 +131,90 @@ fn an_interrupted_export_resumes_after_its_last_batch() {
     assert_eq!(again["resumed_after"], serde_json::Value::Null);
     assert_eq!(again["updated"], 300);
 }
+
+mod salesforce {
+    use crate::support::crm::salesforce::{CLIENT_ID, CLIENT_SECRET, FakeSalesforce, USERNAME};
+    use crate::support::{Run, Sandbox};
+
+    const KEY: &str = include_str!("fixtures/salesforce/jwt-key.pem");
+
+    /// 20 complete leads, 2 without a company, 1 with an email the org refuses.
+    fn leads_csv() -> String {
+        let mut out = String::from("First Name,Last Name,Title,Company,Email,Person Linkedin Url\n");
+        for i in 0..20 {
+            let email = if i == 7 { format!("invalid{i}@acme.com") } else { format!("p{i}@acme.com") };
+            out += &format!("P{i},Person{i},PPC Manager,Acme,{email},https://www.linkedin.com/in/p-{i}\n");
+        }
+        out += "Solo,NoCompany,CMO,,solo@x.com,https://www.linkedin.com/in/solo\n";
+        out += "Free,Lancer,Consultant,,free@y.com,https://www.linkedin.com/in/free\n";
+        out
+    }
+
+    fn export(sb: &Sandbox, fake: &FakeSalesforce, env: &[(&str, &str)], extra: &[&str]) -> Run {
+        let report = sb.path("sf-report.csv");
+        let report = report.to_str().unwrap().to_owned();
+        let mut args = vec!["export", "salesforce", "--login-url", &fake.url, "--poll", "10ms", "--json"];
+        args.extend_from_slice(&["--report", &report]);
+        args.extend_from_slice(extra);
+        let mut cmd = sb.command(&args);
+        for var in ["SALESFORCE_CLIENT_SECRET", "SALESFORCE_PRIVATE_KEY", "SALESFORCE_USERNAME"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("SALESFORCE_CLIENT_ID", CLIENT_ID).envs(env.iter().copied());
+        Run::from(cmd.output().expect("run leadsprint"))
+    }
+
+    #[test]
+    fn upsert_job_reports_failures_per_lead_reauthenticates_and_reruns_without_duplicates() {
+        let fake = FakeSalesforce::start();
+        fake.org.lock().unwrap().expire_after = Some(3);
+        let sb = Sandbox::new();
+        assert_eq!(sb.import(&sb.write("l.csv", leads_csv())).code, 0);
+        let secret = [("SALESFORCE_CLIENT_SECRET", CLIENT_SECRET)];
+        let run = export(&sb, &fake, &secret, &["--external-id", "Leadsprint_Id__c"]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(report["created"], 19, "{report}");
+        assert_eq!(report["not_sent"].as_array().unwrap().len(), 2, "{report}");
+        let failed = report["failed"].as_array().unwrap();
+        assert_eq!(failed.len(), 1, "{report}");
+        assert!(failed[0][1].as_str().unwrap().starts_with("INVALID_EMAIL_ADDRESS"), "{report}");
+        let listed = std::fs::read_to_string(sb.path("sf-report.csv")).unwrap();
+        assert!(listed.contains("not_sent,missing Company"), "{listed}");
+        {
+            let org = fake.org.lock().unwrap();
+            assert!(org.sign_ins >= 2, "an expired session was not renewed ({} sign-ins)", org.sign_ins);
+            assert_eq!(org.leads.len(), 19);
+            let row = org.leads.values().find(|r| r["Email"] == "p3@acme.com").unwrap();
+            assert_eq!((row["LastName"].as_str(), row["Company"].as_str(), row["Title"].as_str()), ("Person3", "Acme", "PPC Manager"));
+        }
+        let again = export(&sb, &fake, &secret, &["--external-id", "Leadsprint_Id__c"]);
+        let again: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+        assert_eq!((again["created"].as_u64(), again["updated"].as_u64()), (Some(0), Some(19)), "{again}");
+        assert_eq!(fake.org.lock().unwrap().leads.len(), 19, "a rerun must not duplicate Leads");
+    }
+
+    #[test]
+    fn jwt_bearer_signs_in_and_insert_maps_failed_rows_back() {
+        let fake = FakeSalesforce::start();
+        let sb = Sandbox::new();
+        assert_eq!(sb.import(&sb.write("l.csv", leads_csv())).code, 0);
+        let jwt = [("SALESFORCE_USERNAME", USERNAME), ("SALESFORCE_PRIVATE_KEY", KEY)];
+        let run = export(&sb, &fake, &jwt, &[]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(report["created"], 19, "{report}");
+        // The refused row is found by its content, without an external id.
+        let leads = sb.leads();
+        let refused = leads.iter().find(|l| l["email"] == "invalid7@acme.com").unwrap();
+        assert_eq!(report["failed"][0][0], refused["id"], "{report}");
+        assert_eq!(fake.org.lock().unwrap().jwt_sign_ins, 1);
+
+        let wrong = export(&sb, &fake, &[("SALESFORCE_USERNAME", "someone@else"), ("SALESFORCE_PRIVATE_KEY", KEY)], &[]);
+        assert_eq!(wrong.code, 1);
+        assert!(wrong.stderr.contains("Salesforce"), "{}", wrong.stderr);
+        assert!(!wrong.stderr.contains("BEGIN PRIVATE KEY"), "the key leaked");
+        let none = export(&sb, &fake, &[], &[]);
+        assert!(none.stderr.contains("set SALESFORCE_CLIENT_SECRET"), "{}", none.stderr);
+    }
+}

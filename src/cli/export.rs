@@ -11,7 +11,9 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use leadsprint::config::{Rate, Secret};
-use leadsprint::export::hubspot::{self, CrmReport, HubSpot};
+use leadsprint::export::crm::{self, CrmError, CrmReport};
+use leadsprint::export::hubspot::{self, HubSpot};
+use leadsprint::export::salesforce::{self, Auth, Salesforce, SalesforceTarget};
 use leadsprint::export::postgres::{self, PgExport, PgReport, PgTarget};
 use leadsprint::export::{self, FileFormat, Filter};
 use leadsprint::lead::Lead;
@@ -26,6 +28,8 @@ pub enum ExportTarget {
     Postgres(PostgresArgs),
     /// Upsert HubSpot contacts by email (token in HUBSPOT_TOKEN); resumable and idempotent.
     Hubspot(HubspotArgs),
+    /// Load Leads with Bulk API 2.0 ingest jobs (credentials in SALESFORCE_*); resumable.
+    Salesforce(SalesforceArgs),
     /// A CSV file (formula prefixes neutralised).
     Csv(FileExportArgs),
     /// One JSON lead per line, with identity keys, sources and merge history.
@@ -97,10 +101,38 @@ pub struct HubspotArgs {
     filter: FilterArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct SalesforceArgs {
+    /// Where to sign in: https://login.salesforce.com, https://test.salesforce.com or your My Domain URL.
+    #[arg(long, env = "SALESFORCE_LOGIN_URL", default_value = "https://login.salesforce.com")]
+    login_url: String,
+    /// A custom External ID field on Lead holding the lead id (upsert); without it, leads are inserted.
+    #[arg(long)]
+    external_id: Option<String>,
+    /// API calls allowed (the org's daily API limit spread out; Bulk jobs need few calls).
+    #[arg(long, default_value = "20/s", value_parser = leadsprint::config::parse_rate)]
+    rate: Rate,
+    /// Time between job status polls.
+    #[arg(long, default_value = "2s", value_parser = leadsprint::config::parse_duration)]
+    poll: std::time::Duration,
+    /// LEAD_FIELD=SalesforceField, repeatable; an empty field drops it (see README).
+    #[arg(long = "map", value_name = "FIELD=SF_FIELD")]
+    maps: Vec<String>,
+    /// Where to list leads not sent or refused (CSV: lead_id, status, reason); written only if any.
+    #[arg(long, default_value = "leadsprint-salesforce-report.csv")]
+    report: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
 pub fn run(dir: &Path, target: ExportTarget) -> anyhow::Result<ExitCode> {
     match target {
         ExportTarget::Postgres(args) => to_postgres(dir, args),
         ExportTarget::Hubspot(args) => to_hubspot(dir, args),
+        ExportTarget::Salesforce(args) => to_salesforce(dir, args),
         ExportTarget::Csv(args) => to_file(dir, FileFormat::Csv, args),
         ExportTarget::Jsonl(args) => to_file(dir, FileFormat::Jsonl, args),
     }
@@ -203,50 +235,126 @@ fn to_hubspot(dir: &Path, args: HubspotArgs) -> anyhow::Result<ExitCode> {
             "HUBSPOT_TOKEN is not set: create a private app with the crm.objects.contacts.write scope and export its token"
         )
     })?;
-    let mapping = hubspot::mapping(&args.maps)?;
+    let mapping = crm::mapping(&hubspot::DEFAULT_MAPPING, &args.maps)?;
+    let client = HubSpot::new(&args.base_url, Secret::new(token), args.rate, mapping)?;
+    let out = CrmOutput { title: "HubSpot contacts", report: &args.report, json: args.json };
+    to_crm(dir, Crm::HubSpot(client), "hubspot", hubspot::BATCH, &args.filter, out)
+}
+
+fn to_salesforce(dir: &Path, args: SalesforceArgs) -> anyhow::Result<ExitCode> {
+    let target = SalesforceTarget {
+        login_url: args.login_url.clone(),
+        auth: salesforce_auth()?,
+        external_id: args.external_id.clone(),
+        mapping: crm::mapping(&salesforce::DEFAULT_MAPPING, &args.maps)?,
+        rate: args.rate,
+        poll: args.poll,
+    };
+    let client = Salesforce::new(target)?;
+    let out = CrmOutput { title: "Salesforce Leads", report: &args.report, json: args.json };
+    to_crm(dir, Crm::Salesforce(Box::new(client)), "salesforce", salesforce::BATCH, &args.filter, out)
+}
+
+/// Client credentials when SALESFORCE_CLIENT_SECRET is set, else the JWT bearer flow.
+fn salesforce_auth() -> anyhow::Result<Auth> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let client_id = var("SALESFORCE_CLIENT_ID")
+        .ok_or_else(|| anyhow::anyhow!("SALESFORCE_CLIENT_ID is not set: the consumer key of your external client app"))?;
+    if let Some(secret) = var("SALESFORCE_CLIENT_SECRET") {
+        return Ok(Auth::ClientCredentials { client_id, client_secret: Secret::new(secret) });
+    }
+    let key = match (var("SALESFORCE_PRIVATE_KEY"), var("SALESFORCE_PRIVATE_KEY_FILE")) {
+        (Some(pem), _) => pem,
+        (None, Some(path)) => std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?,
+        (None, None) => anyhow::bail!(
+            "set SALESFORCE_CLIENT_SECRET (client credentials flow), or SALESFORCE_USERNAME with SALESFORCE_PRIVATE_KEY or SALESFORCE_PRIVATE_KEY_FILE (JWT bearer flow)"
+        ),
+    };
+    let username = var("SALESFORCE_USERNAME")
+        .ok_or_else(|| anyhow::anyhow!("SALESFORCE_USERNAME is not set: the JWT bearer flow signs in as this user"))?;
+    Ok(Auth::JwtBearer { client_id, username, private_key_pem: Secret::new(key) })
+}
+
+/// The CRM exporters, one loop for both.
+enum Crm {
+    HubSpot(HubSpot),
+    Salesforce(Box<Salesforce>),
+}
+
+impl Crm {
+    async fn prepare(&mut self) -> Result<(), CrmError> {
+        match self {
+            Crm::HubSpot(_) => Ok(()),
+            Crm::Salesforce(sf) => sf.sign_in().await,
+        }
+    }
+
+    async fn send(&mut self, leads: &[Lead]) -> Result<(), CrmError> {
+        match self {
+            Crm::HubSpot(h) => h.send(leads).await,
+            Crm::Salesforce(sf) => sf.send(leads).await,
+        }
+    }
+
+    fn into_report(self) -> CrmReport {
+        match self {
+            Crm::HubSpot(h) => h.into_report(),
+            Crm::Salesforce(sf) => sf.into_report(),
+        }
+    }
+}
+
+struct CrmOutput<'a> {
+    title: &'a str,
+    report: &'a Path,
+    json: bool,
+}
+
+/// Sends the accepted leads after the watermark in batches, moving the watermark
+/// after each, then reports.
+fn to_crm(dir: &Path, mut crm: Crm, name: &str, size: usize, args: &FilterArgs, out: CrmOutput) -> anyhow::Result<ExitCode> {
     let store = open_store(dir)?;
-    let filter = filter(&store, &args.filter)?;
-    let mut client = HubSpot::new(&args.base_url, Secret::new(token), args.rate, mapping)?;
-    let watermark = Watermark::new(dir, "hubspot", describe(&args.filter));
+    let filter = filter(&store, args)?;
+    let watermark = Watermark::new(dir, name, describe(args));
     let resume = watermark.resume_after();
     let reader = store.reader()?;
     let total = filter.only.as_ref().map_or(reader.counters()?.unique_leads, |ids| ids.len() as u64);
-    let bar = progress(total);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(crm.prepare())?;
+    let bar = progress(total);
     let mut skipped = 0;
-    let mut batch: Vec<Lead> = Vec::with_capacity(hubspot::BATCH);
+    let mut batch: Vec<Lead> = Vec::with_capacity(size);
     let mut leads = reader.leads_after(resume)?;
     loop {
-        let next = leads.next().transpose()?;
-        if let Some(lead) = next {
+        if let Some(lead) = leads.next().transpose()? {
             if !filter.accepts(&lead) {
                 skipped += 1;
                 continue;
             }
             batch.push(lead);
-            if batch.len() < hubspot::BATCH {
+            if batch.len() < size {
                 continue;
             }
         }
         let Some(last) = batch.last().map(|l| l.id) else { break };
-        runtime.block_on(client.send(&batch))?;
+        runtime.block_on(crm.send(&batch))?;
         watermark.save(last, false)?;
         bar.inc(batch.len() as u64);
         batch.clear();
     }
     watermark.save(0, true)?;
     bar.finish_and_clear();
-    let report = client.into_report();
+    let report = crm.into_report();
     if !report.failed.is_empty() || !report.not_sent.is_empty() {
-        write_crm_report(&args.report, &report)?;
+        write_crm_report(out.report, &report)?;
     }
-    if args.json {
+    if out.json {
         let mut value = serde_json::to_value(&report)?;
         value["filtered_out"] = skipped.into();
         value["resumed_after"] = resume.into();
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print_crm_report("HubSpot contacts", &args.report, &report, skipped, resume);
+        print_crm_report(out.title, out.report, &report, skipped, resume);
     }
     Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) })
 }

@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::crm::{CrmError, CrmReport};
+use super::crm::field_value;
 use crate::config::{Rate, Secret};
 use crate::http::{FetchError, RequestMetrics, VendorClient};
-use crate::lead::{Lead, LeadId};
+use crate::lead::Lead;
 
 /// Contacts per call (HubSpot's batch limit).
 pub const BATCH: usize = 100;
@@ -25,36 +27,8 @@ pub const DEFAULT_RATE: Rate = Rate { requests: 100, per: Duration::from_secs(10
 /// client's own retries) is tried again before the export stops (resumable).
 const BATCH_ATTEMPTS: u32 = 4;
 
-#[derive(Debug, thiserror::Error)]
-pub enum CrmError {
-    #[error("{crm} refused the credentials ({detail}) — check {env} and its scopes")]
-    Unauthorized { crm: &'static str, env: &'static str, detail: String },
-    #[error("{crm}: {error} — the export can be run again; it resumes after the last sent batch")]
-    Request { crm: &'static str, error: FetchError },
-    #[error("field mapping '{0}': use LEAD_FIELD=PROPERTY with a lead field of {fields}", fields = LEAD_FIELDS.join(", "))]
-    BadMapping(String),
-}
-
-/// The lead fields a mapping can name.
-pub const LEAD_FIELDS: [&str; 14] = [
-    "email",
-    "first_name",
-    "last_name",
-    "full_name",
-    "job_title",
-    "seniority",
-    "company",
-    "website",
-    "industry",
-    "city",
-    "region",
-    "country",
-    "phone",
-    "linkedin_url",
-];
-
 /// Lead field → HubSpot property, the defaults.
-const DEFAULT_MAPPING: [(&str, &str); 11] = [
+pub const DEFAULT_MAPPING: [(&str, &str); 11] = [
     ("email", "email"),
     ("first_name", "firstname"),
     ("last_name", "lastname"),
@@ -68,59 +42,6 @@ const DEFAULT_MAPPING: [(&str, &str); 11] = [
     // A custom contact property: create it in HubSpot, or map it elsewhere / away.
     ("linkedin_url", "linkedin_url"),
 ];
-
-/// The mapping after `overrides` (`lead_field=property`; an empty property drops it).
-pub fn mapping(overrides: &[String]) -> Result<Vec<(String, String)>, CrmError> {
-    let mut map: Vec<(String, String)> =
-        DEFAULT_MAPPING.iter().map(|(f, p)| ((*f).to_owned(), (*p).to_owned())).collect();
-    for item in overrides {
-        let (field, property) = item.split_once('=').ok_or_else(|| CrmError::BadMapping(item.clone()))?;
-        let field = field.trim();
-        if !LEAD_FIELDS.contains(&field) {
-            return Err(CrmError::BadMapping(item.clone()));
-        }
-        map.retain(|(f, _)| f != field);
-        if !property.trim().is_empty() {
-            map.push((field.to_owned(), property.trim().to_owned()));
-        }
-    }
-    Ok(map)
-}
-
-/// A lead field's value as text.
-pub fn field_value(lead: &Lead, field: &str) -> Option<String> {
-    let c = &lead.company;
-    let l = &lead.location;
-    match field {
-        "email" => lead.email.clone(),
-        "first_name" => lead.first_name.clone(),
-        "last_name" => lead.last_name.clone(),
-        "full_name" => Some(lead.display_name()).filter(|n| !n.is_empty()),
-        "job_title" => lead.job_title.clone(),
-        "seniority" => lead.seniority.clone(),
-        "company" => c.name.clone(),
-        "website" => c.domain.as_ref().map(|d| format!("https://{d}")),
-        "industry" => c.industry.clone(),
-        "city" => l.city.clone(),
-        "region" => l.region.clone(),
-        "country" => l.country.clone(),
-        "phone" => lead.phone.clone(),
-        "linkedin_url" => lead.linkedin_url.clone(),
-        _ => None,
-    }
-}
-
-/// What a CRM export did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CrmReport {
-    pub created: u64,
-    pub updated: u64,
-    /// Leads the CRM refused, with its reason.
-    pub failed: Vec<(LeadId, String)>,
-    /// Leads not sent because the CRM cannot take them (e.g. no email), with why.
-    pub not_sent: Vec<(LeadId, String)>,
-    pub requests: u64,
-}
 
 pub struct HubSpot {
     client: VendorClient,
@@ -296,17 +217,6 @@ fn classify(_: u16, _: &reqwest::header::HeaderMap, _: &[u8]) -> Option<FetchErr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mapping_overrides_and_drops() {
-        let m = mapping(&["linkedin_url=hs_linkedin".into(), "phone=".into(), "industry=industry".into()])
-            .unwrap();
-        assert!(m.contains(&("linkedin_url".into(), "hs_linkedin".into())));
-        assert!(!m.iter().any(|(f, _)| f == "phone"));
-        assert!(m.contains(&("industry".into(), "industry".into())));
-        assert!(mapping(&["nickname=x".into()]).is_err());
-        assert!(mapping(&["no-equals".into()]).is_err());
-    }
 
     #[test]
     fn the_error_naming_a_contact_is_its_reason() {

@@ -3,9 +3,11 @@
 //! never reach into the store themselves.
 
 mod csv;
+pub mod crm;
 pub mod hubspot;
 mod jsonl;
 pub mod postgres;
+pub mod salesforce;
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -106,3 +106,259 @@ async fn upsert(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(bod
     answer["errors"] = json!(errors);
     (StatusCode::MULTI_STATUS, Json(answer)).into_response()
 }
+
+/// A fake Salesforce: OAuth token endpoint (client credentials, and JWT bearer with
+/// the RS256 signature verified), and Bulk API 2.0 ingest jobs for Lead (create,
+/// CSV upload, UploadComplete, InProgress → JobComplete, successful and failed
+/// results as CSV). Sessions can be made to expire after a number of calls (401).
+pub mod salesforce {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::extract::{Path, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post, put};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::{Value, json};
+
+    pub const CLIENT_ID: &str = "3MVG9-test-consumer-key";
+    pub const CLIENT_SECRET: &str = "test-consumer-secret";
+    pub const USERNAME: &str = "exporter@acme.example";
+    const PUBLIC_KEY: &[u8] = include_bytes!("../fixtures/salesforce/jwt-public.der");
+
+    #[derive(Default)]
+    pub struct Org {
+        pub sign_ins: usize,
+        pub jwt_sign_ins: usize,
+        valid: Vec<String>,
+        /// Expire every session after this many API calls (then 401).
+        pub expire_after: Option<usize>,
+        calls_on_session: usize,
+        jobs: HashMap<String, Job>,
+        /// Lead records: external id (or a generated id) → row.
+        pub leads: HashMap<String, HashMap<String, String>>,
+        url: String,
+    }
+
+    struct Job {
+        operation: String,
+        external: Option<String>,
+        csv: String,
+        state: String,
+        ok: Vec<String>,
+        failed: Vec<String>,
+    }
+
+    pub struct FakeSalesforce {
+        pub url: String,
+        pub org: Arc<Mutex<Org>>,
+        _runtime: tokio::runtime::Runtime,
+    }
+
+    impl FakeSalesforce {
+        pub fn start() -> FakeSalesforce {
+            let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            let org = Arc::new(Mutex::new(Org::default()));
+            let base = "/services/data/v62.0/jobs/ingest";
+            let app = Router::new()
+                .route("/services/oauth2/token", post(token))
+                .route(base, post(create))
+                .route(&format!("{base}/{{id}}"), get(status).patch(complete))
+                .route(&format!("{base}/{{id}}/batches"), put(upload))
+                .route(&format!("{base}/{{id}}/{{kind}}/"), get(results))
+                .with_state(org.clone());
+            let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+            let url = format!("http://{}", listener.local_addr().expect("addr"));
+            org.lock().unwrap().url = url.clone();
+            runtime.spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            FakeSalesforce { url, org, _runtime: runtime }
+        }
+    }
+
+    type Shared = State<Arc<Mutex<Org>>>;
+
+    async fn token(State(org): Shared, body: String) -> Response {
+        let decode = |v: &str| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned();
+        let form: HashMap<String, String> =
+            body.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect();
+        let mut org = org.lock().unwrap();
+        let accepted = match form.get("grant_type").map(String::as_str) {
+            Some("client_credentials") => {
+                form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+                    && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+            }
+            Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+                let ok = form.get("assertion").is_some_and(|a| valid_jwt(a, &org.url));
+                org.jwt_sign_ins += usize::from(ok);
+                ok
+            }
+            _ => false,
+        };
+        if !accepted {
+            let body = json!({"error": "invalid_client", "error_description": "invalid client credentials"});
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
+        org.sign_ins += 1;
+        org.calls_on_session = 0;
+        let access = format!("00D-session-{}", org.sign_ins);
+        org.valid = vec![access.clone()];
+        let body = json!({"access_token": access, "instance_url": org.url, "id": "https://login/id/00D/005",
+            "token_type": "Bearer", "issued_at": "1796000000000", "signature": "sig"});
+        axum::Json(body).into_response()
+    }
+
+    fn valid_jwt(assertion: &str, audience: &str) -> bool {
+        let parts: Vec<&str> = assertion.split('.').collect();
+        let [header, claims, signature] = parts[..] else { return false };
+        let decode = |p: &str| URL_SAFE_NO_PAD.decode(p).ok();
+        let (Some(h), Some(c), Some(sig)) = (decode(header), decode(claims), decode(signature)) else { return false };
+        let h: Value = serde_json::from_slice(&h).unwrap_or_default();
+        let c: Value = serde_json::from_slice(&c).unwrap_or_default();
+        let key = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, PUBLIC_KEY);
+        h["alg"] == "RS256"
+            && c["iss"] == CLIENT_ID
+            && c["sub"] == USERNAME
+            && c["aud"] == audience
+            && c["exp"].as_u64().is_some()
+            && key.verify(format!("{header}.{claims}").as_bytes(), &sig).is_ok()
+    }
+
+    /// The session check every data call makes.
+    fn session(org: &mut Org, headers: &HeaderMap) -> Result<(), Response> {
+        let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let token = bearer.strip_prefix("Bearer ").unwrap_or_default();
+        let expired = org.expire_after.is_some_and(|n| org.calls_on_session >= n);
+        if expired {
+            org.valid.clear();
+        }
+        if !org.valid.iter().any(|t| t == token) {
+            let body = json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]);
+            return Err((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
+        }
+        org.calls_on_session += 1;
+        Ok(())
+    }
+
+    async fn create(State(org): Shared, headers: HeaderMap, axum::Json(spec): axum::Json<Value>) -> Response {
+        let mut org = org.lock().unwrap();
+        if let Err(r) = session(&mut org, &headers) {
+            return r;
+        }
+        let id = format!("7505f{:010}", org.jobs.len() + 1);
+        let job = Job {
+            operation: spec["operation"].as_str().unwrap_or_default().to_owned(),
+            external: spec["externalIdFieldName"].as_str().map(str::to_owned),
+            csv: String::new(),
+            state: "Open".into(),
+            ok: Vec::new(),
+            failed: Vec::new(),
+        };
+        org.jobs.insert(id.clone(), job);
+        let body = json!({"id": id, "state": "Open", "object": "Lead",
+            "contentUrl": format!("services/data/v62.0/jobs/ingest/{id}/batches")});
+        axum::Json(body).into_response()
+    }
+
+    async fn upload(State(org): Shared, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+        let mut org = org.lock().unwrap();
+        if let Err(r) = session(&mut org, &headers) {
+            return r;
+        }
+        match org.jobs.get_mut(&id) {
+            Some(job) if job.state == "Open" => {
+                job.csv.push_str(&String::from_utf8_lossy(&body));
+                StatusCode::CREATED.into_response()
+            }
+            _ => StatusCode::NOT_FOUND.into_response(),
+        }
+    }
+
+    async fn complete(State(org): Shared, headers: HeaderMap, Path(id): Path<String>, axum::Json(v): axum::Json<Value>) -> Response {
+        let mut org = org.lock().unwrap();
+        if let Err(r) = session(&mut org, &headers) {
+            return r;
+        }
+        match org.jobs.get_mut(&id) {
+            Some(job) if v["state"] == "UploadComplete" => {
+                job.state = "UploadComplete".into();
+                axum::Json(json!({"id": id, "state": "UploadComplete"})).into_response()
+            }
+            _ => StatusCode::BAD_REQUEST.into_response(),
+        }
+    }
+
+    async fn status(State(org): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
+        let mut guard = org.lock().unwrap();
+        let org = &mut *guard;
+        if let Err(r) = session(org, &headers) {
+            return r;
+        }
+        let Some(job) = org.jobs.get_mut(&id) else { return StatusCode::NOT_FOUND.into_response() };
+        match job.state.as_str() {
+            "UploadComplete" => job.state = "InProgress".into(),
+            "InProgress" => {
+                process(job, &mut org.leads);
+                job.state = "JobComplete".into();
+            }
+            _ => {}
+        }
+        let body = json!({"id": id, "state": job.state, "numberRecordsProcessed": job.ok.len() + job.failed.len(),
+            "numberRecordsFailed": job.failed.len()});
+        axum::Json(body).into_response()
+    }
+
+    fn process(job: &mut Job, leads: &mut HashMap<String, HashMap<String, String>>) {
+        let mut reader = csv::Reader::from_reader(job.csv.as_bytes());
+        let headers = reader.headers().cloned().unwrap_or_default();
+        for record in reader.records().flatten() {
+            let row: HashMap<String, String> =
+                headers.iter().zip(record.iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect();
+            let line = record.iter().map(|v| format!("\"{}\"", v.replace('"', "\"\""))).collect::<Vec<_>>().join(",");
+            let error = if row.get("LastName").is_none_or(String::is_empty) {
+                Some("REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --")
+            } else if row.get("Email").is_some_and(|e| e.contains("invalid")) {
+                Some("INVALID_EMAIL_ADDRESS:Email: invalid email address:Email --")
+            } else {
+                None
+            };
+            if let Some(error) = error {
+                job.failed.push(format!("\"\",\"{error}\",{line}"));
+                continue;
+            }
+            let key = match (&job.external, job.operation.as_str()) {
+                (Some(field), "upsert") => row.get(field).cloned().unwrap_or_default(),
+                _ => format!("generated-{}", leads.len()),
+            };
+            let created = !leads.contains_key(&key);
+            let sf_id = format!("00Q{:012}", leads.len());
+            leads.insert(key, row);
+            job.ok.push(format!("\"{sf_id}\",\"{created}\",{line}"));
+        }
+    }
+
+    async fn results(State(org): Shared, headers: HeaderMap, Path((id, kind)): Path<(String, String)>) -> Response {
+        let mut org = org.lock().unwrap();
+        if let Err(r) = session(&mut org, &headers) {
+            return r;
+        }
+        let Some(job) = org.jobs.get(&id) else { return StatusCode::NOT_FOUND.into_response() };
+        let input_header = job.csv.lines().next().unwrap_or_default();
+        let (first, rows) = match kind.as_str() {
+            "successfulResults" => ("\"sf__Id\",\"sf__Created\"", &job.ok),
+            "failedResults" => ("\"sf__Id\",\"sf__Error\"", &job.failed),
+            _ => return StatusCode::NOT_FOUND.into_response(),
+        };
+        let mut text = format!("{first},{input_header}\n");
+        for row in rows {
+            text.push_str(row);
+            text.push('\n');
+        }
+        ([("content-type", "text/csv")], text).into_response()
+    }
+}
