@@ -13,8 +13,10 @@ rows=${1:-1000000}
 work=${LEADSPRINT_BENCH_WORK:-/tmp/leadsprint-bench}
 runs=${PG_RUNS:-20}
 mkdir -p "$work"
-cargo build --release --quiet
-cargo bench --bench search --no-run --quiet 2>/dev/null
+if [ -z "${PG_ONLY:-}" ]; then
+  cargo build --release --quiet
+  cargo bench --bench search --no-run --quiet 2>/dev/null
+fi
 csv="$work/leads-$rows.csv"
 [ -f "$csv" ] || python3 benches/gen-leads.py "$rows" 0.3 "$csv"
 if [ ! -f "$work/data/leads.redb" ]; then

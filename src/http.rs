@@ -204,7 +204,8 @@ impl VendorClient {
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<T, FetchError> {
         self.request(metrics, classify, make, |body| {
-            serde_json::from_slice(body).map_err(|e| FetchError::Garbage { detail: e.to_string(), snippet: snippet(body) })
+            serde_json::from_slice(body)
+                .map_err(|e| FetchError::Garbage { detail: e.to_string(), snippet: snippet(body) })
         })
         .await
     }

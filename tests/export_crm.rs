@@ -186,7 +186,10 @@ mod salesforce {
             assert!(org.sign_ins >= 2, "an expired session was not renewed ({} sign-ins)", org.sign_ins);
             assert_eq!(org.leads.len(), 19);
             let row = org.leads.values().find(|r| r["Email"] == "p3@acme.com").unwrap();
-            assert_eq!((row["LastName"].as_str(), row["Company"].as_str(), row["Title"].as_str()), ("Person3", "Acme", "PPC Manager"));
+            assert_eq!(
+                (row["LastName"].as_str(), row["Company"].as_str(), row["Title"].as_str()),
+                ("Person3", "Acme", "PPC Manager")
+            );
         }
         let again = export(&sb, &fake, &secret, &["--external-id", "Leadsprint_Id__c"]);
         let again: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
@@ -210,7 +213,12 @@ mod salesforce {
         assert_eq!(report["failed"][0][0], refused["id"], "{report}");
         assert_eq!(fake.org.lock().unwrap().jwt_sign_ins, 1);
 
-        let wrong = export(&sb, &fake, &[("SALESFORCE_USERNAME", "someone@else"), ("SALESFORCE_PRIVATE_KEY", KEY)], &[]);
+        let wrong = export(
+            &sb,
+            &fake,
+            &[("SALESFORCE_USERNAME", "someone@else"), ("SALESFORCE_PRIVATE_KEY", KEY)],
+            &[],
+        );
         assert_eq!(wrong.code, 1);
         assert!(wrong.stderr.contains("Salesforce"), "{}", wrong.stderr);
         assert!(!wrong.stderr.contains("BEGIN PRIVATE KEY"), "the key leaked");

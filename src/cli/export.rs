@@ -13,8 +13,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use leadsprint::config::{Rate, Secret};
 use leadsprint::export::crm::{self, CrmError, CrmReport};
 use leadsprint::export::hubspot::{self, HubSpot};
-use leadsprint::export::salesforce::{self, Auth, Salesforce, SalesforceTarget};
 use leadsprint::export::postgres::{self, PgExport, PgReport, PgTarget};
+use leadsprint::export::salesforce::{self, Auth, Salesforce, SalesforceTarget};
 use leadsprint::export::{self, FileFormat, Filter};
 use leadsprint::lead::Lead;
 use leadsprint::pipeline;
@@ -238,7 +238,7 @@ fn to_hubspot(dir: &Path, args: HubspotArgs) -> anyhow::Result<ExitCode> {
     let mapping = crm::mapping(&hubspot::DEFAULT_MAPPING, &args.maps)?;
     let client = HubSpot::new(&args.base_url, Secret::new(token), args.rate, mapping)?;
     let out = CrmOutput { title: "HubSpot contacts", report: &args.report, json: args.json };
-    to_crm(dir, Crm::HubSpot(client), "hubspot", hubspot::BATCH, &args.filter, out)
+    to_crm(dir, Crm::HubSpot(Box::new(client)), "hubspot", hubspot::BATCH, &args.filter, out)
 }
 
 fn to_salesforce(dir: &Path, args: SalesforceArgs) -> anyhow::Result<ExitCode> {
@@ -258,8 +258,9 @@ fn to_salesforce(dir: &Path, args: SalesforceArgs) -> anyhow::Result<ExitCode> {
 /// Client credentials when SALESFORCE_CLIENT_SECRET is set, else the JWT bearer flow.
 fn salesforce_auth() -> anyhow::Result<Auth> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let client_id = var("SALESFORCE_CLIENT_ID")
-        .ok_or_else(|| anyhow::anyhow!("SALESFORCE_CLIENT_ID is not set: the consumer key of your external client app"))?;
+    let client_id = var("SALESFORCE_CLIENT_ID").ok_or_else(|| {
+        anyhow::anyhow!("SALESFORCE_CLIENT_ID is not set: the consumer key of your external client app")
+    })?;
     if let Some(secret) = var("SALESFORCE_CLIENT_SECRET") {
         return Ok(Auth::ClientCredentials { client_id, client_secret: Secret::new(secret) });
     }
@@ -270,14 +271,15 @@ fn salesforce_auth() -> anyhow::Result<Auth> {
             "set SALESFORCE_CLIENT_SECRET (client credentials flow), or SALESFORCE_USERNAME with SALESFORCE_PRIVATE_KEY or SALESFORCE_PRIVATE_KEY_FILE (JWT bearer flow)"
         ),
     };
-    let username = var("SALESFORCE_USERNAME")
-        .ok_or_else(|| anyhow::anyhow!("SALESFORCE_USERNAME is not set: the JWT bearer flow signs in as this user"))?;
+    let username = var("SALESFORCE_USERNAME").ok_or_else(|| {
+        anyhow::anyhow!("SALESFORCE_USERNAME is not set: the JWT bearer flow signs in as this user")
+    })?;
     Ok(Auth::JwtBearer { client_id, username, private_key_pem: Secret::new(key) })
 }
 
 /// The CRM exporters, one loop for both.
 enum Crm {
-    HubSpot(HubSpot),
+    HubSpot(Box<HubSpot>),
     Salesforce(Box<Salesforce>),
 }
 
@@ -312,7 +314,14 @@ struct CrmOutput<'a> {
 
 /// Sends the accepted leads after the watermark in batches, moving the watermark
 /// after each, then reports.
-fn to_crm(dir: &Path, mut crm: Crm, name: &str, size: usize, args: &FilterArgs, out: CrmOutput) -> anyhow::Result<ExitCode> {
+fn to_crm(
+    dir: &Path,
+    mut crm: Crm,
+    name: &str,
+    size: usize,
+    args: &FilterArgs,
+    out: CrmOutput,
+) -> anyhow::Result<ExitCode> {
     let store = open_store(dir)?;
     let filter = filter(&store, args)?;
     let watermark = Watermark::new(dir, name, describe(args));

@@ -87,7 +87,6 @@ pub struct CrmReport {
     pub requests: u64,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,7 +96,10 @@ mod tests {
         let defaults = [("phone", "phone"), ("linkedin_url", "linkedin_url")];
         let overrides = ["linkedin_url=hs_linkedin".into(), "phone=".into(), "industry=industry".into()];
         let m = mapping(&defaults, &overrides).unwrap();
-        assert_eq!(m, [("linkedin_url".to_owned(), "hs_linkedin".to_owned()), ("industry".into(), "industry".into())]);
+        assert_eq!(
+            m,
+            [("linkedin_url".to_owned(), "hs_linkedin".to_owned()), ("industry".into(), "industry".into())]
+        );
         assert!(mapping(&defaults, &["nickname=x".into()]).is_err());
         assert!(mapping(&defaults, &["no-equals".into()]).is_err());
     }

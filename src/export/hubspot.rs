@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::crm::{CrmError, CrmReport};
 use super::crm::field_value;
+pub use super::crm::{CrmError, CrmReport};
 use crate::config::{Rate, Secret};
 use crate::http::{FetchError, RequestMetrics, VendorClient};
 use crate::lead::Lead;

@@ -2,8 +2,8 @@
 //! target is one file. Exporters take leads from the caller as an iterator and
 //! never reach into the store themselves.
 
-mod csv;
 pub mod crm;
+mod csv;
 pub mod hubspot;
 mod jsonl;
 pub mod postgres;

@@ -84,9 +84,16 @@ pub struct Salesforce {
 
 impl Salesforce {
     pub fn new(target: SalesforceTarget) -> Result<Salesforce, CrmError> {
-        let client = VendorClient::new("salesforce", &target.login_url, target.rate, Duration::from_secs(60), 1.0)
-            .map_err(|e| CrmError::Request { crm: CRM, error: FetchError::Connect(e.to_string()) })?;
-        Ok(Salesforce { client, target, token: None, metrics: RequestMetrics::default(), report: CrmReport::default() })
+        let client =
+            VendorClient::new("salesforce", &target.login_url, target.rate, Duration::from_secs(60), 1.0)
+                .map_err(|e| CrmError::Request { crm: CRM, error: FetchError::Connect(e.to_string()) })?;
+        Ok(Salesforce {
+            client,
+            target,
+            token: None,
+            metrics: RequestMetrics::default(),
+            report: CrmReport::default(),
+        })
     }
 
     /// Signs in (now, to test the credentials before anything is read).
@@ -111,7 +118,10 @@ impl Salesforce {
             ],
             Auth::JwtBearer { client_id, username, private_key_pem } => {
                 let assertion = jwt(client_id, username, &self.target.login_url, private_key_pem)?;
-                vec![("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".into()), ("assertion", assertion)]
+                vec![
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".into()),
+                    ("assertion", assertion),
+                ]
             }
         })
     }
@@ -170,17 +180,26 @@ impl Salesforce {
 
     /// Counts created/updated from the successful results and turns each failed
     /// row into its lead's reason.
-    async fn read_results(&mut self, id: &str, rows: &[&Lead], by_row: &HashMap<String, LeadId>) -> Result<(), CrmError> {
-        let ok = self.call(reqwest::Method::GET, &format!("jobs/ingest/{id}/successfulResults/"), Body::None).await?;
+    async fn read_results(
+        &mut self,
+        id: &str,
+        rows: &[&Lead],
+        by_row: &HashMap<String, LeadId>,
+    ) -> Result<(), CrmError> {
+        let ok = self
+            .call(reqwest::Method::GET, &format!("jobs/ingest/{id}/successfulResults/"), Body::None)
+            .await?;
         for record in parse_results(&ok) {
             let created = record.get("sf__Created").is_some_and(|v| v == "true");
             if created { self.report.created += 1 } else { self.report.updated += 1 }
         }
-        let failed = self.call(reqwest::Method::GET, &format!("jobs/ingest/{id}/failedResults/"), Body::None).await?;
+        let failed =
+            self.call(reqwest::Method::GET, &format!("jobs/ingest/{id}/failedResults/"), Body::None).await?;
         let columns = self.columns();
         for record in parse_results(&failed) {
             let key = row_key(columns.iter().map(|c| record.get(c).map(String::as_str).unwrap_or_default()));
-            let lead = by_row.get(&key).copied().or_else(|| rows.first().map(|l| l.id).filter(|_| rows.len() == 1));
+            let lead =
+                by_row.get(&key).copied().or_else(|| rows.first().map(|l| l.id).filter(|_| rows.len() == 1));
             let reason = record.get("sf__Error").cloned().unwrap_or_else(|| "failed without a reason".into());
             match lead {
                 Some(id) => self.report.failed.push((id, reason)),
@@ -214,8 +233,12 @@ impl Salesforce {
     }
 
     fn values(&self, lead: &Lead) -> Vec<String> {
-        let mut values: Vec<String> =
-            self.target.mapping.iter().map(|(field, _)| field_value(lead, field).unwrap_or_default()).collect();
+        let mut values: Vec<String> = self
+            .target
+            .mapping
+            .iter()
+            .map(|(field, _)| field_value(lead, field).unwrap_or_default())
+            .collect();
         if self.target.external_id.is_some() {
             values.push(lead.id.to_string());
         }
@@ -229,11 +252,14 @@ impl Salesforce {
         }
         for attempt in 0..2 {
             let Some(token) = &self.token else { break };
-            let url = format!("{}/services/data/{API_VERSION}/{path}", token.instance_url.trim_end_matches('/'));
+            let url =
+                format!("{}/services/data/{API_VERSION}/{path}", token.instance_url.trim_end_matches('/'));
             let bearer = token.access_token.clone();
             let result = self
                 .client
-                .text(&self.metrics, classify, |http| body.attach(http.request(method.clone(), &url).bearer_auth(&bearer)))
+                .text(&self.metrics, classify, |http| {
+                    body.attach(http.request(method.clone(), &url).bearer_auth(&bearer))
+                })
                 .await;
             self.report.requests = self.metrics.requests.load(std::sync::atomic::Ordering::Relaxed);
             match result {
@@ -245,7 +271,11 @@ impl Salesforce {
                 Err(e) => return Err(auth_error(e, path)),
             }
         }
-        Err(CrmError::Unauthorized { crm: CRM, env: "SALESFORCE_*", detail: "session refused after signing in again".into() })
+        Err(CrmError::Unauthorized {
+            crm: CRM,
+            env: "SALESFORCE_*",
+            detail: "session refused after signing in again".into(),
+        })
     }
 
     pub fn into_report(self) -> CrmReport {
@@ -270,11 +300,13 @@ impl Body {
 }
 
 fn missing_required(lead: &Lead) -> Option<String> {
-    let missing: Vec<&str> = [("LastName", lead.last_name.is_none()), ("Company", lead.company.name.is_none())]
-        .into_iter()
-        .filter_map(|(name, absent)| absent.then_some(name))
-        .collect();
-    (!missing.is_empty()).then(|| format!("missing {}: Salesforce requires LastName and Company", missing.join(" and ")))
+    let missing: Vec<&str> =
+        [("LastName", lead.last_name.is_none()), ("Company", lead.company.name.is_none())]
+            .into_iter()
+            .filter_map(|(name, absent)| absent.then_some(name))
+            .collect();
+    (!missing.is_empty())
+        .then(|| format!("missing {}: Salesforce requires LastName and Company", missing.join(" and ")))
 }
 
 fn row_key<'a>(values: impl Iterator<Item = &'a str>) -> String {
@@ -308,7 +340,10 @@ fn auth_error(e: FetchError, during: &str) -> CrmError {
 }
 
 fn garbage(e: &serde_json::Error, text: &str) -> CrmError {
-    CrmError::Request { crm: CRM, error: FetchError::Garbage { detail: e.to_string(), snippet: text.chars().take(200).collect() } }
+    CrmError::Request {
+        crm: CRM,
+        error: FetchError::Garbage { detail: e.to_string(), snippet: text.chars().take(200).collect() },
+    }
 }
 
 /// The RS256 JWT bearer assertion: iss = client id, sub = username, aud = the login
@@ -338,14 +373,19 @@ mod tests {
     #[test]
     fn required_fields_are_named() {
         let lead = Lead { last_name: Some("Wills".into()), ..Lead::default() };
-        assert_eq!(missing_required(&lead).as_deref(), Some("missing Company: Salesforce requires LastName and Company"));
+        assert_eq!(
+            missing_required(&lead).as_deref(),
+            Some("missing Company: Salesforce requires LastName and Company")
+        );
         let neither = Lead::default();
         assert!(missing_required(&neither).is_some_and(|m| m.contains("LastName and Company:")));
     }
 
     #[test]
     fn results_csv_reads_by_header() {
-        let rows = parse_results("\"sf__Id\",\"sf__Error\",LastName\n\"\",\"REQUIRED_FIELD_MISSING:x\",\"Wills, Jr\"\n");
+        let rows = parse_results(
+            "\"sf__Id\",\"sf__Error\",LastName\n\"\",\"REQUIRED_FIELD_MISSING:x\",\"Wills, Jr\"\n",
+        );
         assert_eq!(rows[0]["sf__Error"], "REQUIRED_FIELD_MISSING:x");
         assert_eq!(rows[0]["LastName"], "Wills, Jr");
     }

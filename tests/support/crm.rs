@@ -184,9 +184,14 @@ pub mod salesforce {
     type Shared = State<Arc<Mutex<Org>>>;
 
     async fn token(State(org): Shared, body: String) -> Response {
-        let decode = |v: &str| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned();
-        let form: HashMap<String, String> =
-            body.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect();
+        let decode = |v: &str| {
+            percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned()
+        };
+        let form: HashMap<String, String> = body
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (decode(k), decode(v)))
+            .collect();
         let mut org = org.lock().unwrap();
         let accepted = match form.get("grant_type").map(String::as_str) {
             Some("client_credentials") => {
@@ -217,10 +222,13 @@ pub mod salesforce {
         let parts: Vec<&str> = assertion.split('.').collect();
         let [header, claims, signature] = parts[..] else { return false };
         let decode = |p: &str| URL_SAFE_NO_PAD.decode(p).ok();
-        let (Some(h), Some(c), Some(sig)) = (decode(header), decode(claims), decode(signature)) else { return false };
+        let (Some(h), Some(c), Some(sig)) = (decode(header), decode(claims), decode(signature)) else {
+            return false;
+        };
         let h: Value = serde_json::from_slice(&h).unwrap_or_default();
         let c: Value = serde_json::from_slice(&c).unwrap_or_default();
-        let key = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, PUBLIC_KEY);
+        let key =
+            ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, PUBLIC_KEY);
         h["alg"] == "RS256"
             && c["iss"] == CLIENT_ID
             && c["sub"] == USERNAME
@@ -230,7 +238,7 @@ pub mod salesforce {
     }
 
     /// The session check every data call makes.
-    fn session(org: &mut Org, headers: &HeaderMap) -> Result<(), Response> {
+    fn session(org: &mut Org, headers: &HeaderMap) -> Result<(), Box<Response>> {
         let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let token = bearer.strip_prefix("Bearer ").unwrap_or_default();
         let expired = org.expire_after.is_some_and(|n| org.calls_on_session >= n);
@@ -239,7 +247,7 @@ pub mod salesforce {
         }
         if !org.valid.iter().any(|t| t == token) {
             let body = json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]);
-            return Err((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
+            return Err(Box::new((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()));
         }
         org.calls_on_session += 1;
         Ok(())
@@ -248,7 +256,7 @@ pub mod salesforce {
     async fn create(State(org): Shared, headers: HeaderMap, axum::Json(spec): axum::Json<Value>) -> Response {
         let mut org = org.lock().unwrap();
         if let Err(r) = session(&mut org, &headers) {
-            return r;
+            return *r;
         }
         let id = format!("7505f{:010}", org.jobs.len() + 1);
         let job = Job {
@@ -268,7 +276,7 @@ pub mod salesforce {
     async fn upload(State(org): Shared, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
         let mut org = org.lock().unwrap();
         if let Err(r) = session(&mut org, &headers) {
-            return r;
+            return *r;
         }
         match org.jobs.get_mut(&id) {
             Some(job) if job.state == "Open" => {
@@ -279,10 +287,15 @@ pub mod salesforce {
         }
     }
 
-    async fn complete(State(org): Shared, headers: HeaderMap, Path(id): Path<String>, axum::Json(v): axum::Json<Value>) -> Response {
+    async fn complete(
+        State(org): Shared,
+        headers: HeaderMap,
+        Path(id): Path<String>,
+        axum::Json(v): axum::Json<Value>,
+    ) -> Response {
         let mut org = org.lock().unwrap();
         if let Err(r) = session(&mut org, &headers) {
-            return r;
+            return *r;
         }
         match org.jobs.get_mut(&id) {
             Some(job) if v["state"] == "UploadComplete" => {
@@ -297,7 +310,7 @@ pub mod salesforce {
         let mut guard = org.lock().unwrap();
         let org = &mut *guard;
         if let Err(r) = session(org, &headers) {
-            return r;
+            return *r;
         }
         let Some(job) = org.jobs.get_mut(&id) else { return StatusCode::NOT_FOUND.into_response() };
         match job.state.as_str() {
@@ -319,7 +332,11 @@ pub mod salesforce {
         for record in reader.records().flatten() {
             let row: HashMap<String, String> =
                 headers.iter().zip(record.iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect();
-            let line = record.iter().map(|v| format!("\"{}\"", v.replace('"', "\"\""))).collect::<Vec<_>>().join(",");
+            let line = record
+                .iter()
+                .map(|v| format!("\"{}\"", v.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(",");
             let error = if row.get("LastName").is_none_or(String::is_empty) {
                 Some("REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --")
             } else if row.get("Email").is_some_and(|e| e.contains("invalid")) {
@@ -342,10 +359,14 @@ pub mod salesforce {
         }
     }
 
-    async fn results(State(org): Shared, headers: HeaderMap, Path((id, kind)): Path<(String, String)>) -> Response {
+    async fn results(
+        State(org): Shared,
+        headers: HeaderMap,
+        Path((id, kind)): Path<(String, String)>,
+    ) -> Response {
         let mut org = org.lock().unwrap();
         if let Err(r) = session(&mut org, &headers) {
-            return r;
+            return *r;
         }
         let Some(job) = org.jobs.get(&id) else { return StatusCode::NOT_FOUND.into_response() };
         let input_header = job.csv.lines().next().unwrap_or_default();
