@@ -226,3 +226,33 @@ mod salesforce {
         assert!(none.stderr.contains("set SALESFORCE_CLIENT_SECRET"), "{}", none.stderr);
     }
 }
+
+#[test]
+fn check_tests_every_configured_export_connection() {
+    let hub = FakeHubSpot::start();
+    let sf = crate::support::crm::salesforce::FakeSalesforce::start();
+    let pg = crate::support::postgres::Postgres::start();
+    let sb = Sandbox::new();
+    let run = |token: &str| {
+        let output = sb
+            .command(&["check"])
+            .env("DATABASE_URL", &pg.url)
+            .env("HUBSPOT_TOKEN", token)
+            .env("HUBSPOT_BASE_URL", &hub.url)
+            .env("SALESFORCE_CLIENT_ID", crate::support::crm::salesforce::CLIENT_ID)
+            .env("SALESFORCE_CLIENT_SECRET", crate::support::crm::salesforce::CLIENT_SECRET)
+            .env("SALESFORCE_LOGIN_URL", &sf.url)
+            .output()
+            .expect("run check");
+        Run::from(output)
+    };
+    let good = run(TOKEN);
+    for line in ["ok   postgres", "ok   hubspot", "ok   salesforce"] {
+        assert!(good.stdout.contains(line), "{line} missing:\n{}", good.stdout);
+    }
+    let bad = run("revoked");
+    let line = bad.stdout.lines().find(|l| l.starts_with("FAIL hubspot")).unwrap_or_default();
+    assert!(line.contains("HubSpot refused the credentials"), "{}", bad.stdout);
+    assert_eq!(bad.code, 1);
+    assert!(!bad.stdout.contains("revoked"), "the token leaked: {}", bad.stdout);
+}

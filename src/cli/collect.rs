@@ -298,11 +298,21 @@ fn print_report(settings: &Settings, last: &RunStats, dir: &Path) -> anyhow::Res
 /// `leadsprint check`: one line per configured connection.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let settings = load_settings(args.config.as_deref(), &process_env, &Flags::default())?;
-    let results = runtime()?.block_on(leadsprint::sources::check::all(&settings));
+    let runtime = runtime()?;
+    let results = runtime.block_on(leadsprint::sources::check::all(&settings));
     let mut failed = false;
     for line in results {
         failed |= !line.ok;
         println!("{} {:<12} {}", if line.ok { "ok  " } else { "FAIL" }, line.name, line.detail);
+    }
+    for (name, result) in runtime.block_on(super::export::check_all()) {
+        let (mark, detail) = match result {
+            Some(Ok(detail)) => ("ok  ", detail),
+            Some(Err(e)) => ("FAIL", e.to_string()),
+            None => ("-   ", "export not configured".to_owned()),
+        };
+        failed |= mark == "FAIL";
+        println!("{mark} {name:<12} {detail}");
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -255,6 +255,48 @@ fn to_salesforce(dir: &Path, args: SalesforceArgs) -> anyhow::Result<ExitCode> {
     to_crm(dir, Crm::Salesforce(Box::new(client)), "salesforce", salesforce::BATCH, &args.filter, out)
 }
 
+/// `leadsprint check` for the exports whose credentials are in the environment:
+/// (name, `None` when not configured, else the verdict).
+pub async fn check_all() -> Vec<(&'static str, Option<anyhow::Result<String>>)> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let postgres = match var("DATABASE_URL") {
+        Some(url) => Some(postgres::check(&url).await.map_err(anyhow::Error::from)),
+        None => None,
+    };
+    let hubspot = match var("HUBSPOT_TOKEN") {
+        Some(token) => {
+            let base = var("HUBSPOT_BASE_URL").unwrap_or_else(|| hubspot::DEFAULT_BASE_URL.to_owned());
+            let checked = async {
+                let client: HubSpot =
+                    HubSpot::new(&base, Secret::new(token), hubspot::DEFAULT_RATE, Vec::new())?;
+                client.check().await
+            };
+            Some(checked.await.map_err(anyhow::Error::from))
+        }
+        None => None,
+    };
+    let salesforce = match var("SALESFORCE_CLIENT_ID") {
+        Some(_) => Some(check_salesforce(var("SALESFORCE_LOGIN_URL")).await),
+        None => None,
+    };
+    vec![("postgres", postgres), ("hubspot", hubspot), ("salesforce", salesforce)]
+}
+
+async fn check_salesforce(login_url: Option<String>) -> anyhow::Result<String> {
+    let login_url = login_url.unwrap_or_else(|| "https://login.salesforce.com".to_owned());
+    let target = SalesforceTarget {
+        login_url: login_url.clone(),
+        auth: salesforce_auth()?,
+        external_id: None,
+        mapping: Vec::new(),
+        rate: Rate { requests: 5, per: std::time::Duration::from_secs(1) },
+        poll: std::time::Duration::from_secs(2),
+    };
+    let mut client = Salesforce::new(target)?;
+    client.sign_in().await?;
+    Ok(format!("{login_url} signed in"))
+}
+
 /// Client credentials when SALESFORCE_CLIENT_SECRET is set, else the JWT bearer flow.
 fn salesforce_auth() -> anyhow::Result<Auth> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());

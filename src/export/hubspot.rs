@@ -103,6 +103,23 @@ impl HubSpot {
         })
     }
 
+    /// `leadsprint check`: reads one contact, which proves the token and the API.
+    pub async fn check(&self) -> Result<String, CrmError> {
+        let url = format!("{}/crm/v3/objects/contacts?limit=1", self.client.base_url());
+        let result: Result<serde_json::Value, _> = self
+            .client
+            .json(&self.metrics, classify, |http| http.get(&url).bearer_auth(self.token.expose()))
+            .await;
+        match result {
+            Ok(_) => Ok(format!("{} answers; the token is accepted", self.client.base_url())),
+            Err(FetchError::Unauthorized { status, message }) => {
+                let detail = format!("HTTP {status}: {message}");
+                Err(CrmError::Unauthorized { crm: "HubSpot", env: "HUBSPOT_TOKEN", detail })
+            }
+            Err(error) => Err(CrmError::Request { crm: "HubSpot", error }),
+        }
+    }
+
     /// Sends `leads` (any number; 100 per call). Leads without an email are listed.
     pub async fn send(&mut self, leads: &[Lead]) -> Result<(), CrmError> {
         let (with_email, without): (Vec<&Lead>, Vec<&Lead>) = leads.iter().partition(|l| l.email.is_some());

@@ -75,8 +75,20 @@ pub struct PgReport {
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return "the database".to_owned() };
     let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
-    let user = userinfo.split(':').next().unwrap_or_default();
-    format!("{scheme}://{user}:***@{host}")
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// `leadsprint check`: connects and names the server.
+pub async fn check(url: &str) -> Result<String, PgError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| PgError::Connect { url: redact_url(url), message: e.to_string() })?;
+    tokio::spawn(connection);
+    let version: String = client.query_one("SHOW server_version", &[]).await.map_err(sql("version"))?.get(0);
+    Ok(format!("{} answers (PostgreSQL {version})", redact_url(url)))
 }
 
 /// An open export session: connected, table ready, watermark read.
@@ -466,6 +478,7 @@ mod tests {
     fn urls_are_redacted() {
         assert_eq!(redact_url("postgres://app:s3cret@db:5432/leads"), "postgres://app:***@db:5432/leads");
         assert_eq!(redact_url("postgres://db/leads"), "postgres://db/leads");
+        assert_eq!(redact_url("postgres://app@db/leads"), "postgres://app@db/leads");
         assert_eq!(redact_url("host=db password=x"), "the database");
     }
 

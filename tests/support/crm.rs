@@ -39,6 +39,7 @@ impl FakeHubSpot {
         let hub = Arc::new(Mutex::new(Hub::default()));
         let app = Router::new()
             .route("/crm/v3/objects/contacts/batch/upsert", post(upsert))
+            .route("/crm/v3/objects/contacts", axum::routing::get(list))
             .with_state(hub.clone());
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -47,6 +48,17 @@ impl FakeHubSpot {
         });
         FakeHubSpot { url, hub, _runtime: runtime }
     }
+}
+
+async fn list(headers: HeaderMap) -> Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {TOKEN}")) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found.",
+        );
+    }
+    Json(json!({"results": []})).into_response()
 }
 
 fn error(status: StatusCode, category: &str, message: &str) -> Response {
