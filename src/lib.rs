@@ -22,7 +22,8 @@
 //! - [`engine`]: the collection run — a task per workflow, resume, breaker, target.
 //! - [`search`]: the tantivy index (derived from the store), the query language, facets.
 //! - [`catalog`]: searches answered with stored leads (CLI, HTTP API, exports).
-//! - [`export`]: files at the end.
+//! - [`export`]: files, PostgreSQL, HubSpot and Salesforce at the end.
+//! - [`server`]: the HTTP API (axum) over the store and index readers.
 //! - [`stats`]: KPIs from the store's counters.
 
 pub mod catalog;
@@ -36,6 +37,7 @@ pub mod import;
 pub mod lead;
 pub mod pipeline;
 pub mod search;
+pub mod server;
 pub mod sources;
 pub mod stats;
 pub mod store;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod api;
 mod collect;
 mod crash;
 mod engine;

@@ -1,0 +1,80 @@
+//! The checks every request passes before a handler sees it:
+//! - the access token, when the server requires one (bound beyond loopback):
+//!   `Authorization: Bearer`, the `leadsprint_token` cookie or `?token=`, compared in
+//!   constant time; without it, 401;
+//! - the Host header, when no token is required: only the names the server was bound
+//!   as (a DNS-rebinding page's requests carry the attacker's host name), else 421;
+//! - the Origin of state-changing requests and event streams, when sent: it must be
+//!   this server, else 403 (a cross-site form or fetch).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use subtle::ConstantTimeEq;
+
+use super::Access;
+
+/// A 256-bit random token, URL-safe.
+pub fn generate_token() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    // The system RNG does not fail on supported platforms; a zero token would be
+    // caught by the length check below anyway.
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub async fn check(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
+    let host = header_text(&request, header::HOST).to_ascii_lowercase();
+    if let Some(token) = &access.token {
+        if !carries(&request, token.expose()) {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "this server needs its access token: Authorization: Bearer <token>, or open the URL printed at start-up",
+            );
+        }
+    } else if !access.hosts.contains(&host) {
+        return refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            "unknown Host: open the server by the address it printed",
+        );
+    }
+    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let streams = request.uri().path() == "/api/events";
+    if changes_state || streams {
+        let origin = header_text(&request, header::ORIGIN).to_ascii_lowercase();
+        let same =
+            origin.is_empty() || origin == format!("http://{host}") || origin == format!("https://{host}");
+        if !same {
+            return refuse(StatusCode::FORBIDDEN, "cross-site request refused: Origin is not this server");
+        }
+    }
+    next.run(request).await
+}
+
+fn header_text(request: &Request, name: header::HeaderName) -> String {
+    request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Whether the request carries `token` (header, cookie or query), compared in constant time.
+fn carries(request: &Request, token: &str) -> bool {
+    let bearer = header_text(request, header::AUTHORIZATION);
+    let cookie = header_text(request, header::COOKIE);
+    let from_cookie = cookie.split(';').filter_map(|c| c.trim().strip_prefix("leadsprint_token="));
+    let query = request.uri().query().unwrap_or_default();
+    let from_query = query.split('&').filter_map(|p| p.strip_prefix("token="));
+    let offered = bearer.strip_prefix("Bearer ").into_iter().chain(from_cookie).chain(from_query);
+    let mut found = false;
+    for candidate in offered {
+        found |= token.len() >= 16 && bool::from(candidate.as_bytes().ct_eq(token.as_bytes()));
+    }
+    found
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
