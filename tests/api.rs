@@ -171,3 +171,52 @@ fn generated_tokens_are_256_bit_and_distinct() {
     assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
     assert_ne!(a, b);
 }
+
+/// `leadsprint serve`: prints its URL, records its address (never the token) in the
+/// data dir, requires a generated token beyond loopback, stops cleanly on Ctrl-C.
+#[test]
+fn serve_prints_its_url_and_guards_a_non_loopback_bind() {
+    use std::io::BufRead;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = leadsprint::http::http(std::time::Duration::from_secs(10)).unwrap();
+    let get = |url: String, bearer: Option<&str>| {
+        let mut request = client.get(url);
+        if let Some(t) = bearer {
+            request = request.bearer_auth(t);
+        }
+        runtime.block_on(async { request.send().await.map(|r| r.status().as_u16()).unwrap_or(0) })
+    };
+    for (bind, needs_token) in [("127.0.0.1:0", false), ("0.0.0.0:0", true)] {
+        let sb = Sandbox::new();
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/search");
+        assert_eq!(sb.import(&Path::new(fixtures).join("apollo.csv")).code, 0);
+        let mut child = sb
+            .command(&["serve", "--bind", bind])
+            .env_remove("LEADSPRINT_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.split_whitespace().nth(2).unwrap_or_default().to_owned();
+        let port = url.split(':').nth(2).and_then(|p| p.split('/').next()).unwrap_or_default().to_owned();
+        let local = format!("http://127.0.0.1:{port}/api/stats");
+        let recorded = std::fs::read_to_string(sb.data_dir().join("server.json")).unwrap();
+        assert!(recorded.contains(&format!(":{port}/")), "{recorded}");
+        if needs_token {
+            let token = url.split("?token=").nth(1).unwrap_or_default().to_owned();
+            assert_eq!(token.len(), 64, "{line}");
+            assert!(!recorded.contains(&token), "the token was written to the data dir");
+            assert_eq!(get(local.clone(), None), 401);
+            assert_eq!(get(local.clone(), Some(&token)), 200);
+        } else {
+            assert!(!url.contains("token"), "{line}");
+            assert_eq!(get(local, None), 200);
+        }
+        let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        assert!(interrupted.is_ok_and(|s| s.success()), "send Ctrl-C");
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status}");
+        assert!(!sb.data_dir().join("server.json").exists(), "server.json left behind");
+    }
+}

@@ -17,6 +17,7 @@ use leadsprint::store::Store;
 
 mod collect;
 mod export;
+mod serve;
 
 /// Exit codes (also in README): 0 done, 1 failed, 2 bad usage (clap),
 /// 3 done but some records were quarantined, 4 a run ended short of its target.
@@ -49,6 +50,8 @@ enum LogFormat {
 enum Command {
     /// The built-in ten-workflow campaign against the sandbox vendors (no keys, no network).
     Demo(collect::DemoArgs),
+    /// Serve the HTTP API over the data dir (127.0.0.1:8080 by default).
+    Serve(serve::ServeArgs),
     /// The campaign against the real vendors, headless, until its target.
     Run(collect::RunArgs),
     /// Test every configured vendor connection.
@@ -145,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => collect::demo(&dir("./leadsprint-demo"), args),
         Command::Run(args) => collect::run(&data, args),
+        Command::Serve(args) => serve::serve(&data, args),
         Command::Check(args) => collect::check(args),
         Command::Import(args) => import_files(&data, args),
         Command::Export(target) => export::run(&data, target),
