@@ -334,3 +334,26 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `demo --fresh` starts a new store: the index and the CRM export watermarks of the
+/// old one (which name its lead ids) go with it, and the new index matches the new store.
+#[test]
+fn demo_fresh_clears_what_was_derived_from_the_old_store() {
+    let sb = Sandbox::new();
+    let demo = |extra: &[&str]| {
+        let mut args = vec!["demo", "--target", "300", "--speed", "200"];
+        args.extend_from_slice(extra);
+        let run = sb.run(&args);
+        assert!(matches!(run.code, 0 | 3), "demo failed: {}{}", run.stdout, run.stderr);
+    };
+    demo(&[]);
+    let searchable = |sb: &Sandbox| sb.run(&["search", "--json", "--limit", "1"]).json()["total"].as_u64();
+    assert_eq!(searchable(&sb), sb.stats()["unique_leads"].as_u64());
+    let exports = sb.data_dir().join("exports");
+    std::fs::create_dir_all(&exports).unwrap();
+    std::fs::write(exports.join("hubspot.json"), r#"{"filter":"","last_lead_id":250,"complete":false}"#)
+        .unwrap();
+    demo(&["--fresh"]);
+    assert!(!exports.exists(), "a watermark of the old store survived --fresh");
+    assert_eq!(searchable(&sb), sb.stats()["unique_leads"].as_u64());
+}

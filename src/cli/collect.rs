@@ -161,9 +161,13 @@ fn prepare_demo_dir(dir: &Path, fresh: bool) -> anyhow::Result<bool> {
     if fresh && has_store {
         std::fs::remove_file(dir.join(leadsprint::store::DB_FILE))
             .with_context(|| format!("clearing the demo store in {}", dir.display()))?;
-        let inbox = dir.join("inbox");
-        if inbox.exists() {
-            std::fs::remove_dir_all(&inbox).with_context(|| format!("clearing {}", inbox.display()))?;
+        // What was derived from the old store goes with it: the search index, and
+        // CRM export watermarks that name its lead ids.
+        for derived in ["inbox", "search", "exports"] {
+            let path = dir.join(derived);
+            if path.exists() {
+                std::fs::remove_dir_all(&path).with_context(|| format!("clearing {}", path.display()))?;
+            }
         }
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
