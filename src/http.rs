@@ -313,6 +313,11 @@ fn transport_error(e: reqwest::Error) -> FetchError {
     }
 }
 
+/// A [`Classify`] for APIs whose answers all read the common way ([`default_error`]).
+pub fn standard_errors(_: u16, _: &HeaderMap, _: &[u8]) -> Option<FetchError> {
+    None
+}
+
 /// The reading of a status code that holds for every vendor.
 pub fn default_error(status: u16, headers: &HeaderMap, body: &[u8]) -> FetchError {
     match status {

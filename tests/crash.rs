@@ -45,7 +45,7 @@ fn kill_9_during_import_loses_nothing_and_counts_nothing_twice() {
         if has_store {
             // The index catches up with whatever the store committed.
             assert_eq!(
-                searchable(&sb),
+                sb.searchable(),
                 committed,
                 "trial {trial}: index disagrees with the store after kill -9"
             );
@@ -58,11 +58,6 @@ fn kill_9_during_import_loses_nothing_and_counts_nothing_twice() {
             expected,
             "trial {trial}: leads differ from an uninterrupted run"
         );
-        assert_eq!(searchable(&sb), people as u64, "trial {trial}: index disagrees after the re-import");
+        assert_eq!(sb.searchable(), people as u64, "trial {trial}: index disagrees after the re-import");
     }
-}
-
-/// Leads the search index holds (the empty query matches every lead).
-fn searchable(sb: &Sandbox) -> u64 {
-    sb.run(&["search", "--json", "--limit", "1"]).json()["total"].as_u64().unwrap_or(0)
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::crm::field_value;
 pub use super::crm::{CrmError, CrmReport};
 use crate::config::{Rate, Secret};
-use crate::http::{FetchError, RequestMetrics, VendorClient};
+use crate::http::{FetchError, RequestMetrics, VendorClient, standard_errors};
 use crate::lead::Lead;
 
 /// Contacts per call (HubSpot's batch limit).
@@ -108,7 +108,7 @@ impl HubSpot {
         let url = format!("{}/crm/v3/objects/contacts?limit=1", self.client.base_url());
         let result: Result<serde_json::Value, _> = self
             .client
-            .json(&self.metrics, classify, |http| http.get(&url).bearer_auth(self.token.expose()))
+            .json(&self.metrics, standard_errors, |http| http.get(&url).bearer_auth(self.token.expose()))
             .await;
         match result {
             Ok(_) => Ok(format!("{} answers; the token is accepted", self.client.base_url())),
@@ -153,7 +153,7 @@ impl HubSpot {
         let answer: Answer = loop {
             let result = self
                 .client
-                .json(&self.metrics, classify, |http| {
+                .json(&self.metrics, standard_errors, |http| {
                     http.post(&url).bearer_auth(self.token.expose()).json(&body)
                 })
                 .await;
@@ -224,11 +224,6 @@ fn error_for(errors: &[BatchError], email: &str) -> String {
         Some(e) => format!("{}: {}", e.category.as_deref().unwrap_or("ERROR"), e.message),
         None => "HubSpot did not return this contact".to_owned(),
     }
-}
-
-/// HubSpot's answers read the common way (429, 401/403, 5xx, other 4xx rejected).
-fn classify(_: u16, _: &reqwest::header::HeaderMap, _: &[u8]) -> Option<FetchError> {
-    None
 }
 
 #[cfg(test)]

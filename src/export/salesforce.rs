@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::crm::{CrmError, CrmReport, field_value};
 use crate::config::{Rate, Secret};
-use crate::http::{FetchError, RequestMetrics, VendorClient};
+use crate::http::{FetchError, RequestMetrics, VendorClient, standard_errors};
 use crate::lead::{Lead, LeadId};
 
 /// The REST API version used.
@@ -102,7 +102,7 @@ impl Salesforce {
         let url = format!("{}/services/oauth2/token", self.target.login_url.trim_end_matches('/'));
         let token: Token = self
             .client
-            .json(&self.metrics, classify, |http| http.post(&url).form(&form))
+            .json(&self.metrics, standard_errors, |http| http.post(&url).form(&form))
             .await
             .map_err(|e| auth_error(e, "the token request"))?;
         self.token = Some(token);
@@ -257,7 +257,7 @@ impl Salesforce {
             let bearer = token.access_token.clone();
             let result = self
                 .client
-                .text(&self.metrics, classify, |http| {
+                .text(&self.metrics, standard_errors, |http| {
                     body.attach(http.request(method.clone(), &url).bearer_auth(&bearer))
                 })
                 .await;
@@ -322,10 +322,6 @@ fn parse_results(text: &str) -> Vec<HashMap<String, String>> {
         .flatten()
         .map(|r| headers.iter().zip(r.iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect())
         .collect()
-}
-
-fn classify(_: u16, _: &reqwest::header::HeaderMap, _: &[u8]) -> Option<FetchError> {
-    None
 }
 
 fn auth_error(e: FetchError, during: &str) -> CrmError {

@@ -303,9 +303,34 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let tantivy_query = plan::build(&self.index, &self.fields, &node).map_err(|e| self.error(e))?;
         let docs = searcher.search(tantivy_query.as_ref(), &DocSetCollector).map_err(|e| self.error(e))?;
-        let mut ids = Vec::with_capacity(docs.len());
+        let mut ids: Vec<LeadId> =
+            self.lead_ids(&searcher, docs.into_iter())?.into_iter().flatten().collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    fn hits(
+        &self,
+        searcher: &Searcher,
+        ranked: Vec<(Option<f32>, DocAddress)>,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let ids = self.lead_ids(searcher, ranked.iter().map(|(_, a)| *a))?;
+        Ok(ranked
+            .iter()
+            .zip(ids)
+            .filter_map(|((score, _), id)| Some(Hit { id: id?, score: *score }))
+            .collect())
+    }
+
+    /// The lead id of each document, reading each segment's id column once.
+    fn lead_ids(
+        &self,
+        searcher: &Searcher,
+        addresses: impl Iterator<Item = DocAddress>,
+    ) -> Result<Vec<Option<LeadId>>, SearchError> {
         let mut columns = std::collections::HashMap::new();
-        for address in docs {
+        let mut out = Vec::new();
+        for address in addresses {
             let column = match columns.entry(address.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(
@@ -316,29 +341,9 @@ impl SearchIndex {
                         .map_err(|e| self.error(e))?,
                 ),
             };
-            ids.extend(column.first(address.doc_id));
+            out.push(column.first(address.doc_id));
         }
-        ids.sort_unstable();
-        Ok(ids)
-    }
-
-    fn hits(
-        &self,
-        searcher: &Searcher,
-        ranked: Vec<(Option<f32>, DocAddress)>,
-    ) -> Result<Vec<Hit>, SearchError> {
-        let mut hits = Vec::with_capacity(ranked.len());
-        for (score, address) in ranked {
-            let ids = searcher
-                .segment_reader(address.segment_ord)
-                .fast_fields()
-                .u64("id")
-                .map_err(|e| self.error(e))?;
-            if let Some(id) = ids.first(address.doc_id) {
-                hits.push(Hit { id, score });
-            }
-        }
-        Ok(hits)
+        Ok(out)
     }
 
     fn error(&self, e: impl std::fmt::Display) -> SearchError {

@@ -64,6 +64,11 @@ impl Sandbox {
         text.lines().map(|l| serde_json::from_str(l).expect("export line is JSON")).collect()
     }
 
+    /// Leads the search index holds (the empty query matches every lead).
+    pub fn searchable(&self) -> u64 {
+        self.run(&["search", "--json", "--limit", "1"]).json()["total"].as_u64().unwrap_or(0)
+    }
+
     pub fn quarantine(&self) -> Vec<Value> {
         let v = self.run(&["quarantine", "--json", "--limit", "100000"]).json();
         v["entries"].as_array().cloned().unwrap_or_default()
