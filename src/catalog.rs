@@ -2,7 +2,7 @@
 //! `leadsprint search`, the HTTP API and filtered exports — the index says which
 //! leads match, the store (the truth) says what they hold.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::lead::{Lead, LeadId, Millis};
 use crate::search::{Facets, Request, SearchError, SearchIndex};
@@ -17,7 +17,7 @@ pub enum CatalogError {
 }
 
 /// One page of matching leads.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Found {
     pub total: u64,
     pub hits: Vec<LeadSummary>,
@@ -25,7 +25,7 @@ pub struct Found {
 }
 
 /// What a result list shows of a lead (the full lead is `GET /api/leads/{id}`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadSummary {
     pub id: LeadId,
     pub name: String,
@@ -39,7 +39,7 @@ pub struct LeadSummary {
     pub region: Option<String>,
     pub country: Option<String>,
     pub email: Option<String>,
-    pub email_status: &'static str,
+    pub email_status: String,
     pub linkedin_url: Option<String>,
     pub quality: u8,
     pub vendors: Vec<String>,
@@ -71,7 +71,7 @@ impl LeadSummary {
             region: lead.location.region.clone(),
             country: lead.location.country.clone(),
             email: lead.email.clone(),
-            email_status: lead.email_status.as_str(),
+            email_status: lead.email_status.as_str().to_owned(),
             linkedin_url: lead.linkedin_url.clone(),
             quality: lead.quality.score,
             vendors,

@@ -103,6 +103,8 @@ pub struct RequestMetrics {
     pub latency_micros: AtomicU64,
     /// Time spent waiting for the rate limiter.
     pub limiter_wait_micros: AtomicU64,
+    /// Requests the rate limiter held back (waited over a millisecond).
+    pub limiter_waits: AtomicU64,
 }
 
 /// Turns a vendor's non-2xx (or odd 2xx) answer into its error, where the generic
@@ -241,7 +243,11 @@ impl VendorClient {
                 }
             }
             self.limiter.until_ready().await;
-            metrics.limiter_wait_micros.fetch_add(waited.elapsed().as_micros() as u64, Ordering::Relaxed);
+            let held = waited.elapsed().as_micros() as u64;
+            metrics.limiter_wait_micros.fetch_add(held, Ordering::Relaxed);
+            if held > 1_000 {
+                metrics.limiter_waits.fetch_add(1, Ordering::Relaxed);
+            }
             metrics.requests.fetch_add(1, Ordering::Relaxed);
             let result = self.once(metrics, classify, make(&self.http), &parse).await;
             let error = match result {

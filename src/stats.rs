@@ -7,7 +7,7 @@ use crate::config::Kpi;
 use crate::store::Counters;
 
 /// The figures `leadsprint stats` shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Stats {
     pub records_received: u64,
     pub unique_leads: u64,

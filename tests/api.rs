@@ -3,11 +3,10 @@
 //! the token of a server that requires one, traversal paths, query errors.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use leadsprint::config::Secret;
-use leadsprint::pipeline;
-use leadsprint::server::{Access, AppState, serve};
+use leadsprint::pipeline::{Intake, Writer};
+use leadsprint::server::{Access, AppState, Campaign, serve};
 use leadsprint::store::Store;
 
 use crate::support::Sandbox;
@@ -18,27 +17,45 @@ struct Scenario {
     method: &'static str,
     path: &'static str,
     headers: &'static [(&'static str, &'static str)],
+    body: &'static str,
     status: u16,
     must: &'static [&'static str],
     must_not: &'static [&'static str],
 }
 
 const fn get(path: &'static str, status: u16, must: &'static [&'static str]) -> Scenario {
-    Scenario { method: "GET", path, headers: &[], status, must, must_not: &[] }
+    Scenario { method: "GET", path, headers: &[], body: "", status, must, must_not: &[] }
 }
 
-/// Starts the API over the search fixture; `token` makes it require one.
-fn start(runtime: &tokio::runtime::Runtime, sb: &Sandbox, token: Option<&str>) -> String {
+/// A POST from this server's own page (same Origin).
+const fn post(
+    path: &'static str,
+    body: &'static str,
+    status: u16,
+    must: &'static [&'static str],
+) -> Scenario {
+    Scenario { method: "POST", headers: SAME_ORIGIN, body, ..get(path, status, must) }
+}
+
+const SAME_ORIGIN: &[(&str, &str)] = &[("origin", "http://127.0.0.1:{port}")];
+
+/// Starts the server over the search fixture, with a writer for uploads; `token`
+/// makes it require one. Finish the intake at the end of the test.
+fn start(runtime: &tokio::runtime::Runtime, sb: &Sandbox, token: Option<&str>) -> (String, Intake) {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/search");
     assert_eq!(sb.import(&Path::new(fixtures).join("apollo.csv")).code, 0);
-    let store = Store::open_existing(&sb.data_dir()).unwrap();
-    let (index, _) = pipeline::open_index(&store).unwrap();
+    let intake = Intake::start(Writer::new(Store::open_existing(&sb.data_dir()).unwrap()).unwrap());
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
     let access = Access::new(addr, token.map(Secret::new));
-    let state = AppState { store: Arc::new(store), index: Arc::new(index), access: Arc::new(access) };
+    let campaign = Campaign {
+        target: 100,
+        workflows: vec![("apollo-ppc".into(), "apollo".into())],
+        ..Campaign::default()
+    };
+    let state = AppState::new(intake.store(), intake.index(), access, campaign).with_intake(intake.sender());
     runtime.spawn(serve(listener, state, std::future::pending()));
-    format!("http://{addr}")
+    (format!("http://{addr}"), intake)
 }
 
 fn run(runtime: &tokio::runtime::Runtime, base: &str, scenarios: &[Scenario]) {
@@ -46,7 +63,7 @@ fn run(runtime: &tokio::runtime::Runtime, base: &str, scenarios: &[Scenario]) {
     let mut failures = Vec::new();
     for s in scenarios {
         let method = reqwest::Method::from_bytes(s.method.as_bytes()).unwrap();
-        let mut request = client.request(method, format!("{base}{}", s.path));
+        let mut request = client.request(method, format!("{base}{}", s.path)).body(s.body);
         for (name, value) in s.headers {
             let value = value.replace("{port}", base.rsplit(':').next().unwrap_or_default());
             request = request.header(*name, value);
@@ -74,7 +91,7 @@ fn run(runtime: &tokio::runtime::Runtime, base: &str, scenarios: &[Scenario]) {
 fn api_scenarios_on_loopback() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sb = Sandbox::new();
-    let base = start(&runtime, &sb, None);
+    let (base, intake) = start(&runtime, &sb, None);
     run(
         &runtime,
         &base,
@@ -117,15 +134,88 @@ fn api_scenarios_on_loopback() {
                 headers: &[("origin", "http://127.0.0.1:{port}")],
                 ..get("/api/leads", 405, &[])
             },
+            Scenario {
+                headers: &[("origin", "https://evil.example")],
+                ..get("/api/events", 403, &["cross-site"])
+            },
+            // The UI: its files, the fallback page, the guard against reading anything else.
+            get("/", 200, &["<script type=\"module\" src=\"/app.js\"></script>", "leadsprint"]),
+            get("/index.html", 200, &["id=\"view-dashboard\""]),
+            get("/app.js", 200, &["EventSource"]),
+            get("/style.css", 200, &[]),
+            // The UI routes by `#`: no other path is a page.
+            get("/leads/some/page", 404, &[]),
+            get("/missing.js", 404, &[]),
+            get("/README.md", 404, &[]),
+            get("/..%2fCargo.toml", 404, &[]),
+            get("/web/../Cargo.toml", 404, &[]),
+            get("/api/nothing-here", 404, &["no API route", "openapi"]),
+            // The documented API.
+            get(
+                "/api/openapi.json",
+                200,
+                &["\"openapi\": \"3.1.0\"", "/api/workflows/{name}/pause", "/api/events"],
+            ),
+            get("/api/dashboard", 200, &["\"mode\":\"serve\"", "\"kpis\"", "\"target\":100", "unique leads"]),
+            get(
+                "/api/workflows",
+                200,
+                &["\"running\":false", "\"name\":\"apollo-ppc\"", "\"state\":\"idle\""],
+            ),
+            post("/api/workflows/apollo-ppc/pause", "", 409, &["no sprint is running"]),
+            Scenario { headers: &[], ..post("/api/workflows/apollo-ppc/resume", "", 409, &["no sprint"]) },
+            get(
+                "/metrics",
+                200,
+                &[
+                    "leadsprint_unique_leads 7\n",
+                    "leadsprint_requests_total{workflow=\"apollo-ppc\",vendor=\"apollo\"} 0",
+                ],
+            ),
+            // Export of a view: the query's leads only, as CSV or JSONL; vendor text stays text.
+            Scenario {
+                must_not: &["Shah,", "Lindqvist"],
+                ..get("/api/export?q=city:chicago%20-shah", 200, &["id,", "Wills"])
+            },
+            get("/api/export?format=jsonl&q=onerror", 200, &["<img src=x onerror=alert(1)>", "\"sources\""]),
+            get("/api/export?format=xml", 400, &["csv or jsonl"]),
+            get("/api/export?q=titel:x", 400, &["did you mean 'title'"]),
+            get("/api/export?min_quality=101", 400, &["0 to 100"]),
+            // Upload: through the same importer and writer; bad files explained, nothing lost.
+            post(
+                "/api/import?name=new-leads.csv",
+                "email,first_name,last_name,title\nnew.person@acme.io,New,Person,PPC Lead\nnot-an-email,,,\n",
+                200,
+                &["\"new_leads\":1", "\"quarantined\":1", "\"path\":\"new-leads.csv\"", "\"format\":\"csv\""],
+            ),
+            post("/api/import?name=broken.json", "[{\"email\": ", 400, &["not valid JSON"]),
+            post("/api/import?name=empty.csv", "", 400, &["upload is empty"]),
+            post("/api/import?name=x.csv&encoding=klingon", "a\n", 400, &["unknown encoding"]),
+            Scenario {
+                headers: &[("origin", "https://evil.example")],
+                ..post("/api/import?name=x.csv", "email\na@b.io\n", 403, &["cross-site"])
+            },
         ],
     );
+    // The uploaded lead is searchable once the index commits (within a second or so).
+    let client = leadsprint::http::http(std::time::Duration::from_secs(10)).unwrap();
+    let url = format!("{base}/api/leads?q=email:new.person@acme.io");
+    let found = (0..50).any(|_| {
+        let body = runtime.block_on(async { client.get(&url).send().await.unwrap().text().await.unwrap() });
+        body.contains("\"total\":1") || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            false
+        }
+    });
+    assert!(found, "the uploaded lead never became searchable");
+    intake.finish().unwrap();
 }
 
 #[test]
 fn a_server_that_requires_a_token_refuses_requests_without_it() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sb = Sandbox::new();
-    let base = start(&runtime, &sb, Some(TOKEN));
+    let (base, intake) = start(&runtime, &sb, Some(TOKEN));
     const BEARER: &[(&str, &str)] = &[("authorization", "Bearer 0123456789abcdef0123456789abcdef")];
     run(
         &runtime,
@@ -159,8 +249,12 @@ fn a_server_that_requires_a_token_refuses_requests_without_it() {
                 ],
                 ..get("/api/leads", 403, &[])
             },
+            // The token in the URL becomes a same-site, script-proof cookie for the page's calls.
+            get("/?token=0123456789abcdef0123456789abcdef", 200, &["leadsprint"]),
+            Scenario { must_not: &[TOKEN], ..get("/metrics", 401, &[]) },
         ],
     );
+    intake.finish().unwrap();
 }
 
 #[test]

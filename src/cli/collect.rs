@@ -11,12 +11,19 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use leadsprint::config::{self, DEFAULT_CAMPAIGN, Flags, Settings, VendorKind};
 use leadsprint::engine::{self, RunOptions, stats::RunStats};
+use leadsprint::pipeline::{Intake, Writer};
+use leadsprint::server::{AppState, Campaign, Sprint};
 use leadsprint::sources::sandbox::faults::FaultRates;
 use leadsprint::sources::sandbox::{Sandbox, SandboxConfig, salesnav};
 use leadsprint::stats::{Stats, kpis};
 use leadsprint::store::Store;
+
+use super::serve::{BindArgs, Server};
 
 /// Exit code of a run that ended before its target (queries exhausted or failed).
 pub const EXIT_SHORT_OF_TARGET: u8 = 4;
@@ -33,9 +40,11 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Terminal progress only (the web UI is not part of this build yet, so this is the default).
+    /// Terminal progress only: no web UI.
     #[arg(long)]
     headless: bool,
+    #[command(flatten)]
+    bind: BindArgs,
     /// Unique leads to stop at.
     #[arg(long)]
     target: Option<u64>,
@@ -82,8 +91,17 @@ fn process_env(name: &str) -> Option<String> {
 
 pub fn run(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let settings = load_settings(args.config.as_deref(), &process_env, &Flags { target: args.target })?;
-    let store = Store::open(dir)?;
-    runtime()?.block_on(collect(settings, store, 1.0))
+    let intake = Intake::start(Writer::new(Store::open(dir)?)?);
+    let (tx, _) = watch::channel(RunStats::default());
+    let outcome = runtime()?.block_on(collect(&settings, &intake, 1.0, None, tx));
+    intake.finish()?;
+    Ok(outcome?.code)
+}
+
+/// The built-in campaign as configured by nothing but its defaults (what a server
+/// without a sprint measures against).
+pub fn builtin_settings() -> anyhow::Result<Settings> {
+    load_settings(None, &|_| None, &Flags::default())
 }
 
 /// Marks a data dir as the demo's, so `--fresh` never clears real data.
@@ -94,8 +112,8 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--speed {} is out of range: use 1 to 10000", args.speed);
     }
     let fresh_store = prepare_demo_dir(dir, args.fresh)?;
-    let _ = args.headless;
-    runtime()?.block_on(async {
+    let intake = Intake::start(Writer::new(Store::open(dir)?)?);
+    let outcome = runtime()?.block_on(async {
         let config = SandboxConfig {
             seed: args.seed,
             speed: args.speed,
@@ -110,11 +128,32 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         let env = |name: &str| sandbox_env(&sandbox, &key, name);
         let settings = load_settings(None, &env, &Flags { target: args.target })?;
-        let store = Store::open(dir)?;
-        let code = collect(settings, store, args.speed).await;
+        let (tx, rx) = watch::channel(RunStats::default());
+        let sprint = Arc::new(Sprint::new("demo", rx));
+        let server = match args.headless {
+            true => None,
+            false => Some(
+                Server::start(dir, &args.bind, |access| {
+                    AppState::new(intake.store(), intake.index(), access, Campaign::of(&settings))
+                        .with_intake(intake.sender())
+                        .with_sprint(sprint.clone())
+                })
+                .await?,
+            ),
+        };
+        let outcome = collect(&settings, &intake, args.speed, Some(sprint), tx).await;
+        if let Some(server) = server {
+            if outcome.as_ref().is_ok_and(|o| !o.interrupted) {
+                println!("the sprint is over; the UI stays at {} — Ctrl-C to stop", server.url);
+                let _ = tokio::signal::ctrl_c().await;
+            }
+            server.stop().await?;
+        }
         sandbox.stop().await;
-        code
-    })
+        outcome
+    });
+    intake.finish()?;
+    Ok(outcome?.code)
 }
 
 /// The environment the built-in campaign sees in the demo: every vendor's base URL
@@ -176,17 +215,32 @@ fn prepare_demo_dir(dir: &Path, fresh: bool) -> anyhow::Result<bool> {
     Ok(fresh || !has_store)
 }
 
-/// Runs the engine with progress bars and Ctrl-C handling, then prints the KPIs.
-async fn collect(settings: Settings, store: Store, speed: f64) -> anyhow::Result<ExitCode> {
-    let data_dir = store.dir().to_owned();
-    let (tx, rx) = watch::channel(RunStats::default());
-    let bars = tokio::spawn(render(rx, settings.target));
+/// How a sprint ended, for the caller.
+struct Outcome {
+    code: ExitCode,
+    /// Stopped by Ctrl-C (rather than by its target or exhausted queries).
+    interrupted: bool,
+}
+
+/// Runs the engine over `intake` with progress bars and Ctrl-C handling, then
+/// prints the KPIs. `sprint` (the web UI's view of it) gets its controls.
+async fn collect(
+    settings: &Settings,
+    intake: &Intake,
+    speed: f64,
+    sprint: Option<Arc<Sprint>>,
+    tx: watch::Sender<RunStats>,
+) -> anyhow::Result<Outcome> {
+    let bars = tokio::spawn(render(tx.subscribe(), settings.target));
     let (control_tx, control_rx) = tokio::sync::oneshot::channel();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
     let ctrl_c = tokio::spawn(async move {
         let Ok(control) = control_rx.await else { return };
         let control: engine::Control = control;
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("stopping: committing the pages in flight (Ctrl-C again to abort)");
+            flag.store(true, Ordering::Relaxed);
             control.cancel.cancel();
             // Every committed page is safe: a second Ctrl-C may end the process at once.
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -194,19 +248,23 @@ async fn collect(settings: Settings, store: Store, speed: f64) -> anyhow::Result
             }
         }
     });
-    let result = engine::run(&settings, store, RunOptions { speed }, tx, |control| {
+    let result = engine::run_on(settings, intake, RunOptions { speed }, tx, |control| {
+        if let Some(sprint) = &sprint {
+            sprint.set_control(control.clone());
+        }
         let _ = control_tx.send(control);
     })
     .await;
     ctrl_c.abort();
     let _ = bars.await;
     let last = result?;
-    print_report(&settings, &last, &data_dir)?;
-    Ok(if last.unique_leads >= settings.target {
+    print_report(settings, &last, &intake.store())?;
+    let code = if last.unique_leads >= settings.target {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_SHORT_OF_TARGET)
-    })
+    };
+    Ok(Outcome { code, interrupted: interrupted.load(Ordering::Relaxed) })
 }
 
 /// Draws one bar for the campaign and a line per workflow until the run finishes.
@@ -261,8 +319,7 @@ fn human(seconds: f64) -> String {
     }
 }
 
-fn print_report(settings: &Settings, last: &RunStats, dir: &Path) -> anyhow::Result<()> {
-    let store = Store::open_existing(dir)?;
+fn print_report(settings: &Settings, last: &RunStats, store: &Store) -> anyhow::Result<()> {
     let stats = Stats::from(&store.reader()?.counters()?);
     println!(
         "\n{:<44} {:>8} {:>6} {:>7} {:>7} {:>6} {:>6} {:>9}",

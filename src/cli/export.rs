@@ -20,7 +20,8 @@ use leadsprint::lead::Lead;
 use leadsprint::pipeline;
 use leadsprint::store::Store;
 
-use super::{EXIT_FAILURE, open_store};
+use super::EXIT_FAILURE;
+use super::remote::{self, Holder, Remote};
 
 #[derive(Debug, Subcommand)]
 pub enum ExportTarget {
@@ -138,17 +139,79 @@ pub fn run(dir: &Path, target: ExportTarget) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The filter, resolving `--query` to the matching lead ids through the index.
-fn filter(store: &Store, args: &FilterArgs) -> anyhow::Result<Filter> {
-    let only = match &args.query {
-        None => None,
-        Some(query) => {
-            let (index, _) = pipeline::open_index(store)?;
-            let ids = index.matching_ids(query, pipeline::now_millis())?;
-            Some(Arc::from(ids))
+/// Where an export's leads come from: the store with the filter (`--query`
+/// resolved to lead ids through the index), or the server holding the data dir,
+/// which applies the filters itself.
+enum Leads {
+    Local { store: Store, filter: Filter },
+    Remote { server: Remote, query: String },
+}
+
+type LeadIter<'a> = dyn Iterator<Item = anyhow::Result<Lead>> + 'a;
+
+impl Leads {
+    fn open(dir: &Path, args: &FilterArgs) -> anyhow::Result<Leads> {
+        match remote::open(dir)? {
+            Holder::Local(store) => {
+                let only = match &args.query {
+                    None => None,
+                    Some(query) => {
+                        let (index, _) = pipeline::open_index(&store)?;
+                        Some(Arc::from(index.matching_ids(query, pipeline::now_millis())?))
+                    }
+                };
+                Ok(Leads::Local { store, filter: Filter { min_quality: args.min_quality, only } })
+            }
+            Holder::Remote(server) => {
+                eprintln!("the data dir is held by the server at {}: exporting through it", server.url());
+                let min_quality = args.min_quality.to_string();
+                let q = args.query.as_deref().unwrap_or_default();
+                let query = remote::query_string(&[("q", q), ("min_quality", &min_quality)]);
+                Ok(Leads::Remote { server, query })
+            }
         }
-    };
-    Ok(Filter { min_quality: args.min_quality, only })
+    }
+
+    /// The filter still to apply here (the server has applied its own).
+    fn filter(&self) -> Filter {
+        match self {
+            Leads::Local { filter, .. } => filter.clone(),
+            Leads::Remote { .. } => Filter::default(),
+        }
+    }
+
+    /// About how many leads the export will take (for its progress bar).
+    fn total(&self) -> anyhow::Result<u64> {
+        Ok(match self {
+            Leads::Local { store, filter } => match &filter.only {
+                Some(ids) => ids.len() as u64,
+                None => store.reader()?.counters()?.unique_leads,
+            },
+            Leads::Remote { server, query } => server
+                .get::<serde_json::Value>(&format!("/api/leads?limit=1&facets=false&{query}"))?["total"]
+                .as_u64()
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Hands `use_them` the leads after `resume` (every lead when `None`), in id order.
+    fn each<R>(
+        &self,
+        resume: Option<u64>,
+        use_them: impl FnOnce(&mut LeadIter<'_>) -> R,
+    ) -> anyhow::Result<R> {
+        match self {
+            Leads::Local { store, .. } => {
+                let reader = store.reader()?;
+                let mut leads = reader.leads_after(resume)?.map(|l| l.map_err(anyhow::Error::from));
+                Ok(use_them(&mut leads))
+            }
+            Leads::Remote { server, query } => {
+                let after = resume.map_or(String::new(), |id| format!("&after={id}"));
+                Ok(use_them(&mut server.leads(&format!("{query}{after}"))))
+            }
+        }
+    }
 }
 
 fn describe(args: &FilterArgs) -> String {
@@ -156,10 +219,9 @@ fn describe(args: &FilterArgs) -> String {
 }
 
 fn to_file(dir: &Path, format: FileFormat, args: FileExportArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(dir)?;
-    let filter = filter(&store, &args.filter)?;
-    let reader = store.reader()?;
-    let report = export::to_file(&args.out, format, filter, reader.leads()?)
+    let leads = Leads::open(dir, &args.filter)?;
+    let report = leads
+        .each(None, |all| export::to_file(&args.out, format, leads.filter(), all))?
         .with_context(|| format!("exporting to {}", args.out.display()))?;
     if args.out != Path::new("-") {
         eprintln!(
@@ -174,8 +236,7 @@ fn to_file(dir: &Path, format: FileFormat, args: FileExportArgs) -> anyhow::Resu
 }
 
 fn to_postgres(dir: &Path, args: PostgresArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(dir)?;
-    let filter = filter(&store, &args.filter)?;
+    let leads = Leads::open(dir, &args.filter)?;
     let target = PgTarget {
         url: args.url.clone(),
         table: args.table.clone(),
@@ -183,7 +244,11 @@ fn to_postgres(dir: &Path, args: PostgresArgs) -> anyhow::Result<ExitCode> {
         filter: describe(&args.filter),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (report, skipped) = runtime.block_on(load(&store, target, &filter, args.batch as usize))?;
+    let mut export = runtime.block_on(PgExport::open(target))?;
+    let skipped = in_batches(&leads, export.resume_after(), args.batch as usize, |batch| {
+        Ok(runtime.block_on(export.load(batch))?)
+    })?;
+    let report = runtime.block_on(export.finish())?;
     if !report.failed.is_empty() {
         write_failures(&args.failures, &report)?;
     }
@@ -197,36 +262,40 @@ fn to_postgres(dir: &Path, args: PostgresArgs) -> anyhow::Result<ExitCode> {
     Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) })
 }
 
-/// Streams the accepted leads after the watermark in batches; returns the report and
-/// how many leads the filters left out.
-async fn load(
-    store: &Store,
-    target: PgTarget,
-    filter: &Filter,
+/// Hands the accepted leads after `resume` to `send` in batches of `size`, with a
+/// progress bar; returns how many leads the filters left out.
+fn in_batches(
+    leads: &Leads,
+    resume: Option<u64>,
     size: usize,
-) -> anyhow::Result<(PgReport, u64)> {
-    let mut export = PgExport::open(target).await?;
-    let reader = store.reader()?;
-    let total = filter.only.as_ref().map_or(reader.counters()?.unique_leads, |ids| ids.len() as u64);
-    let bar = progress(total);
-    let mut skipped = 0;
-    let mut batch: Vec<Lead> = Vec::with_capacity(size);
-    for lead in reader.leads_after(export.resume_after())? {
-        let lead = lead?;
-        if !filter.accepts(&lead) {
-            skipped += 1;
-            continue;
-        }
-        batch.push(lead);
-        if batch.len() == size {
-            export.load(&batch).await?;
+    mut send: impl FnMut(&[Lead]) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let filter = leads.filter();
+    let bar = progress(leads.total()?);
+    let sent = leads.each(resume, |all| -> anyhow::Result<u64> {
+        let mut skipped = 0;
+        let mut batch: Vec<Lead> = Vec::with_capacity(size);
+        loop {
+            if let Some(lead) = all.next().transpose()? {
+                if !filter.accepts(&lead) {
+                    skipped += 1;
+                    continue;
+                }
+                batch.push(lead);
+                if batch.len() < size {
+                    continue;
+                }
+            }
+            if batch.is_empty() {
+                return Ok(skipped);
+            }
+            send(&batch)?;
             bar.inc(batch.len() as u64);
             batch.clear();
         }
-    }
-    export.load(&batch).await?;
+    })?;
     bar.finish_and_clear();
-    Ok((export.finish().await?, skipped))
+    sent
 }
 
 fn to_hubspot(dir: &Path, args: HubspotArgs) -> anyhow::Result<ExitCode> {
@@ -364,37 +433,17 @@ fn to_crm(
     args: &FilterArgs,
     out: CrmOutput,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(dir)?;
-    let filter = filter(&store, args)?;
+    let leads = Leads::open(dir, args)?;
     let watermark = Watermark::new(dir, name, describe(args));
     let resume = watermark.resume_after();
-    let reader = store.reader()?;
-    let total = filter.only.as_ref().map_or(reader.counters()?.unique_leads, |ids| ids.len() as u64);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(crm.prepare())?;
-    let bar = progress(total);
-    let mut skipped = 0;
-    let mut batch: Vec<Lead> = Vec::with_capacity(size);
-    let mut leads = reader.leads_after(resume)?;
-    loop {
-        if let Some(lead) = leads.next().transpose()? {
-            if !filter.accepts(&lead) {
-                skipped += 1;
-                continue;
-            }
-            batch.push(lead);
-            if batch.len() < size {
-                continue;
-            }
-        }
-        let Some(last) = batch.last().map(|l| l.id) else { break };
-        runtime.block_on(crm.send(&batch))?;
-        watermark.save(last, false)?;
-        bar.inc(batch.len() as u64);
-        batch.clear();
-    }
+    let skipped = in_batches(&leads, resume, size, |batch| {
+        runtime.block_on(crm.send(batch))?;
+        // Only after the CRM has the batch: a crash before this resends it (upserts).
+        watermark.save(batch.last().map_or(0, |l| l.id), false)
+    })?;
     watermark.save(0, true)?;
-    bar.finish_and_clear();
     let report = crm.into_report();
     if !report.failed.is_empty() || !report.not_sent.is_empty() {
         write_crm_report(out.report, &report)?;

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -17,7 +18,10 @@ use leadsprint::store::Store;
 
 mod collect;
 mod export;
+mod remote;
 mod serve;
+
+use remote::Holder;
 
 /// Exit codes (also in README): 0 done, 1 failed, 2 bad usage (clap),
 /// 3 done but some records were quarantined, 4 a run ended short of its target.
@@ -165,7 +169,15 @@ pub(crate) fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
 }
 
 fn import_files(dir: &std::path::Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let mut writer = Writer::new(Store::open(dir)?)?;
+    let store = match Store::open(dir) {
+        Ok(store) => store,
+        Err(locked @ leadsprint::store::StoreError::Locked { .. }) => match remote::open(dir)? {
+            Holder::Remote(server) => return import_through(&server, args),
+            Holder::Local(_) => return Err(locked.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let mut writer = Writer::new(store)?;
     let total: u64 = args.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = ProgressBar::new(total).with_style(
         ProgressStyle::with_template(
@@ -184,13 +196,39 @@ fn import_files(dir: &std::path::Path, args: ImportArgs) -> anyhow::Result<ExitC
     })??;
     bar.finish_and_clear();
     let totals = writer.totals().clone();
-    if args.json {
+    report_import(&reports, &totals, args.json)
+}
+
+/// Uploads each file to the running server, which writes it through its writer.
+fn import_through(server: &remote::Remote, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    eprintln!("the data dir is held by the server at {}: importing through it", server.url());
+    let mut reports = Vec::new();
+    let mut totals = Totals::default();
+    for file in &args.files {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut pairs: Vec<(&str, &str)> = vec![("name", &name)];
+        pairs.extend(args.maps.iter().map(|m| ("map", m.as_str())));
+        pairs.extend(args.encoding.as_deref().map(|e| ("encoding", e)));
+        pairs.extend(args.vendor.as_deref().map(|v| ("vendor", v)));
+        let answer = server
+            .upload(&format!("/api/import?{}", remote::query_string(&pairs)), file)
+            .with_context(|| format!("importing {}", file.display()))?;
+        let mut report: FileReport = serde_json::from_value(answer["file"].clone())?;
+        report.path = file.display().to_string();
+        totals.add(serde_json::from_value(answer["totals"].clone())?);
+        reports.push(report);
+    }
+    report_import(&reports, &totals, args.json)
+}
+
+fn report_import(reports: &[FileReport], totals: &Totals, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "files": reports, "totals": totals }))?
         );
     } else {
-        print_import_summary(&reports, &totals);
+        print_import_summary(reports, totals);
     }
     Ok(if totals.quarantined > 0 { ExitCode::from(EXIT_QUARANTINED) } else { ExitCode::SUCCESS })
 }
@@ -220,16 +258,31 @@ fn print_import_summary(reports: &[FileReport], totals: &Totals) {
 }
 
 fn search(dir: &std::path::Path, args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(dir)?;
-    let (index, _) = pipeline::open_index(&store)?;
-    let request = Request {
-        sort: args.sort,
-        limit: usize::from(args.limit),
-        offset: args.offset,
-        facets: args.facets,
-        ..Request::new(&args.query, pipeline::now_millis())
+    let found = match remote::open(dir)? {
+        Holder::Local(store) => {
+            let (index, _) = pipeline::open_index(&store)?;
+            let request = Request {
+                sort: args.sort,
+                limit: usize::from(args.limit),
+                offset: args.offset,
+                facets: args.facets,
+                ..Request::new(&args.query, pipeline::now_millis())
+            };
+            catalog::find(&store, &index, &request)?
+        }
+        Holder::Remote(server) => {
+            let (limit, offset) = (args.limit.to_string(), args.offset.to_string());
+            let sort = serde_json::to_value(args.sort)?;
+            let query = remote::query_string(&[
+                ("q", &args.query),
+                ("sort", sort.as_str().unwrap_or_default()),
+                ("limit", &limit),
+                ("offset", &offset),
+                ("facets", if args.facets { "true" } else { "false" }),
+            ]);
+            server.get::<Found>(&format!("/api/leads?{query}"))?
+        }
     };
-    let found = catalog::find(&store, &index, &request)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&found)?);
     } else {
@@ -297,11 +350,25 @@ fn reindex(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `GET /api/stats` answers.
+#[derive(serde::Deserialize)]
+struct StatsAnswer {
+    #[serde(flatten)]
+    stats: Stats,
+    workflows: std::collections::BTreeMap<String, leadsprint::store::WorkflowRecord>,
+}
+
 fn stats(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
-    let store = open_store(dir)?;
-    let reader = store.reader()?;
-    let stats = Stats::from(&reader.counters()?);
-    let workflows = reader.workflows()?;
+    let (stats, workflows) = match remote::open(dir)? {
+        Holder::Local(store) => {
+            let reader = store.reader()?;
+            (Stats::from(&reader.counters()?), reader.workflows()?)
+        }
+        Holder::Remote(server) => {
+            let answer: StatsAnswer = server.get("/api/stats")?;
+            (answer.stats, answer.workflows)
+        }
+    };
     if json {
         let mut value = serde_json::to_value(&stats)?;
         value["workflows"] = serde_json::to_value(&workflows)?;

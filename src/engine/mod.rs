@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Query, Settings, VendorKind, VendorSettings, WorkflowSettings};
 use crate::http::{RequestMetrics, VendorClient};
-use crate::pipeline::{PipelineError, Writer};
+use crate::pipeline::{Intake, PipelineError, Writer};
 use crate::sources::Connector;
 use crate::sources::apollo::Apollo;
 use crate::sources::brightdata::BrightData;
@@ -72,8 +72,7 @@ struct Planned {
     cursor: Option<String>,
 }
 
-/// Runs the campaign until its target, exhaustion of every query, or `control`'s
-/// cancellation; publishes progress on `stats`. Returns the final figures.
+/// Runs the campaign over `store` with a writer of its own (see [`run_on`]).
 pub async fn run(
     settings: &Settings,
     store: Store,
@@ -81,19 +80,31 @@ pub async fn run(
     stats: watch::Sender<RunStats>,
     control_out: impl FnOnce(Control),
 ) -> Result<RunStats, EngineError> {
-    let writer = Writer::new(store)?;
-    let shared = writer.shared_store();
-    let unique = writer.unique_leads();
-    let committed = writer.committed_records();
+    let intake = Intake::start(Writer::new(store)?);
+    let result = run_on(settings, &intake, options, stats, control_out).await;
+    // The writer's own failure says more than the engine's "writer lost".
+    intake.finish()?;
+    result
+}
+
+/// Runs the campaign until its target, exhaustion of every query, or `control`'s
+/// cancellation, sending its pages to `intake`'s writer; publishes progress on
+/// `stats`. Returns the final figures once every page sent is committed.
+pub async fn run_on(
+    settings: &Settings,
+    intake: &Intake,
+    options: RunOptions,
+    stats: watch::Sender<RunStats>,
+    control_out: impl FnOnce(Control),
+) -> Result<RunStats, EngineError> {
+    let shared = intake.store();
+    let unique = intake.unique_leads();
+    let committed = intake.committed_records();
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let at_start = unique.load(Ordering::Relaxed);
     let records = shared.reader()?.workflows()?;
     let plans = plan(settings, &records, options, shared.dir())?;
-    let (tx, rx) = flume::bounded(64);
-    let writer_thread = std::thread::spawn(move || {
-        let mut writer = writer;
-        writer.drain(&rx)
-    });
+    let tx = intake.sender();
     let cancel = CancellationToken::new();
     let mut pause = BTreeMap::new();
     let mut lives = Vec::new();
@@ -178,8 +189,9 @@ pub async fn run(
     for task in tasks {
         let _ = task.await;
     }
-    let drained = writer_thread.join().map_err(|_| EngineError::WriterLost)?;
-    drained?;
+    if !intake.flush().await {
+        return Err(EngineError::WriterLost);
+    }
     let last = snapshot(true)?;
     stats.send_replace(last.clone());
     Ok(last)

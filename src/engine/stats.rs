@@ -16,6 +16,8 @@ use crate::store::WorkflowRecord;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state", content = "reason")]
 pub enum WorkflowState {
+    /// No sprint runs in this process (a server over a data dir); figures as stored.
+    Idle,
     Waiting,
     Running,
     /// Paused by the user, or by its breaker until it cools down.
@@ -31,6 +33,7 @@ pub enum WorkflowState {
 impl WorkflowState {
     pub fn label(&self) -> &'static str {
         match self {
+            WorkflowState::Idle => "idle",
             WorkflowState::Waiting => "waiting",
             WorkflowState::Running => "running",
             WorkflowState::Paused(_) => "paused",
@@ -42,7 +45,10 @@ impl WorkflowState {
 
     /// No more pages will come from this workflow in this run.
     pub fn is_final(&self) -> bool {
-        matches!(self, WorkflowState::Failed(_) | WorkflowState::Done | WorkflowState::Stopped)
+        matches!(
+            self,
+            WorkflowState::Idle | WorkflowState::Failed(_) | WorkflowState::Done | WorkflowState::Stopped
+        )
     }
 }
 
@@ -93,6 +99,9 @@ pub struct WorkflowView {
     pub last_error: Option<String>,
     /// Mean request latency, milliseconds.
     pub latency_ms: f64,
+    /// Requests the rate limiter held back, and the seconds they waited in all.
+    pub rate_limit_waits: u64,
+    pub rate_limit_wait_seconds: f64,
     /// Requests per second this run, and what the limit allows.
     pub achieved_rate: f64,
     pub allowed_rate: f64,
@@ -121,8 +130,38 @@ impl WorkflowView {
             errors: record.errors.clone(),
             last_error: last_error.or_else(|| record.last_error.clone()),
             latency_ms: latency,
+            rate_limit_waits: m.limiter_waits.load(Ordering::Relaxed),
+            rate_limit_wait_seconds: m.limiter_wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
             achieved_rate: requests as f64 / elapsed.as_secs_f64().max(1e-3),
             allowed_rate: live.allowed_rate,
+        }
+    }
+}
+
+impl WorkflowView {
+    /// A workflow as the store last recorded it, when no sprint runs here.
+    pub fn recorded(name: &str, vendor: &str, record: &WorkflowRecord) -> Self {
+        WorkflowView {
+            name: name.to_owned(),
+            vendor: vendor.to_owned(),
+            state: if record.done { WorkflowState::Done } else { WorkflowState::Idle },
+            requests: record.requests,
+            successes: 0,
+            retries: record.retries,
+            failed_requests: 0,
+            records: record.records,
+            new_leads: record.new_leads,
+            duplicates: record.duplicates,
+            quarantined: record.quarantined,
+            cost: record.cost,
+            credits: record.credits,
+            errors: record.errors.clone(),
+            last_error: record.last_error.clone(),
+            latency_ms: 0.0,
+            rate_limit_waits: 0,
+            rate_limit_wait_seconds: 0.0,
+            achieved_rate: 0.0,
+            allowed_rate: 0.0,
         }
     }
 }

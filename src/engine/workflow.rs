@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::stats::{LiveWorkflow, WorkflowState};
 use crate::http::FetchError;
-use crate::pipeline::{self, Checkpoint, Item};
+use crate::pipeline::{self, Checkpoint, IntakeSender, Item, Job};
 use crate::sources::Connector;
 
 /// Consecutive failed pages that open the breaker.
@@ -29,7 +29,7 @@ pub struct WorkflowTask {
     pub live: Arc<LiveWorkflow>,
     pub connector: Connector,
     pub cursor: Option<String>,
-    pub writer: flume::Sender<Vec<Item>>,
+    pub writer: IntakeSender,
     pub unique: Arc<AtomicU64>,
     /// Records every workflow has sent, and the writer has committed, this run: their
     /// difference is in flight, and may still become new leads.
@@ -102,7 +102,7 @@ impl WorkflowTask {
                     let records = (page.records.len() + page.items.len()) as u64;
                     let chunk = self.chunk(page, next.clone(), done, now);
                     self.sent.fetch_add(records, Ordering::Relaxed);
-                    if self.writer.send_async(chunk).await.is_err() {
+                    if self.writer.send_async(Job::Items(chunk)).await.is_err() {
                         break WorkflowState::Failed("the writer stopped".into());
                     }
                     self.cursor = next;
@@ -240,7 +240,7 @@ impl WorkflowTask {
             last_error: Some(error.to_string()),
             ..Checkpoint::default()
         };
-        let _ = self.writer.send_async(vec![Item::Checkpoint(Box::new(checkpoint))]).await;
+        let _ = self.writer.send_async(Job::Items(vec![Item::Checkpoint(Box::new(checkpoint))])).await;
     }
 
     async fn cool_down(&self, failures: u32, error: &FetchError) -> bool {

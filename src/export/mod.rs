@@ -67,16 +67,16 @@ pub fn to_file<E: std::fmt::Display>(
     let io = |source| ExportError::Io { path: path.to_owned(), source };
     if path == Path::new("-") {
         let stdout = std::io::stdout().lock();
-        return write_all(BufWriter::new(stdout), format, filter, leads, path);
+        return to_writer(BufWriter::new(stdout), format, filter, leads, path);
     }
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
         let file = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
-        return write_all(BufWriter::with_capacity(1 << 20, file), format, filter, leads, path);
+        return to_writer(BufWriter::with_capacity(1 << 20, file), format, filter, leads, path);
     }
     let tmp = path
         .with_extension(format!("{}.partial", path.extension().map_or("".into(), |e| e.to_string_lossy())));
     let file = std::fs::File::create(&tmp).map_err(io)?;
-    let report = write_all(BufWriter::with_capacity(1 << 20, file), format, filter, leads, path);
+    let report = to_writer(BufWriter::with_capacity(1 << 20, file), format, filter, leads, path);
     match report {
         Ok(r) => std::fs::rename(&tmp, path).map(|_| r).map_err(io),
         Err(e) => {
@@ -86,7 +86,8 @@ pub fn to_file<E: std::fmt::Display>(
     }
 }
 
-fn write_all<W: Write, E: std::fmt::Display>(
+/// Writes the accepted leads to `out`; `path` names the destination in errors.
+pub fn to_writer<W: Write, E: std::fmt::Display>(
     out: W,
     format: FileFormat,
     filter: Filter,

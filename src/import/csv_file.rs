@@ -64,7 +64,7 @@ fn report(ctx: &Context<'_>, header: Header, rows: u64) -> FileReport {
     }
     FileReport {
         path: ctx.origin.clone(),
-        format: "csv",
+        format: "csv".to_owned(),
         vendor: header.vendor,
         rows,
         columns,

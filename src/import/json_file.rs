@@ -100,7 +100,7 @@ impl Records {
         ignored_columns.sort();
         FileReport {
             path: ctx.origin.clone(),
-            format,
+            format: format.to_owned(),
             vendor: self.vendor.unwrap_or_else(|| ctx.vendor("file")),
             rows: self.rows,
             columns,

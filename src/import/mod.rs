@@ -55,10 +55,10 @@ pub enum ImportError {
 }
 
 /// What was read from one file.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct FileReport {
     pub path: String,
-    pub format: &'static str,
+    pub format: String,
     pub vendor: String,
     pub rows: u64,
     /// `header → field` for every mapped column.

@@ -16,9 +16,11 @@ use crate::search::{SearchError, SearchIndex};
 use crate::store::{Batch, Counter, QuarantineEntry, Store, StoreError, WorkflowRecord};
 
 mod indexing;
+mod intake;
 
 use indexing::Changed;
 pub use indexing::{COMMIT_EVERY, CatchUp, IndexFeed, index_dir, open_index, reindex};
+pub use intake::{Intake, IntakeSender, Job, write_batch};
 
 /// A batch commits once it holds this many records...
 pub const BATCH_RECORDS: usize = 500;
@@ -35,6 +37,10 @@ pub enum PipelineError {
     Search(#[from] SearchError),
     #[error("search indexing thread: {0}")]
     IndexThread(String),
+    #[error("the writer thread stopped unexpectedly")]
+    WriterLost,
+    #[error("the writer failed: {0}")]
+    WriterFailed(String),
 }
 
 /// What a producer hands the writer. A workflow sends each page as one chunk: its
@@ -103,7 +109,7 @@ pub fn quarantine(
 }
 
 /// What the writer did, for a summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Totals {
     pub records_received: u64,
     pub new_leads: u64,
@@ -113,6 +119,21 @@ pub struct Totals {
     pub conflicts: u64,
     pub quarantined: u64,
     pub quarantined_by_kind: BTreeMap<String, u64>,
+}
+
+impl Totals {
+    /// Adds another batch's figures to these.
+    pub fn add(&mut self, t: Totals) {
+        self.records_received += t.records_received;
+        self.new_leads += t.new_leads;
+        self.duplicates_merged += t.duplicates_merged;
+        self.duplicates_unchanged += t.duplicates_unchanged;
+        self.conflicts += t.conflicts;
+        self.quarantined += t.quarantined;
+        for (kind, n) in t.quarantined_by_kind {
+            *self.quarantined_by_kind.entry(kind).or_default() += n;
+        }
+    }
 }
 
 /// The single writer: owns the store and the in-memory key set.
@@ -178,8 +199,9 @@ impl Writer {
         &self.totals
     }
 
-    /// De-duplicates and stores `items` in one durable transaction.
-    pub fn write(&mut self, items: Vec<Item>) -> Result<(), PipelineError> {
+    /// De-duplicates and stores `items` in one durable transaction; returns what
+    /// this batch did.
+    pub fn write(&mut self, items: Vec<Item>) -> Result<Totals, PipelineError> {
         let now = now_millis();
         let keys = &mut self.keys;
         let (totals, changed, seq) = self.store.write(|batch| -> Result<_, PipelineError> {
@@ -195,26 +217,14 @@ impl Writer {
         self.feed.send(changed, seq);
         self.unique.fetch_add(totals.new_leads, Ordering::Relaxed);
         self.committed.fetch_add(totals.records_received, Ordering::Relaxed);
-        self.add_totals(totals);
-        Ok(())
+        self.totals.add(totals.clone());
+        Ok(totals)
     }
 
-    fn add_totals(&mut self, t: Totals) {
-        let all = &mut self.totals;
-        all.records_received += t.records_received;
-        all.new_leads += t.new_leads;
-        all.duplicates_merged += t.duplicates_merged;
-        all.duplicates_unchanged += t.duplicates_unchanged;
-        all.conflicts += t.conflicts;
-        all.quarantined += t.quarantined;
-        for (kind, n) in t.quarantined_by_kind {
-            *all.quarantined_by_kind.entry(kind).or_default() += n;
-        }
-    }
-
-    /// Receives item chunks until every sender is gone, committing a batch whenever
-    /// it reaches [`BATCH_RECORDS`] records or [`BATCH_WAIT`] has passed.
-    pub fn drain(&mut self, rx: &flume::Receiver<Vec<Item>>) -> Result<(), PipelineError> {
+    /// Receives jobs until every sender is gone. Item chunks are pooled into a batch
+    /// committed when it reaches [`BATCH_RECORDS`] records or [`BATCH_WAIT`] has
+    /// passed; a [`Job::Batch`] or [`Job::Flush`] commits the pool first.
+    pub fn drain(&mut self, rx: &flume::Receiver<Job>) -> Result<(), PipelineError> {
         let mut pending: Vec<Item> = Vec::with_capacity(BATCH_RECORDS * 2);
         let mut deadline: Option<Instant> = None;
         loop {
@@ -223,24 +233,42 @@ impl Writer {
                 Some(at) => rx.recv_deadline(at),
             };
             match received {
-                Ok(chunk) => {
+                Ok(Job::Items(chunk)) => {
                     deadline.get_or_insert_with(|| Instant::now() + BATCH_WAIT);
                     pending.extend(chunk);
                     if pending.len() < BATCH_RECORDS {
                         continue;
                     }
                 }
-                Err(flume::RecvTimeoutError::Timeout) => {}
-                Err(flume::RecvTimeoutError::Disconnected) => {
-                    if !pending.is_empty() {
-                        self.write(std::mem::take(&mut pending))?;
-                    }
-                    return Ok(());
+                Ok(Job::Batch(items, answer)) => {
+                    self.write_pending(&mut pending)?;
+                    deadline = None;
+                    let written = self.write(items);
+                    let _ = answer.send(written.as_ref().map(Totals::clone).map_err(|e| e.to_string()));
+                    written?;
+                    continue;
                 }
+                Ok(Job::Flush(answer)) => {
+                    self.write_pending(&mut pending)?;
+                    deadline = None;
+                    let _ = answer.send(());
+                    continue;
+                }
+                Ok(Job::Stop) | Err(flume::RecvTimeoutError::Disconnected) => {
+                    return self.write_pending(&mut pending);
+                }
+                Err(flume::RecvTimeoutError::Timeout) => {}
             }
-            self.write(std::mem::take(&mut pending))?;
+            self.write_pending(&mut pending)?;
             deadline = None;
         }
+    }
+
+    fn write_pending(&mut self, pending: &mut Vec<Item>) -> Result<(), PipelineError> {
+        if !pending.is_empty() {
+            self.write(std::mem::take(pending))?;
+        }
+        Ok(())
     }
 }
 
@@ -373,10 +401,10 @@ pub fn run<R: Send>(
     writer: &mut Writer,
     produce: impl FnOnce(&mut dyn FnMut(Vec<Item>) -> bool) -> R + Send,
 ) -> Result<R, PipelineError> {
-    let (tx, rx) = flume::bounded::<Vec<Item>>(64);
+    let (tx, rx) = flume::bounded::<Job>(64);
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
-            let mut send = |items: Vec<Item>| tx.send(items).is_ok();
+            let mut send = |items: Vec<Item>| tx.send(Job::Items(items)).is_ok();
             produce(&mut send)
         });
         let drained = writer.drain(&rx);

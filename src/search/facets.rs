@@ -18,14 +18,14 @@ const NAMED_PER_SEGMENT: usize = 1000;
 /// Quality bands: (label, lowest score in the band), highest band first.
 const QUALITY_BANDS: [(&str, u64); 4] = [("80-100", 80), ("60-79", 60), ("40-59", 40), ("0-39", 0)];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FacetCount {
     pub value: String,
     pub count: u64,
 }
 
 /// Counts per facet, most frequent value first (quality bands in band order).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Facets {
     pub vendor: Vec<FacetCount>,
     pub workflow: Vec<FacetCount>,

@@ -1,16 +1,23 @@
-//! The JSON API: `/healthz`, `/api/stats`, `/api/leads` (search: the same call as
-//! `leadsprint search`), `/api/leads/{id}` (the whole lead). Errors are JSON
-//! `{"error": ..., ...}` with a status that says whose fault it was.
+//! The JSON API: `/healthz`, `/api/stats`, `/api/dashboard` and its live stream
+//! `/api/events`, `/api/workflows` with pause/resume, `/api/leads` (search: the
+//! same call as `leadsprint search`), `/api/leads/{id}` (the whole lead), and
+//! `/api/openapi.json` describing them all. Errors are JSON `{"error": ..., ...}`
+//! with a status that says whose fault it was.
+
+use std::convert::Infallible;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
+use super::live::{self, Level};
 use crate::catalog::{self, CatalogError};
 use crate::lead::{LeadId, Millis};
 use crate::search::{Request, SearchError, Sort};
@@ -19,7 +26,13 @@ use crate::stats::Stats;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+        .route("/api/openapi.json", get(openapi))
         .route("/api/stats", get(stats))
+        .route("/api/dashboard", get(dashboard))
+        .route("/api/events", get(events))
+        .route("/api/workflows", get(workflows))
+        .route("/api/workflows/{name}/pause", post(pause))
+        .route("/api/workflows/{name}/resume", post(resume))
         .route("/api/leads", get(leads))
         .route("/api/leads/{id}", get(lead))
 }
@@ -40,6 +53,88 @@ async fn stats(State(state): State<AppState>) -> Response {
         Ok(Err(e)) => failure(&e),
         Err(_) => internal(),
     }
+}
+
+/// The API's description (OpenAPI 3.1), kept beside the handlers.
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// The latest snapshot, built now if none was yet.
+async fn dashboard(State(state): State<AppState>) -> Response {
+    let latest = state.live.subscribe().borrow().clone();
+    let json = if latest.len() > 2 {
+        Ok(latest)
+    } else {
+        let s = state.clone();
+        tokio::task::spawn_blocking(move || s.live.refresh(&s)).await.unwrap_or_else(|_| Ok("{}".into()))
+    };
+    match json {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response(),
+        Err(e) => failure(&CatalogError::Store(e)),
+    }
+}
+
+/// Server-sent events: a `snapshot` event now, then one per change (at most one a
+/// second, shared by every watcher); ends when the server shuts down.
+async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.live.subscribe();
+    let closing = state.live.closing();
+    let stream = futures_util::stream::unfold((rx, true), move |(mut rx, first)| {
+        let closing = closing.clone();
+        async move {
+            if !first {
+                tokio::select! {
+                    changed = rx.changed() => changed.ok()?,
+                    _ = closing.cancelled() => return None,
+                }
+            }
+            let data = rx.borrow_and_update().clone();
+            Some((Ok(Event::default().event("snapshot").data(&*data)), (rx, false)))
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn workflows(State(state): State<AppState>) -> Response {
+    match tokio::task::spawn_blocking(move || live::workflows(&state)).await {
+        Ok(Ok((workflows, running))) => {
+            axum::Json(json!({ "workflows": workflows, "running": running })).into_response()
+        }
+        Ok(Err(e)) => failure(&CatalogError::Store(e)),
+        Err(_) => internal(),
+    }
+}
+
+async fn pause(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    set_paused(&state, &name, true)
+}
+
+async fn resume(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    set_paused(&state, &name, false)
+}
+
+fn set_paused(state: &AppState, name: &str, paused: bool) -> Response {
+    let conflict =
+        |message: &str| (StatusCode::CONFLICT, axum::Json(json!({ "error": message }))).into_response();
+    let Some(sprint) = &state.sprint else {
+        return conflict("no sprint is running in this server");
+    };
+    let Some(control) = sprint.control() else {
+        return conflict("the sprint is starting; try again in a moment");
+    };
+    if sprint.stats.borrow().finished {
+        return conflict("the sprint has finished");
+    }
+    if !control.set_paused(name, paused) {
+        let body = json!({ "error": format!("no workflow {name:?}; GET /api/workflows lists them") });
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    let verb = if paused { "pause" } else { "resume" };
+    state.live.note(Level::Info, Some(name), format!("{verb} requested from the web UI/API"));
+    axum::Json(json!({ "name": name, "paused": paused })).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,11 +6,17 @@
 //!   as (a DNS-rebinding page's requests carry the attacker's host name), else 421;
 //! - the Origin of state-changing requests and event streams, when sent: it must be
 //!   this server, else 403 (a cross-site form or fetch).
+//!
+//! A token that came in the URL is set as an HttpOnly, same-site cookie, so the
+//! page it opened can call the API without holding it. Every response carries the
+//! security headers: the Content-Security-Policy (no inline script, nothing from
+//! elsewhere), no framing, no sniffing, no referrer (a token-bearing URL must not
+//! leak through links).
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -53,7 +59,36 @@ pub async fn check(State(access): State<Arc<Access>>, request: Request, next: Ne
             return refuse(StatusCode::FORBIDDEN, "cross-site request refused: Origin is not this server");
         }
     }
-    next.run(request).await
+    let token_in_url = access.token.is_some() && query_token(&request).is_some();
+    let mut response = next.run(request).await;
+    if token_in_url && let Some(token) = &access.token {
+        let cookie = format!("leadsprint_token={}; HttpOnly; SameSite=Strict; Path=/", token.expose());
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    secure(response)
+}
+
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn secure(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let fixed = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn query_token(request: &Request) -> Option<&str> {
+    request.uri().query().unwrap_or_default().split('&').find_map(|p| p.strip_prefix("token="))
 }
 
 fn header_text(request: &Request, name: header::HeaderName) -> String {
@@ -76,5 +111,5 @@ fn carries(request: &Request, token: &str) -> bool {
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+    secure((status, axum::Json(serde_json::json!({ "error": message }))).into_response())
 }

@@ -1,22 +1,33 @@
-//! The HTTP server (the only user of axum): the JSON API under `/api/`, `/healthz`,
-//! and the guards every request passes — Host (DNS rebinding), Origin on
-//! state-changing requests, the access token when bound beyond loopback, body size.
-//! It only reads: the store and the search index through their readers.
+//! The HTTP server (the only user of axum): the web UI (plain files from `web/`,
+//! embedded), the JSON API under `/api/`, live events, `/metrics`, `/healthz`, and
+//! the guards every request passes — Host (DNS rebinding), Origin on
+//! state-changing requests and event streams, the access token when bound beyond
+//! loopback, body size. It reads through the store's and the index's readers and
+//! writes only through the pipeline's single writer (uploads).
 
 mod api;
+mod assets;
 mod guard;
+mod live;
+mod metrics;
+mod transfer;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use tokio::sync::watch;
 
-use crate::config::Secret;
+use crate::config::{Kpi, Secret, Settings};
+use crate::engine::Control;
+use crate::engine::stats::RunStats;
+use crate::pipeline::IntakeSender;
 use crate::search::SearchIndex;
 use crate::store::Store;
 
 pub use guard::generate_token;
+pub use live::Live;
 
 /// Largest request body accepted (an upload of leads is the largest legitimate one).
 pub const MAX_BODY: usize = 64 << 20;
@@ -27,6 +38,77 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub index: Arc<SearchIndex>,
     pub access: Arc<Access>,
+    /// The single writer, for uploads; `None` = read-only server.
+    pub intake: Option<IntakeSender>,
+    /// The sprint running in this process, if any.
+    pub sprint: Option<Arc<Sprint>>,
+    pub live: Arc<Live>,
+}
+
+impl AppState {
+    /// A read-only server over `store` and `index` for `campaign`.
+    pub fn new(store: Arc<Store>, index: Arc<SearchIndex>, access: Access, campaign: Campaign) -> AppState {
+        let live = Arc::new(Live::new(campaign));
+        AppState { store, index, access: Arc::new(access), intake: None, sprint: None, live }
+    }
+
+    /// Uploads go to this writer.
+    pub fn with_intake(mut self, intake: IntakeSender) -> AppState {
+        self.intake = Some(intake);
+        self
+    }
+
+    /// The dashboard follows this sprint, and its workflows can be paused.
+    pub fn with_sprint(mut self, sprint: Arc<Sprint>) -> AppState {
+        self.sprint = Some(sprint);
+        self
+    }
+}
+
+/// What the dashboard measures against: the campaign's target, KPI thresholds and
+/// workflows (name, vendor).
+#[derive(Debug, Clone, Default)]
+pub struct Campaign {
+    pub target: u64,
+    pub kpi: Kpi,
+    pub workflows: Vec<(String, String)>,
+}
+
+impl Campaign {
+    pub fn of(settings: &Settings) -> Campaign {
+        Campaign {
+            target: settings.target,
+            kpi: settings.kpi.clone(),
+            workflows: settings
+                .workflows
+                .iter()
+                .map(|w| (w.name.clone(), w.vendor.name().to_owned()))
+                .collect(),
+        }
+    }
+}
+
+/// A sprint running beside the server: its progress, and its controls once the
+/// engine has planned its workflows.
+pub struct Sprint {
+    pub mode: &'static str,
+    pub stats: watch::Receiver<RunStats>,
+    control: OnceLock<Control>,
+}
+
+impl Sprint {
+    pub fn new(mode: &'static str, stats: watch::Receiver<RunStats>) -> Sprint {
+        Sprint { mode, stats, control: OnceLock::new() }
+    }
+
+    /// Hands over the engine's controls (pause/resume become possible).
+    pub fn set_control(&self, control: Control) {
+        let _ = self.control.set(control);
+    }
+
+    pub fn control(&self) -> Option<&Control> {
+        self.control.get()
+    }
 }
 
 /// Who may talk to the server: the Host names it answers to, and the token a
@@ -70,16 +152,23 @@ pub fn router(state: AppState) -> Router {
     let access = state.access.clone();
     Router::new()
         .merge(api::routes())
+        .merge(transfer::routes())
+        .merge(metrics::routes())
+        .fallback(assets::serve)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(access, guard::check))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-/// Serves `router(state)` on an already-bound listener until `shutdown` resolves.
+/// Serves `router(state)` on an already-bound listener until `shutdown` resolves;
+/// the dashboard's snapshots are refreshed meanwhile.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let ticker = tokio::spawn(live::run(state.clone()));
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    ticker.abort();
+    served
 }

@@ -1,0 +1,173 @@
+//! The server holding a data dir, as seen by the other commands: while `serve` or
+//! `demo` holds the dir's lock, `stats`, `search` and `export` read through its API
+//! and `import` uploads through its single writer, instead of failing on the lock.
+//! Its address comes from `<data dir>/server.json`; its token (for a server bound
+//! beyond loopback) from `LEADSPRINT_TOKEN`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use serde::de::DeserializeOwned;
+
+use leadsprint::lead::Lead;
+use leadsprint::store::{Store, StoreError};
+
+use super::serve::SERVER_FILE;
+
+/// The store itself, or the server that holds it.
+pub enum Holder {
+    Local(Store),
+    Remote(Remote),
+}
+
+/// Opens the data dir's store; when a running server holds it, that server.
+pub fn open(dir: &Path) -> anyhow::Result<Holder> {
+    match Store::open_existing(dir) {
+        Ok(store) => Ok(Holder::Local(store)),
+        Err(locked @ StoreError::Locked { .. }) => match Remote::find(dir)? {
+            Some(remote) => Ok(Holder::Remote(remote)),
+            None => Err(locked.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub struct Remote {
+    /// `http://127.0.0.1:PORT` (a wildcard bind is reached over loopback).
+    base: String,
+    token: Option<String>,
+    client: reqwest::Client,
+    /// The CLI's commands are synchronous; their requests run here.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Remote {
+    /// The server recorded in `dir`, if the record exists and the server answers.
+    fn find(dir: &Path) -> anyhow::Result<Option<Remote>> {
+        let Ok(text) = std::fs::read_to_string(dir.join(SERVER_FILE)) else { return Ok(None) };
+        let record: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let Some(url) = record["url"].as_str() else { return Ok(None) };
+        let base =
+            url.trim_end_matches('/').replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:");
+        let client = leadsprint::http::http(Duration::from_secs(600))?;
+        let token = std::env::var("LEADSPRINT_TOKEN").ok().filter(|t| !t.is_empty());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let remote = Remote { base, token, client, runtime };
+        Ok(remote.block(remote.request(reqwest::Method::GET, "/healthz").send()).is_ok().then_some(remote))
+    }
+
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    fn block<T>(&self, future: impl Future<Output = T>) -> T {
+        self.runtime.block_on(future)
+    }
+
+    /// GETs `path` (with its query) as JSON.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.block(async {
+            let response = self.request(reqwest::Method::GET, path).send().await;
+            let response = checked(&self.base, response).await?;
+            response.json::<T>().await.with_context(|| format!("reading the answer of {}{path}", self.base))
+        })
+    }
+
+    /// POSTs a file's bytes to `path` and returns the JSON answer.
+    pub fn upload(&self, path: &str, file: &Path) -> anyhow::Result<serde_json::Value> {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        if bytes.len() > leadsprint::server::MAX_BODY {
+            anyhow::bail!(
+                "{} is over the server's 64 MiB upload limit: split it, or stop the server and import it directly",
+                file.display()
+            );
+        }
+        self.block(async {
+            let request = self.request(reqwest::Method::POST, path).body(bytes);
+            let response = checked(&self.base, request.send().await).await?;
+            Ok(response.json().await?)
+        })
+    }
+
+    /// The leads the server's export answers for `query` (a `/api/export` query
+    /// string without `format`), streamed: the server applies the filters.
+    pub fn leads(&self, query: &str) -> impl Iterator<Item = anyhow::Result<Lead>> + use<> {
+        let (tx, rx) = flume::bounded(1024);
+        let request = self.request(reqwest::Method::GET, &format!("/api/export?format=jsonl&{query}"));
+        let base = self.base.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let streamed = match runtime {
+                Ok(runtime) => runtime.block_on(stream_lines(&base, request, &tx)),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = streamed {
+                let _ = tx.send(Err(e));
+            }
+        });
+        rx.into_iter()
+    }
+}
+
+/// Reads JSONL leads off the response, handing each to `tx` (its receiver's
+/// iterator is the caller's). A cut-off stream is an error, not a short export.
+async fn stream_lines(
+    base: &str,
+    request: reqwest::RequestBuilder,
+    tx: &flume::Sender<anyhow::Result<Lead>>,
+) -> anyhow::Result<()> {
+    let mut response = checked(base, request.send().await).await?;
+    let mut buffer: Vec<u8> = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.with_context(|| format!("the export from {base} broke off"))?
+    {
+        buffer.extend_from_slice(&chunk);
+        let Some(last) = buffer.iter().rposition(|b| *b == b'\n') else { continue };
+        for line in buffer[..last].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let lead =
+                serde_json::from_slice::<Lead>(line).context("the server sent a lead this build cannot read");
+            if tx.send(lead).is_err() {
+                return Ok(());
+            }
+        }
+        buffer.drain(..=last);
+    }
+    if !buffer.iter().all(u8::is_ascii_whitespace) {
+        anyhow::bail!("the export from {base} ended in the middle of a lead");
+    }
+    Ok(())
+}
+
+/// The response, or the server's error message with what to do.
+async fn checked(
+    base: &str,
+    response: Result<reqwest::Response, reqwest::Error>,
+) -> anyhow::Result<reqwest::Response> {
+    let response = response.with_context(|| format!("the server at {base} did not answer"))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let message = body["error"].as_str().unwrap_or("no reason given").to_owned();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(anyhow!("the server at {base} needs its access token: set LEADSPRINT_TOKEN ({message})"));
+    }
+    Err(anyhow!("the server at {base} answered {status}: {message}"))
+}
+
+/// `key=value&…` with values percent-encoded.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let encode =
+        |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+    pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+}
