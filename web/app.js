@@ -1066,6 +1066,8 @@ async function importFile() {
     showImportSummary(file.name, report);
     input.value = '';
     navigateList({}, { force: true }); // refresh the search with the new leads
+    // The search index commits new leads within about a second: look again then.
+    setTimeout(() => navigateList({}, { force: true }), 1200);
   } catch (e) {
     showImportResult(`Import of ${file.name} failed: ${e.message}`, true);
   } finally {

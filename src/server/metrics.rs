@@ -53,6 +53,9 @@ fn labels(pairs: &[(&str, &str)]) -> String {
     format!("{{{}}}", inner.join(","))
 }
 
+/// How one per-workflow figure is read off a workflow.
+type Reading<'a> = &'a dyn Fn(&WorkflowView) -> f64;
+
 pub fn render(stats: &Stats, workflows: &[WorkflowView]) -> String {
     let mut out = String::new();
     let total = |v: u64| vec![(String::new(), v as f64)];
@@ -84,10 +87,10 @@ pub fn render(stats: &Stats, workflows: &[WorkflowView]) -> String {
         "Records quarantined with a reason.",
         &total(stats.quarantined),
     );
-    let per = |f: &dyn Fn(&WorkflowView) -> f64| -> Vec<(String, f64)> {
+    let per = |f: Reading| -> Vec<(String, f64)> {
         workflows.iter().map(|w| (labels(&[("workflow", &w.name), ("vendor", &w.vendor)]), f(w))).collect()
     };
-    let series: [(&str, &str, &str, &dyn Fn(&WorkflowView) -> f64); 7] = [
+    let series: [(&str, &str, &str, Reading); 7] = [
         ("leadsprint_requests_total", "counter", "Vendor requests sent (retries included).", &|w| {
             w.requests as f64
         }),

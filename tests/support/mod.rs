@@ -5,6 +5,7 @@ pub mod crm;
 pub mod fake;
 pub mod messy;
 pub mod postgres;
+pub mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

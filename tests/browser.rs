@@ -1,0 +1,189 @@
+//! The web UI in a real browser — headless Chromium driven over WebDriver — against
+//! `leadsprint demo` on a free port: the dashboard loads and its progress moves, a
+//! workflow is paused and resumed from its button, a search returns hits, a lead's
+//! detail opens, an upload lands, and a vendor string full of HTML stays text.
+//! A screenshot of the dashboard is saved as `target/browser/dashboard.png`.
+
+use std::io::BufRead;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::Sandbox;
+use crate::support::webdriver::Browser;
+
+const LONG: Duration = Duration::from_secs(60);
+const SHORT: Duration = Duration::from_secs(20);
+
+/// The demo's URL, from the line it prints when its server listens.
+fn served_url(child: &mut std::process::Child) -> String {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("leadsprint serving ").map(|u| u.trim().to_owned()))
+        .expect("the demo printed no URL");
+    // Keep reading so the demo never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    url
+}
+
+fn api(url: &str) -> Value {
+    let client = leadsprint::http::http(Duration::from_secs(10)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async { client.get(url).send().await.unwrap().json().await.unwrap() })
+}
+
+fn state_of(browser: &Browser, workflow: &str) -> String {
+    let script = "const r = document.querySelector(`#workflows tr[data-workflow=\"${arguments[0]}\"] .state`); \
+                  return r ? r.textContent.trim() : null;";
+    browser.eval(script, json!([workflow])).as_str().unwrap_or_default().to_owned()
+}
+
+fn wait_state(browser: &Browser, workflow: &str, state: &str) {
+    let deadline = std::time::Instant::now() + SHORT;
+    while state_of(browser, workflow) != state {
+        assert!(std::time::Instant::now() < deadline, "{workflow} never showed {state}");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+#[test]
+fn the_web_ui_works_in_a_real_browser() {
+    let sb = Sandbox::new();
+    let mut demo = sb
+        .command(&["demo", "--speed", "1", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the demo");
+    let url = served_url(&mut demo);
+    let browser = Browser::start();
+    browser.open(&url);
+
+    // The dashboard loads, goes live, and its progress moves.
+    let count = "const e = document.querySelector('#unique-count'); \
+                 return e && e.dataset.value ? Number(e.dataset.value) : null;";
+    let first = browser.wait_for("the unique-lead count", count, LONG).as_u64().unwrap_or(0);
+    let moved = format!("return Number(document.querySelector('#unique-count').dataset.value) > {first};");
+    browser.wait_for("progress to move", &moved, LONG);
+    browser.wait_for(
+        "the live badge",
+        "return document.querySelector('#live-status').textContent.includes('live');",
+        SHORT,
+    );
+    let rows = browser
+        .eval("return document.querySelectorAll('#workflows tbody tr[data-workflow]').length;", json!([]));
+    assert_eq!(rows, json!(10), "one row per workflow of the built-in campaign");
+    let chart =
+        browser.eval("return document.querySelectorAll('#chart path, #chart polyline').length;", json!([]));
+    assert!(chart.as_u64().unwrap_or(0) > 0, "the chart draws the series");
+    assert!(browser.text("#kpis").contains("unique leads"), "KPI cards");
+
+    // Pause a running workflow from its button, then resume it.
+    let running = "const r = [...document.querySelectorAll('#workflows tbody tr[data-workflow]')]\
+                   .filter(r => r.querySelector('.state').textContent.trim() === 'running' \
+                                && r.querySelector('button[data-action=\"pause\"]:not([disabled])'))\
+                   .sort((a, b) => b.dataset.workflow.startsWith('apollo') - a.dataset.workflow.startsWith('apollo'))[0]; \
+                   return r ? r.dataset.workflow : null;";
+    let workflow =
+        browser.wait_for("a running workflow", running, LONG).as_str().unwrap_or_default().to_owned();
+    browser.click(&format!("#workflows tr[data-workflow=\"{workflow}\"] button[data-action=\"pause\"]"));
+    wait_state(&browser, &workflow, "paused");
+    let listed = api(&format!("{url}api/workflows"));
+    let entry =
+        listed["workflows"].as_array().unwrap().iter().find(|w| w["name"] == workflow.as_str()).cloned();
+    assert_eq!(entry.map(|w| w["state"].clone()), Some(json!("paused")), "the API agrees");
+    browser.wait_for(
+        "the resume button",
+        &format!("return !!document.querySelector('#workflows tr[data-workflow=\"{workflow}\"] button[data-action=\"resume\"]:not([disabled])');"),
+        SHORT,
+    );
+    browser.click(&format!("#workflows tr[data-workflow=\"{workflow}\"] button[data-action=\"resume\"]"));
+    wait_state(&browser, &workflow, "running");
+    assert!(browser.text("#events").contains("paused"), "the pause is in the event list");
+    browser.eval("window.scrollTo(0, 0);", json!([]));
+    browser.screenshot("target/browser/dashboard.png");
+
+    // Search: hits for a query, in the table, with a total.
+    browser.click("#tab-leads");
+    browser.clear("#search-input");
+    browser.type_into("#search-input", "title:ppc\u{E007}");
+    let total = "const t = document.querySelector('#results-total'); \
+                 return t && Number(t.dataset.value) > 0 && document.querySelectorAll('#results tbody tr[data-id]').length > 0;";
+    browser.wait_for("search hits", total, SHORT);
+    assert!(
+        browser.text("#results tbody tr[data-id]").to_lowercase().contains("ppc"),
+        "a hit matches the query"
+    );
+    assert!(browser.text("#facets").to_lowercase().contains("vendor"), "facet panels");
+
+    // A lead's detail: every field, its sources.
+    let id =
+        browser.eval("return document.querySelector('#results tbody tr[data-id]').dataset.id;", json!([]));
+    browser.click("#results tbody tr[data-id]");
+    browser.wait_for("the lead detail", "return !document.querySelector('#lead-detail').hidden && document.querySelector('#lead-name').textContent.length > 0;", SHORT);
+    browser.screenshot("target/browser/lead-detail.png");
+    let lead = api(&format!("{url}api/leads/{}", id.as_str().unwrap_or_default()));
+    let name = lead["full_name"].as_str().map(str::to_owned).unwrap_or_else(|| {
+        format!(
+            "{} {}",
+            lead["first_name"].as_str().unwrap_or_default(),
+            lead["last_name"].as_str().unwrap_or_default()
+        )
+    });
+    assert_eq!(browser.text("#lead-name").trim(), name.trim());
+    let detail = browser.text("#lead-detail");
+    for source in lead["sources"].as_array().unwrap() {
+        assert!(
+            detail.contains(source["workflow"].as_str().unwrap()),
+            "the detail lists every source: {detail}"
+        );
+    }
+    browser.click("#lead-close");
+    browser.wait_for("the detail to close", "return document.querySelector('#lead-detail').hidden;", SHORT);
+
+    // Upload a file whose vendor strings are HTML: it lands, and shows as text.
+    let file = sb.write(
+        "hostile.csv",
+        "email,first_name,last_name,title,company\n\
+         xss.probe@example.org,\"<img src=x onerror=\"\"window.__pwned=1\"\">\",Probe,\"<script>window.__pwned=2</script>\",Acme\n",
+    );
+    browser.type_into("#import-file", file.to_str().unwrap());
+    browser.click("#import-button");
+    browser.wait_for(
+        "the import summary",
+        "return /1 new lead/.test(document.querySelector('#import-result').textContent);",
+        SHORT,
+    );
+    browser.clear("#search-input");
+    browser.type_into("#search-input", "email:xss.probe@example.org\u{E007}");
+    browser.wait_for(
+        "the uploaded lead",
+        "return Number(document.querySelector('#results-total').dataset.value) === 1;",
+        SHORT,
+    );
+    assert!(browser.text("#results tbody tr[data-id]").contains("<img src=x onerror=\"window.__pwned=1\">"));
+    browser.click("#results tbody tr[data-id]");
+    browser.wait_for(
+        "the hostile lead's detail",
+        "return !document.querySelector('#lead-detail').hidden;",
+        SHORT,
+    );
+    assert!(browser.text("#lead-detail").contains("<script>window.__pwned=2</script>"));
+    let injected = browser.eval(
+        "return [window.__pwned === undefined, document.querySelectorAll('#results img, #lead-detail img, #lead-detail script').length];",
+        json!([]),
+    );
+    assert_eq!(injected, json!([true, 0]), "vendor text must never become markup");
+
+    // Ctrl-C ends the demo and its server cleanly.
+    drop(browser);
+    let interrupted = std::process::Command::new("kill").args(["-INT", &demo.id().to_string()]).status();
+    assert!(interrupted.is_ok_and(|s| s.success()));
+    let status = demo.wait().expect("demo exit");
+    assert!(matches!(status.code(), Some(0 | 4)), "demo ended with {status}");
+    assert!(!sb.data_dir().join("server.json").exists(), "server.json left behind");
+}
