@@ -15,3 +15,4 @@ mod import_formats;
 mod retries;
 mod run_crash;
 mod search;
+mod shared_dir;

@@ -54,7 +54,8 @@ impl Remote {
         let token = std::env::var("LEADSPRINT_TOKEN").ok().filter(|t| !t.is_empty());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let remote = Remote { base, token, client, runtime };
-        Ok(remote.block(remote.request(reqwest::Method::GET, "/healthz").send()).is_ok().then_some(remote))
+        let answers = remote.block(async { remote.request(reqwest::Method::GET, "/healthz").send().await });
+        Ok(answers.is_ok().then_some(remote))
     }
 
     pub fn url(&self) -> &str {
@@ -102,14 +103,20 @@ impl Remote {
     /// string without `format`), streamed: the server applies the filters.
     pub fn leads(&self, query: &str) -> impl Iterator<Item = anyhow::Result<Lead>> + use<> {
         let (tx, rx) = flume::bounded(1024);
-        let request = self.request(reqwest::Method::GET, &format!("/api/export?format=jsonl&{query}"));
-        let base = self.base.clone();
+        let url = format!("{}/api/export?format=jsonl&{query}", self.base);
+        let (base, token) = (self.base.clone(), self.token.clone());
+        // Its own thread, runtime and client: a pooled connection belongs to the
+        // runtime that opened it, and this one runs while the caller iterates.
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            let streamed = match runtime {
-                Ok(runtime) => runtime.block_on(stream_lines(&base, request, &tx)),
-                Err(e) => Err(e.into()),
-            };
+            let streamed = (|| -> anyhow::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let client = leadsprint::http::http(Duration::from_secs(600))?;
+                let request = match &token {
+                    Some(t) => client.get(&url).bearer_auth(t),
+                    None => client.get(&url),
+                };
+                runtime.block_on(stream_lines(&base, request, &tx))
+            })();
             if let Err(e) = streamed {
                 let _ = tx.send(Err(e));
             }
