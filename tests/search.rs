@@ -341,7 +341,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn demo_fresh_clears_what_was_derived_from_the_old_store() {
     let sb = Sandbox::new();
     let demo = |extra: &[&str]| {
-        let mut args = vec!["demo", "--target", "300", "--speed", "200"];
+        let mut args = vec!["demo", "--headless", "--target", "300", "--speed", "200"];
         args.extend_from_slice(extra);
         let run = sb.run(&args);
         assert!(matches!(run.code, 0 | 3), "demo failed: {}{}", run.stdout, run.stderr);
