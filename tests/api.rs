@@ -314,3 +314,54 @@ fn serve_prints_its_url_and_guards_a_non_loopback_bind() {
         assert!(!sb.data_dir().join("server.json").exists(), "server.json left behind");
     }
 }
+
+/// What the table cannot see: headers, revalidation, the event stream, the cookie.
+#[test]
+fn headers_revalidation_event_stream_and_token_cookie() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sb = Sandbox::new();
+    let (base, intake) = start(&runtime, &sb, None);
+    let client = leadsprint::http::http(std::time::Duration::from_secs(10)).unwrap();
+    runtime.block_on(async {
+        let page = client.get(format!("{base}/")).send().await.unwrap();
+        let header = |name: &str| {
+            page.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+        };
+        assert!(header("content-security-policy").contains("script-src 'self'"));
+        assert!(!header("content-security-policy").contains("unsafe-inline"));
+        assert_eq!(header("x-frame-options"), "DENY");
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("referrer-policy"), "no-referrer");
+        assert_eq!(header("cache-control"), "no-cache");
+        let etag = header("etag");
+        assert!(etag.len() > 8, "an ETag: {etag:?}");
+        let again = client.get(format!("{base}/")).header("if-none-match", &etag).send().await.unwrap();
+        assert_eq!(again.status().as_u16(), 304, "an unchanged page is revalidated, not resent");
+
+        let mut events = client.get(format!("{base}/api/events")).send().await.unwrap();
+        assert_eq!(events.status().as_u16(), 200);
+        let kind = events.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(kind.starts_with("text/event-stream"), "{kind}");
+        let mut text = String::new();
+        while !text.contains("\n\n") {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), events.chunk()).await;
+            text.push_str(&String::from_utf8_lossy(&chunk.expect("a snapshot event soon").unwrap().unwrap()));
+        }
+        assert!(text.starts_with("event: snapshot\ndata: {"), "{text:.200}");
+        assert!(text.contains("\"mode\":\"serve\"") && text.contains("\"unique_leads\":7"), "{text:.300}");
+    });
+    intake.finish().unwrap();
+
+    let sb = Sandbox::new();
+    let (base, intake) = start(&runtime, &sb, Some(TOKEN));
+    runtime.block_on(async {
+        let opened = client.get(format!("{base}/?token={TOKEN}")).send().await.unwrap();
+        let cookie =
+            opened.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(cookie.starts_with(&format!("leadsprint_token={TOKEN};")), "{cookie}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        let plain = client.get(format!("{base}/api/stats")).bearer_auth(TOKEN).send().await.unwrap();
+        assert!(plain.headers().get("set-cookie").is_none(), "the cookie is set only from the URL");
+    });
+    intake.finish().unwrap();
+}

@@ -108,37 +108,6 @@ pub struct WorkflowView {
 }
 
 impl WorkflowView {
-    pub fn new(live: &LiveWorkflow, record: &WorkflowRecord, elapsed: Duration) -> Self {
-        let m = &live.metrics;
-        let requests = m.requests.load(Ordering::Relaxed);
-        let latency = m.latency_micros.load(Ordering::Relaxed) as f64 / requests.max(1) as f64 / 1000.0;
-        let last_error = live.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        WorkflowView {
-            name: live.name.clone(),
-            vendor: live.vendor.to_owned(),
-            state: live.state(),
-            requests,
-            successes: m.successes.load(Ordering::Relaxed),
-            retries: m.retries.load(Ordering::Relaxed),
-            failed_requests: m.failures.load(Ordering::Relaxed),
-            records: record.records,
-            new_leads: record.new_leads,
-            duplicates: record.duplicates,
-            quarantined: record.quarantined,
-            cost: record.cost,
-            credits: record.credits,
-            errors: record.errors.clone(),
-            last_error: last_error.or_else(|| record.last_error.clone()),
-            latency_ms: latency,
-            rate_limit_waits: m.limiter_waits.load(Ordering::Relaxed),
-            rate_limit_wait_seconds: m.limiter_wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
-            achieved_rate: requests as f64 / elapsed.as_secs_f64().max(1e-3),
-            allowed_rate: live.allowed_rate,
-        }
-    }
-}
-
-impl WorkflowView {
     /// A workflow as the store last recorded it, when no sprint runs here.
     pub fn recorded(name: &str, vendor: &str, record: &WorkflowRecord) -> Self {
         WorkflowView {
@@ -162,6 +131,28 @@ impl WorkflowView {
             rate_limit_wait_seconds: 0.0,
             achieved_rate: 0.0,
             allowed_rate: 0.0,
+        }
+    }
+
+    /// A running workflow: its live request figures over the store's record.
+    pub fn new(live: &LiveWorkflow, record: &WorkflowRecord, elapsed: Duration) -> Self {
+        let m = &live.metrics;
+        let requests = m.requests.load(Ordering::Relaxed);
+        let latency = m.latency_micros.load(Ordering::Relaxed) as f64 / requests.max(1) as f64 / 1000.0;
+        let last_error = live.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        WorkflowView {
+            state: live.state(),
+            requests,
+            successes: m.successes.load(Ordering::Relaxed),
+            retries: m.retries.load(Ordering::Relaxed),
+            failed_requests: m.failures.load(Ordering::Relaxed),
+            last_error: last_error.or_else(|| record.last_error.clone()),
+            latency_ms: latency,
+            rate_limit_waits: m.limiter_waits.load(Ordering::Relaxed),
+            rate_limit_wait_seconds: m.limiter_wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            achieved_rate: requests as f64 / elapsed.as_secs_f64().max(1e-3),
+            allowed_rate: live.allowed_rate,
+            ..WorkflowView::recorded(&live.name, live.vendor, record)
         }
     }
 }
