@@ -249,8 +249,8 @@ fn a_server_that_requires_a_token_refuses_requests_without_it() {
                 ],
                 ..get("/api/leads", 403, &[])
             },
-            // The token in the URL becomes a same-site, script-proof cookie for the page's calls.
-            get("/?token=0123456789abcdef0123456789abcdef", 200, &["leadsprint"]),
+            // A token in any URL is taken (it also becomes the cookie).
+            get("/app.js?token=0123456789abcdef0123456789abcdef", 200, &["EventSource"]),
             Scenario { must_not: &[TOKEN], ..get("/metrics", 401, &[]) },
         ],
     );
@@ -354,8 +354,13 @@ fn headers_revalidation_event_stream_and_token_cookie() {
 
     let sb = Sandbox::new();
     let (base, intake) = start(&runtime, &sb, Some(TOKEN));
+    // The printed URL: the token becomes a same-site, script-proof cookie and leaves the URL.
+    let no_redirects =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     runtime.block_on(async {
-        let opened = client.get(format!("{base}/?token={TOKEN}")).send().await.unwrap();
+        let opened = no_redirects.get(format!("{base}/?token={TOKEN}")).send().await.unwrap();
+        assert_eq!(opened.status().as_u16(), 303);
+        assert_eq!(opened.headers().get("location").and_then(|v| v.to_str().ok()), Some("/"));
         let cookie =
             opened.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         assert!(cookie.starts_with(&format!("leadsprint_token={TOKEN};")), "{cookie}");

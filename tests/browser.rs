@@ -187,3 +187,56 @@ fn the_web_ui_works_in_a_real_browser() {
     assert!(matches!(status.code(), Some(0 | 4)), "demo ended with {status}");
     assert!(!sb.data_dir().join("server.json").exists(), "server.json left behind");
 }
+
+/// `serve` beyond loopback: the printed URL (with its token) opens the UI — the token
+/// moves into a cookie and out of the address bar — and without it the page is refused.
+#[test]
+fn a_token_bound_server_opens_from_its_printed_url_only() {
+    let sb = Sandbox::new();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/search");
+    assert_eq!(sb.import(&std::path::Path::new(fixtures).join("apollo.csv")).code, 0);
+    let mut serve = sb
+        .command(&["serve", "--bind", "0.0.0.0:0"])
+        .env_remove("LEADSPRINT_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let printed = served_url(&mut serve);
+    let url = printed.split_whitespace().next().unwrap_or_default().replace("//0.0.0.0:", "//127.0.0.1:");
+    assert!(url.contains("?token="), "{printed}");
+    let browser = Browser::start();
+    browser.open(&url);
+    let count = "const e = document.querySelector('#unique-count'); return e && e.dataset.value === '7';";
+    browser.wait_for("the dashboard of the 7 stored leads", count, SHORT);
+    let address = browser.eval("return location.href;", json!([]));
+    assert!(
+        !address.as_str().unwrap_or_default().contains("token"),
+        "token left in the address bar: {address}"
+    );
+    let cookie_visible = browser.eval("return document.cookie.includes('leadsprint_token');", json!([]));
+    assert_eq!(cookie_visible, json!(false), "the cookie is HttpOnly");
+    // No sprint here: the workflow buttons are disabled, the explorer works.
+    let enabled = browser.eval(
+        "return document.querySelectorAll('#workflows button[data-action]:not([disabled])').length;",
+        json!([]),
+    );
+    assert_eq!(enabled, json!(0));
+    browser.click("#tab-leads");
+    browser.type_into("#search-input", "city:chicago\u{E007}");
+    browser.wait_for(
+        "two Chicago leads",
+        "return document.querySelector('#results-total').dataset.value === '2';",
+        SHORT,
+    );
+    // Without the cookie the server answers 401, not the page.
+    browser.delete_cookies();
+    let bare = url.split('?').next().unwrap_or_default().to_owned();
+    browser.open(&bare);
+    let refused = "return document.body.innerText.includes('access token') && !document.querySelector('#unique-count');";
+    browser.wait_for("the refusal", refused, SHORT);
+    drop(browser);
+    let interrupted = std::process::Command::new("kill").args(["-INT", &serve.id().to_string()]).status();
+    assert!(interrupted.is_ok_and(|s| s.success()));
+    assert!(serve.wait().expect("serve exit").success());
+}

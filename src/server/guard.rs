@@ -8,7 +8,8 @@
 //!   this server, else 403 (a cross-site form or fetch).
 //!
 //! A token that came in the URL is set as an HttpOnly, same-site cookie, so the
-//! page it opened can call the API without holding it. Every response carries the
+//! page it opened can call the API without holding it; opening `/?token=…` then
+//! redirects to `/`, taking the token out of the address bar. Every response carries the
 //! security headers: the Content-Security-Policy (no inline script, nothing from
 //! elsewhere), no framing, no sniffing, no referrer (a token-bearing URL must not
 //! leak through links).
@@ -60,7 +61,13 @@ pub async fn check(State(access): State<Arc<Access>>, request: Request, next: Ne
         }
     }
     let token_in_url = access.token.is_some() && query_token(&request).is_some();
-    let mut response = next.run(request).await;
+    // The printed URL opens the page once: answer with the cookie and send the browser
+    // on to the bare address, so the token leaves the address bar and history.
+    let opens_page = token_in_url && request.method() == Method::GET && request.uri().path() == "/";
+    let mut response = match opens_page {
+        true => (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response(),
+        false => next.run(request).await,
+    };
     if token_in_url && let Some(token) = &access.token {
         let cookie = format!("leadsprint_token={}; HttpOnly; SameSite=Strict; Path=/", token.expose());
         if let Ok(value) = HeaderValue::from_str(&cookie) {

@@ -162,6 +162,11 @@ impl Browser {
             .to_owned()
     }
 
+    /// Forgets every cookie of the current site.
+    pub fn delete_cookies(&self) {
+        self.session_call("DELETE", "/cookie", json!({}));
+    }
+
     /// Saves a PNG of the window to `path` (relative to the crate root).
     pub fn screenshot(&self, path: &str) {
         use base64::Engine;
