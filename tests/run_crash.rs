@@ -187,3 +187,78 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// `run --ui`: the real-vendor run serves the same dashboard and controls as the demo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_ui_serves_its_sprint_and_takes_pause_and_resume() {
+    use std::io::BufRead;
+    let limits = std::collections::BTreeMap::from([("apollo", (20, Duration::from_secs(1)))]);
+    let sb =
+        Sandbox::start(SandboxConfig { population: 6000, limits, ..SandboxConfig::default() }).await.unwrap();
+    let dir = Dir::new();
+    let config = dir.write("campaign.toml", campaign(&sb).replace("200/s", "20/s"));
+    let mut child = dir
+        .command(&["run", "--config", config.to_str().unwrap(), "--ui", "--bind", "127.0.0.1:0"])
+        .env("APOLLO_API_KEY", "sandbox-key")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let url = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("leadsprint serving ").map(str::to_owned));
+        std::thread::spawn(move || lines.for_each(drop));
+        url.unwrap_or_default().trim().trim_end_matches('/').to_owned()
+    })
+    .await
+    .unwrap();
+    let client = leadsprint::http::http(Duration::from_secs(10)).unwrap();
+    let origin = url.clone();
+    let state_of = |name: &'static str| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let listed: serde_json::Value =
+                client.get(format!("{url}/api/workflows")).send().await.unwrap().json().await.unwrap();
+            let found = listed["workflows"].as_array().unwrap().iter().find(|w| w["name"] == name).cloned();
+            found.map(|w| w["state"].as_str().unwrap_or_default().to_owned()).unwrap_or_default()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while state_of("perf").await != "running" {
+        assert!(Instant::now() < deadline, "perf never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let dashboard: serde_json::Value =
+        client.get(format!("{url}/api/dashboard")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(dashboard["mode"], "run");
+    for (action, expect) in [("pause", "paused"), ("resume", "running")] {
+        let answer = client
+            .post(format!("{url}/api/workflows/perf/{action}"))
+            .header("origin", &origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200, "{action}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while state_of("perf").await != expect {
+            assert!(Instant::now() < deadline, "perf never became {expect}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let unknown = client
+        .post(format!("{url}/api/workflows/nope/pause"))
+        .header("origin", &origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    assert!(interrupted.is_ok_and(|s| s.success()));
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(4), "interrupted short of its target");
+    assert!(!dir.data_dir().join("server.json").exists());
+}

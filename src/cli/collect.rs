@@ -36,6 +36,11 @@ pub struct RunArgs {
     /// Unique leads to stop at (overrides the campaign's target).
     #[arg(long)]
     target: Option<u64>,
+    /// Also serve the web UI (dashboard, pause/resume, explorer) while the sprint runs.
+    #[arg(long)]
+    ui: bool,
+    #[command(flatten)]
+    bind: BindArgs,
 }
 
 #[derive(Debug, Args)]
@@ -92,10 +97,44 @@ fn process_env(name: &str) -> Option<String> {
 pub fn run(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let settings = load_settings(args.config.as_deref(), &process_env, &Flags { target: args.target })?;
     let intake = Intake::start(Writer::new(Store::open(dir)?)?);
-    let (tx, _) = watch::channel(RunStats::default());
-    let outcome = runtime()?.block_on(collect(&settings, &intake, 1.0, None, tx));
+    let ui = args.ui.then_some(&args.bind);
+    let outcome = runtime()?.block_on(sprint(dir, &settings, &intake, 1.0, "run", ui));
     intake.finish()?;
     Ok(outcome?.code)
+}
+
+/// The sprint, watched in the terminal, and with `ui` also in the web UI, which
+/// stays up after a sprint that was not interrupted, until Ctrl-C.
+async fn sprint(
+    dir: &Path,
+    settings: &Settings,
+    intake: &Intake,
+    speed: f64,
+    mode: &'static str,
+    ui: Option<&BindArgs>,
+) -> anyhow::Result<Outcome> {
+    let (tx, rx) = watch::channel(RunStats::default());
+    let sprint = Arc::new(Sprint::new(mode, rx));
+    let server = match ui {
+        None => None,
+        Some(bind) => Some(
+            Server::start(dir, bind, |access| {
+                AppState::new(intake.store(), intake.index(), access, Campaign::of(settings))
+                    .with_intake(intake.sender())
+                    .with_sprint(sprint.clone())
+            })
+            .await?,
+        ),
+    };
+    let outcome = collect(settings, intake, speed, Some(sprint), tx).await;
+    if let Some(server) = server {
+        if outcome.as_ref().is_ok_and(|o| !o.interrupted) {
+            println!("the sprint is over; the UI stays at {} — Ctrl-C to stop", server.url);
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        server.stop().await?;
+    }
+    outcome
 }
 
 /// The built-in campaign as configured by nothing but its defaults (what a server
@@ -128,27 +167,8 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         let env = |name: &str| sandbox_env(&sandbox, &key, name);
         let settings = load_settings(None, &env, &Flags { target: args.target })?;
-        let (tx, rx) = watch::channel(RunStats::default());
-        let sprint = Arc::new(Sprint::new("demo", rx));
-        let server = match args.headless {
-            true => None,
-            false => Some(
-                Server::start(dir, &args.bind, |access| {
-                    AppState::new(intake.store(), intake.index(), access, Campaign::of(&settings))
-                        .with_intake(intake.sender())
-                        .with_sprint(sprint.clone())
-                })
-                .await?,
-            ),
-        };
-        let outcome = collect(&settings, &intake, args.speed, Some(sprint), tx).await;
-        if let Some(server) = server {
-            if outcome.as_ref().is_ok_and(|o| !o.interrupted) {
-                println!("the sprint is over; the UI stays at {} — Ctrl-C to stop", server.url);
-                let _ = tokio::signal::ctrl_c().await;
-            }
-            server.stop().await?;
-        }
+        let ui = (!args.headless).then_some(&args.bind);
+        let outcome = sprint(dir, &settings, &intake, args.speed, "demo", ui).await;
         sandbox.stop().await;
         outcome
     });
