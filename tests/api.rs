@@ -259,8 +259,8 @@ fn a_server_that_requires_a_token_refuses_requests_without_it() {
 
 #[test]
 fn generated_tokens_are_256_bit_and_distinct() {
-    let a = leadsprint::server::generate_token();
-    let b = leadsprint::server::generate_token();
+    let a = leadsprint::server::generate_token().unwrap();
+    let b = leadsprint::server::generate_token().unwrap();
     assert_eq!(a.len(), 64);
     assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
     assert_ne!(a, b);

@@ -179,13 +179,31 @@ fn the_web_ui_works_in_a_real_browser() {
     );
     assert_eq!(injected, json!([true, 0]), "vendor text must never become markup");
 
-    // Ctrl-C ends the demo and its server cleanly.
-    drop(browser);
-    let interrupted = std::process::Command::new("kill").args(["-INT", &demo.id().to_string()]).status();
-    assert!(interrupted.is_ok_and(|s| s.success()));
-    let status = demo.wait().expect("demo exit");
+    // Ctrl-C ends the demo and its server cleanly, with the page still open (its
+    // event stream must not hold the server up).
+    browser.click("#tab-dashboard");
+    let status = interrupt(&mut demo);
     assert!(matches!(status.code(), Some(0 | 4)), "demo ended with {status}");
     assert!(!sb.data_dir().join("server.json").exists(), "server.json left behind");
+    drop(browser);
+}
+
+/// Sends Ctrl-C and waits for the exit (about 0.1 s here). Still running after 3 s
+/// means something held the server up: it would cut requests off only after 5 s.
+fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    assert!(interrupted.is_ok_and(|s| s.success()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running 3 s after Ctrl-C with a page open");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// `serve` beyond loopback: the printed URL (with its token) opens the UI — the token
@@ -235,8 +253,8 @@ fn a_token_bound_server_opens_from_its_printed_url_only() {
     browser.open(&bare);
     let refused = "return document.body.innerText.includes('access token') && !document.querySelector('#unique-count');";
     browser.wait_for("the refusal", refused, SHORT);
+    browser.open(&url);
+    browser.wait_for("the dashboard again", count, SHORT);
+    assert!(interrupt(&mut serve).success());
     drop(browser);
-    let interrupted = std::process::Command::new("kill").args(["-INT", &serve.id().to_string()]).status();
-    assert!(interrupted.is_ok_and(|s| s.success()));
-    assert!(serve.wait().expect("serve exit").success());
 }

@@ -169,13 +169,9 @@ pub(crate) fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
 }
 
 fn import_files(dir: &std::path::Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let store = match Store::open(dir) {
-        Ok(store) => store,
-        Err(locked @ leadsprint::store::StoreError::Locked { .. }) => match remote::open(dir)? {
-            Holder::Remote(server) => return import_through(&server, args),
-            Holder::Local(_) => return Err(locked.into()),
-        },
-        Err(e) => return Err(e.into()),
+    let store = match remote::holder_of(dir, Store::open(dir))? {
+        Holder::Local(store) => store,
+        Holder::Remote(server) => return import_through(&server, args),
     };
     let mut writer = Writer::new(store)?;
     let total: u64 = args.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();

@@ -23,11 +23,17 @@ pub enum Holder {
 
 /// Opens the data dir's store; when a running server holds it, that server.
 pub fn open(dir: &Path) -> anyhow::Result<Holder> {
-    match Store::open_existing(dir) {
+    holder_of(dir, Store::open_existing(dir))
+}
+
+/// What an attempt to open the store found: the store, or — when it is locked by
+/// the process `server.json` names and that server answers — the server.
+pub fn holder_of(dir: &Path, opened: Result<Store, StoreError>) -> anyhow::Result<Holder> {
+    match opened {
         Ok(store) => Ok(Holder::Local(store)),
-        Err(locked @ StoreError::Locked { .. }) => match Remote::find(dir)? {
+        Err(StoreError::Locked { dir: locked, holder }) => match Remote::find(dir, &holder)? {
             Some(remote) => Ok(Holder::Remote(remote)),
-            None => Err(locked.into()),
+            None => Err(StoreError::Locked { dir: locked, holder }.into()),
         },
         Err(e) => Err(e.into()),
     }
@@ -43,11 +49,17 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// The server recorded in `dir`, if the record exists and the server answers.
-    fn find(dir: &Path) -> anyhow::Result<Option<Remote>> {
+    /// The server recorded in `dir`, if the record names the process holding the
+    /// lock (`holder`, as the lock error gives it) and the server answers. A record
+    /// left by a killed server names another process and is ignored.
+    fn find(dir: &Path, holder: &str) -> anyhow::Result<Option<Remote>> {
         let Ok(text) = std::fs::read_to_string(dir.join(SERVER_FILE)) else { return Ok(None) };
         let record: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let Some(url) = record["url"].as_str() else { return Ok(None) };
+        let holder_pid: String = holder.chars().filter(char::is_ascii_digit).collect();
+        if record["pid"].as_u64().map(|p| p.to_string()) != Some(holder_pid) {
+            return Ok(None);
+        }
         let base =
             url.trim_end_matches('/').replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:");
         let client = leadsprint::http::http(Duration::from_secs(600))?;
@@ -85,13 +97,14 @@ impl Remote {
 
     /// POSTs a file's bytes to `path` and returns the JSON answer.
     pub fn upload(&self, path: &str, file: &Path) -> anyhow::Result<serde_json::Value> {
-        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        if bytes.len() > leadsprint::server::MAX_BODY {
+        let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
+        if size > leadsprint::server::MAX_BODY as u64 {
             anyhow::bail!(
                 "{} is over the server's 64 MiB upload limit: split it, or stop the server and import it directly",
                 file.display()
             );
         }
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         self.block(async {
             let request = self.request(reqwest::Method::POST, path).body(bytes);
             let response = checked(&self.base, request.send().await).await?;

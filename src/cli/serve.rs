@@ -88,10 +88,17 @@ impl Server {
         Ok(Server { url, stop, task, record })
     }
 
-    /// Stops serving (open event streams end) and removes the address record.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    /// Stops serving (open event streams end; a request still running after
+    /// [`STOP_GRACE`] is cut off) and removes the address record.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
         self.stop.cancel();
-        let served = self.task.await;
+        let served = match tokio::time::timeout(STOP_GRACE, &mut self.task).await {
+            Ok(served) => served,
+            Err(_) => {
+                self.task.abort();
+                Ok(Ok(()))
+            }
+        };
         let _ = std::fs::remove_file(&self.record);
         served.context("the web server task failed")?.context("serving")
     }
@@ -103,9 +110,12 @@ fn token(args: &BindArgs) -> anyhow::Result<Option<String>> {
         (Some(t), _) if t.len() < 16 => anyhow::bail!("--token must be at least 16 characters"),
         (Some(t), _) => Some(t.clone()),
         (None, true) => None,
-        (None, false) => Some(server::generate_token()),
+        (None, false) => Some(server::generate_token()?),
     })
 }
+
+/// How long requests in flight (a download, say) may finish once the server stops.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where a running server records its address (never its token).
 pub const SERVER_FILE: &str = "server.json";

@@ -143,7 +143,7 @@ pub struct Writer {
     totals: Totals,
     /// Unique leads in the store, updated after every commit (the engine stops at its target).
     unique: Arc<AtomicU64>,
-    /// Records committed since this writer started.
+    /// Records committed from pooled chunks (sprint pages, file imports) since this writer started.
     committed: Arc<AtomicU64>,
     /// The search index following the store (declared last: dropped after the store
     /// handle is no longer written, it commits what it was sent).
@@ -202,6 +202,15 @@ impl Writer {
     /// De-duplicates and stores `items` in one durable transaction; returns what
     /// this batch did.
     pub fn write(&mut self, items: Vec<Item>) -> Result<Totals, PipelineError> {
+        let totals = self.store_batch(items)?;
+        self.committed.fetch_add(totals.records_received, Ordering::Relaxed);
+        Ok(totals)
+    }
+
+    /// [`Writer::write`] without counting the records as committed pages: an
+    /// upload beside a sprint must not look like the sprint's pages having landed
+    /// (the engine compares what it sent with what was committed).
+    fn store_batch(&mut self, items: Vec<Item>) -> Result<Totals, PipelineError> {
         let now = now_millis();
         let keys = &mut self.keys;
         let (totals, changed, seq) = self.store.write(|batch| -> Result<_, PipelineError> {
@@ -216,7 +225,6 @@ impl Writer {
         })?;
         self.feed.send(changed, seq);
         self.unique.fetch_add(totals.new_leads, Ordering::Relaxed);
-        self.committed.fetch_add(totals.records_received, Ordering::Relaxed);
         self.totals.add(totals.clone());
         Ok(totals)
     }
@@ -243,7 +251,7 @@ impl Writer {
                 Ok(Job::Batch(items, answer)) => {
                     self.write_pending(&mut pending)?;
                     deadline = None;
-                    let written = self.write(items);
+                    let written = self.store_batch(items);
                     let _ = answer.send(written.as_ref().map(Totals::clone).map_err(|e| e.to_string()));
                     written?;
                     continue;

@@ -25,14 +25,17 @@ use subtle::ConstantTimeEq;
 
 use super::Access;
 
+/// The system's random source failed: no token can be made.
+#[derive(Debug, thiserror::Error)]
+#[error("the system random number generator failed; cannot make an access token (pass one with --token)")]
+pub struct NoRandomness;
+
 /// A 256-bit random token, URL-safe.
-pub fn generate_token() -> String {
+pub fn generate_token() -> Result<String, NoRandomness> {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 32];
-    // The system RNG does not fail on supported platforms; a zero token would be
-    // caught by the length check below anyway.
-    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| NoRandomness)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 pub async fn check(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {

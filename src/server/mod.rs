@@ -168,6 +168,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let ticker = tokio::spawn(live::run(state.clone()));
+    let live = state.live.clone();
+    // Event streams never end by themselves; graceful shutdown waits for them.
+    let shutdown = async move {
+        shutdown.await;
+        live.close();
+    };
     let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
     ticker.abort();
     served
