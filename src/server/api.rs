@@ -16,8 +16,8 @@ use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AppState;
 use super::live::{self, Level};
+use super::{AppState, error};
 use crate::catalog::{self, CatalogError};
 use crate::lead::{LeadId, Millis};
 use crate::search::{Request, SearchError, Sort};
@@ -117,8 +117,7 @@ async fn resume(State(state): State<AppState>, Path(name): Path<String>) -> Resp
 }
 
 fn set_paused(state: &AppState, name: &str, paused: bool) -> Response {
-    let conflict =
-        |message: &str| (StatusCode::CONFLICT, axum::Json(json!({ "error": message }))).into_response();
+    let conflict = |message: &str| error(StatusCode::CONFLICT, message);
     let Some(sprint) = &state.sprint else {
         return conflict("no sprint is running in this server");
     };
@@ -129,8 +128,7 @@ fn set_paused(state: &AppState, name: &str, paused: bool) -> Response {
         return conflict("the sprint has finished");
     }
     if !control.set_paused(name, paused) {
-        let body = json!({ "error": format!("no workflow {name:?}; GET /api/workflows lists them") });
-        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+        return error(StatusCode::NOT_FOUND, format!("no workflow {name:?}; GET /api/workflows lists them"));
     }
     let verb = if paused { "pause" } else { "resume" };
     state.live.note(Level::Info, Some(name), format!("{verb} requested from the web UI/API"));
@@ -155,7 +153,7 @@ async fn leads(State(state): State<AppState>, Query(query): Query<LeadsQuery>) -
     let sort = match query.sort.as_deref().map(str::parse::<Sort>).transpose() {
         Ok(sort) => sort.unwrap_or_default(),
         Err(message) => {
-            return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message }))).into_response();
+            return error(StatusCode::BAD_REQUEST, message);
         }
     };
     let request = Request {
@@ -175,15 +173,12 @@ async fn leads(State(state): State<AppState>, Query(query): Query<LeadsQuery>) -
 
 async fn lead(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<LeadId>() else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "a lead id is a whole number" })))
-            .into_response();
+        return error(StatusCode::BAD_REQUEST, "a lead id is a whole number");
     };
     let read = move || state.store.reader().and_then(|r| r.lead(id));
     match tokio::task::spawn_blocking(read).await {
         Ok(Ok(Some(lead))) => axum::Json(lead).into_response(),
-        Ok(Ok(None)) => {
-            (StatusCode::NOT_FOUND, axum::Json(json!({ "error": format!("no lead {id}") }))).into_response()
-        }
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no lead {id}")),
         Ok(Err(e)) => failure(&CatalogError::Store(e)),
         Err(_) => internal(),
     }
@@ -196,9 +191,7 @@ fn failure(e: &CatalogError) -> Response {
             let body = json!({ "error": q.to_string(), "message": q.message, "column": q.column });
             (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
         }
-        CatalogError::Search(SearchError::BadRequest(message)) => {
-            (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message }))).into_response()
-        }
+        CatalogError::Search(SearchError::BadRequest(message)) => error(StatusCode::BAD_REQUEST, message),
         other => {
             tracing::error!(error = %other, "API request failed");
             internal()
@@ -207,6 +200,5 @@ fn failure(e: &CatalogError) -> Response {
 }
 
 fn internal() -> Response {
-    let body = json!({ "error": "the server could not read the store or index; see its log" });
-    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    error(StatusCode::INTERNAL_SERVER_ERROR, "the server could not read the store or index; see its log")
 }

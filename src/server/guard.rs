@@ -110,9 +110,7 @@ fn carries(request: &Request, token: &str) -> bool {
     let bearer = header_text(request, header::AUTHORIZATION);
     let cookie = header_text(request, header::COOKIE);
     let from_cookie = cookie.split(';').filter_map(|c| c.trim().strip_prefix("leadsprint_token="));
-    let query = request.uri().query().unwrap_or_default();
-    let from_query = query.split('&').filter_map(|p| p.strip_prefix("token="));
-    let offered = bearer.strip_prefix("Bearer ").into_iter().chain(from_cookie).chain(from_query);
+    let offered = bearer.strip_prefix("Bearer ").into_iter().chain(from_cookie).chain(query_token(request));
     let mut found = false;
     for candidate in offered {
         found |= token.len() >= 16 && bool::from(candidate.as_bytes().ct_eq(token.as_bytes()));
@@ -121,5 +119,5 @@ fn carries(request: &Request, token: &str) -> bool {
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
-    secure((status, axum::Json(serde_json::json!({ "error": message }))).into_response())
+    secure(super::error(status, message))
 }

@@ -147,6 +147,13 @@ impl Access {
     }
 }
 
+/// An error answer: `{"error": message}` with `status` (the message says what went
+/// wrong and what to do).
+pub(crate) fn error(status: axum::http::StatusCode, message: impl Into<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (status, axum::Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
 /// The application: every route behind the guards. No I/O here.
 pub fn router(state: AppState) -> Router {
     let access = state.access.clone();

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use super::live::Level;
-use super::{AppState, MAX_BODY};
+use super::{AppState, MAX_BODY, error};
 use crate::export::{self, FileFormat, Filter};
 use crate::import::{self, FileReport, ImportError, ImportOptions};
 use crate::pipeline::{self, IntakeSender, Item, PipelineError, Totals};
@@ -29,10 +29,6 @@ pub fn routes() -> Router<AppState> {
 
 /// Items handed to the writer per batch of an upload.
 const UPLOAD_BATCH: usize = 2_000;
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": message.into() }))).into_response()
-}
 
 /// `key=value` pairs of a query string, decoded; keys may repeat (`map=`).
 pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
