@@ -106,6 +106,8 @@ pub async fn run_on(
     let plans = plan(settings, &records, options, shared.dir())?;
     let tx = intake.sender();
     let cancel = CancellationToken::new();
+    // Whatever way this function ends (an error included), no workflow keeps fetching.
+    let _stop_on_exit = cancel.clone().drop_guard();
     let mut pause = BTreeMap::new();
     let mut lives = Vec::new();
     let mut ready = Vec::new();
