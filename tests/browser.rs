@@ -55,6 +55,7 @@ fn the_web_ui_works_in_a_real_browser() {
     let sb = Sandbox::new();
     let mut demo = sb
         .command(&["demo", "--speed", "1", "--bind", "127.0.0.1:0"])
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -11,6 +11,7 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -103,8 +104,9 @@ pub fn run(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(outcome?.code)
 }
 
-/// The sprint, watched in the terminal, and with `ui` also in the web UI, which
-/// stays up after a sprint that was not interrupted, until Ctrl-C.
+/// The sprint, watched in the terminal, and with `ui` also in the web UI, which —
+/// when started from a terminal — stays up after a sprint that was not interrupted,
+/// until Ctrl-C.
 async fn sprint(
     dir: &Path,
     settings: &Settings,
@@ -128,7 +130,9 @@ async fn sprint(
     };
     let outcome = collect(settings, intake, speed, Some(sprint), tx).await;
     if let Some(server) = server {
-        if outcome.as_ref().is_ok_and(|o| !o.interrupted) {
+        // Someone at a terminal can explore the results; a script gets its exit.
+        let interactive = std::io::stdin().is_terminal();
+        if interactive && outcome.as_ref().is_ok_and(|o| !o.interrupted) {
             println!("the sprint is over; the UI stays at {} — Ctrl-C to stop", server.url);
             let _ = tokio::signal::ctrl_c().await;
         }
