@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use leadsprint::config::{self, Flags, Settings, Source};
 use leadsprint::engine::{self, RunOptions, stats::RunStats};
+use leadsprint::sources::sandbox::faults::FaultRates;
 use leadsprint::sources::sandbox::population::Vendor;
 use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
 use leadsprint::store::Store;
@@ -245,6 +246,48 @@ async fn cancelling_ends_the_run_even_with_a_paused_workflow() {
     });
     let control = control_rx.await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
+    control.cancel.cancel();
+    let stats =
+        tokio::time::timeout(Duration::from_secs(10), engine).await.expect("the run ends").unwrap().unwrap();
+    assert!(stats.workflows.iter().all(|w| w.state.label() == "stopped"), "{:?}", stats.workflows);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_takes_effect_at_once_even_while_a_vendor_stalls() {
+    // Every request stalls well past the client's timeout (seconds here, with retries).
+    let faults = FaultRates { timeout: 100.0, ..FaultRates::NONE };
+    let sb = Sandbox::start(SandboxConfig { faults, ..sandbox_config() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = apollo_campaign(&sb, 1_000_000);
+    let store = Store::open(dir.path()).unwrap();
+    let (tx, mut rx) = watch::channel(RunStats::default());
+    let (control_tx, control_rx) = tokio::sync::oneshot::channel();
+    let engine = tokio::spawn(async move {
+        engine::run(&settings, store, RunOptions { speed: SPEED }, tx, |c| {
+            let _ = control_tx.send(c);
+        })
+        .await
+    });
+    let control = control_rx.await.unwrap();
+    while sb.counters("apollo").requests < 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = std::time::Instant::now();
+    assert!(control.set_paused("perf", true));
+    let state = |s: &RunStats| s.workflows.iter().find(|w| w.name == "perf").map(|w| w.state.label());
+    tokio::time::timeout(Duration::from_secs(1), rx.wait_for(|s| state(s) == Some("paused")))
+        .await
+        .expect("perf shows paused within a second, its stalled request abandoned")
+        .unwrap();
+    let paused_after = asked.elapsed();
+    let requests = sb.counters("apollo").requests;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(state(&rx.borrow()), Some("paused"), "it stays paused");
+    assert!(
+        sb.counters("apollo").requests <= requests + 1,
+        "only the other workflow may send (one stalled request at a time): {paused_after:?}"
+    );
     control.cancel.cancel();
     let stats =
         tokio::time::timeout(Duration::from_secs(10), engine).await.expect("the run ends").unwrap().unwrap();

@@ -88,11 +88,15 @@ impl WorkflowTask {
                 self.connector.archive(self.committed_cursor().as_deref());
             }
             let now = pipeline::now_millis();
-            // Nothing of a page is committed before it returns: dropping it on cancel is safe.
+            // Nothing of a page is committed before it returns: dropping it on cancel
+            // is safe, and so on pause (the page is fetched again on resume), which
+            // then takes effect at once instead of after the vendor's waits.
             let cancel = self.cancel.clone();
+            let mut paused = self.paused.clone();
             let fetched = tokio::select! {
                 page = self.connector.next_page(self.cursor.as_deref(), now) => page,
                 _ = cancel.cancelled() => break WorkflowState::Stopped,
+                _ = pause_requested(&mut paused) => continue,
             };
             match fetched {
                 Ok(page) => {
@@ -252,11 +256,21 @@ impl WorkflowTask {
         self.sleep(self.real(BREAKER_COOL_DOWN)).await
     }
 
-    /// Sleeps unless the run is cancelled first; false when cancelled.
+    /// Sleeps until the duration passes or the user pauses the workflow; false when
+    /// the run is cancelled first.
     async fn sleep(&self, duration: Duration) -> bool {
+        let mut paused = self.paused.clone();
         tokio::select! {
             _ = tokio::time::sleep(duration) => true,
+            _ = pause_requested(&mut paused) => true,
             _ = self.cancel.cancelled() => false,
         }
+    }
+}
+
+/// Resolves once the workflow is paused (never, if its control is gone).
+async fn pause_requested(paused: &mut watch::Receiver<bool>) {
+    if paused.wait_for(|p| *p).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
