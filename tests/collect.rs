@@ -19,9 +19,9 @@ fn sandbox_config(faults: FaultRates) -> SandboxConfig {
     SandboxConfig { population: 4000, speed: SPEED, faults, ..SandboxConfig::default() }
 }
 
-/// The rate test runs slower, so scheduling jitter on a busy CI machine stays small
-/// next to the slack between requests (2 % of 50 ms).
-const RATE_TEST_SPEED: f64 = 2.0;
+/// The rate test runs in real time, so scheduling jitter on a busy CI machine stays
+/// small next to the slack between requests (2 % of 100 ms, 20 ms over a window).
+const RATE_TEST_SPEED: f64 = 1.0;
 
 fn apollo_query() -> ApolloQuery {
     ApolloQuery {
@@ -101,7 +101,8 @@ async fn apollo_pages_to_exhaustion_and_maps_every_field() {
     assert_eq!(records.len(), expected.len(), "no record twice");
     assert_eq!(credits as usize, expected.len());
     assert_eq!(failures, 0);
-    assert_eq!(sb.counters("apollo").rate_violations, 0);
+    // Keeping under the limit is measured by the rate test, on a clock slow enough
+    // that a busy machine's scheduling jitter cannot eat the slack between requests.
     let requests = metrics.requests.load(std::sync::atomic::Ordering::Relaxed);
     assert!(requests as usize >= expected.len() / 10, "{requests} requests");
 

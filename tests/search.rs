@@ -176,6 +176,13 @@ fn sorting_and_paging() {
     let ranked = find(&data, "dana OR acme", Sort::Relevance, 10, 0, false);
     assert_eq!(ranked.hits.first().and_then(|h| h.last_name.as_deref()), Some("Wills"));
     assert!(ranked.hits.iter().all(|h| h.score.is_some()));
+    // A fuzzy leaf counts, facets and ranks in one pass: the total is still every match.
+    let one_pass = find(&data, "markting~1", Sort::Relevance, 1, 0, true);
+    assert_eq!((one_pass.total, one_pass.hits.len()), (3, 1));
+    assert!(one_pass.hits[0].score.is_some());
+    let vendors = serde_json::to_value(one_pass.facets.expect("facets asked for")).unwrap()["vendor"].clone();
+    let counted: u64 = vendors.as_array().unwrap().iter().map(|c| c["count"].as_u64().unwrap()).sum();
+    assert!(counted >= 3, "every match is in the facets: {vendors}");
 }
 
 #[test]

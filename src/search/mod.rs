@@ -264,45 +264,35 @@ impl SearchIndex {
             (_, sort) => sort,
         };
         let searcher = self.reader.searcher();
-        let tantivy_query = plan::build(&self.index, &self.fields, &node).map_err(|e| self.error(e))?;
+        let plan = plan::build(&self.index, &self.fields, &node).map_err(|e| self.error(e))?;
         let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
-        let q = tantivy_query.as_ref();
-        let run = |e| self.error(e);
-        // Counting and ranking run as separate passes: alone, the ranking pass can
-        // skip blocks that cannot reach the top (block-WAND) and a single term is
-        // counted from its document frequency.
-        let (total, facets) = if request.facets {
-            let collector = (Count, facets::FacetCollector::new(request.facet_size));
-            let (total, facets) = searcher.search(q, &collector).map_err(run)?;
-            (total, Some(facets))
-        } else {
-            (searcher.search(q, &Count).map_err(run)?, None)
-        };
-        let ranked: Vec<(Option<f32>, DocAddress)> = match sort {
-            Sort::Relevance => {
-                let docs = searcher.search(q, &top.order_by_score());
-                docs.map(|docs| docs.into_iter().map(|(s, d)| (Some(s), d)).collect())
-            }
-            Sort::Quality => {
-                unscored(searcher.search(q, &top.order_by_fast_field::<u64>("quality", Order::Desc)))
-            }
+        let facets = request.facets.then(|| facets::FacetCollector::new(request.facet_size));
+        // Counting and ranking share one pass unless ranking alone can skip: by
+        // relevance over words, block-WAND skips blocks that cannot reach the top and
+        // a single term is counted from its document frequency. A field sort or a
+        // phrase/fuzzy leaf visits every match anyway, so a second pass only costs.
+        let apart = sort == Sort::Relevance && !plan.visits_every_match;
+        let pass = Pass { searcher: &searcher, query: plan.query.as_ref(), apart, facets };
+        let (total, facets, ranked) = match sort {
+            Sort::Relevance => pass.run(top.order_by_score(), Some),
+            Sort::Quality => pass.run(top.order_by_fast_field::<u64>("quality", Order::Desc), |_| None),
             Sort::Recent | Sort::Oldest => {
                 let order = if sort == Sort::Recent { Order::Desc } else { Order::Asc };
-                unscored(searcher.search(q, &top.order_by_fast_field::<i64>("created", order)))
+                pass.run(top.order_by_fast_field::<i64>("created", order), |_| None)
             }
         }
-        .map_err(run)?;
+        .map_err(|e| self.error(e))?;
         let mut hits = self.hits(&searcher, ranked)?;
         hits.truncate(request.limit);
-        Ok(Results { total: total as u64, hits, facets })
+        Ok(Results { total, hits, facets })
     }
 
     /// Every lead matching `query`, in id order (for filtered exports).
     pub fn matching_ids(&self, query: &str, now: Millis) -> Result<Vec<LeadId>, SearchError> {
         let node = query::parse(query, now)?;
         let searcher = self.reader.searcher();
-        let tantivy_query = plan::build(&self.index, &self.fields, &node).map_err(|e| self.error(e))?;
-        let docs = searcher.search(tantivy_query.as_ref(), &DocSetCollector).map_err(|e| self.error(e))?;
+        let plan = plan::build(&self.index, &self.fields, &node).map_err(|e| self.error(e))?;
+        let docs = searcher.search(plan.query.as_ref(), &DocSetCollector).map_err(|e| self.error(e))?;
         let mut ids: Vec<LeadId> =
             self.lead_ids(&searcher, docs.into_iter())?.into_iter().flatten().collect();
         ids.sort_unstable();
@@ -351,11 +341,39 @@ impl SearchIndex {
     }
 }
 
-/// Hits ordered by a fast field carry no score.
-fn unscored<K>(
-    docs: tantivy::Result<Vec<(K, DocAddress)>>,
-) -> tantivy::Result<Vec<(Option<f32>, DocAddress)>> {
-    docs.map(|docs| docs.into_iter().map(|(_, d)| (None, d)).collect())
+/// One search's collection: the total, the facets if asked, and the ranked page.
+struct Pass<'a> {
+    searcher: &'a Searcher,
+    query: &'a dyn tantivy::query::Query,
+    /// Count (and facets) in a pass of their own, so the ranking pass may skip.
+    apart: bool,
+    facets: Option<facets::FacetCollector>,
+}
+
+type Ranked = Vec<(Option<f32>, DocAddress)>;
+
+impl Pass<'_> {
+    /// Runs `ranker`, turning each hit's sort key into its score with `score`.
+    fn run<R, K>(
+        self,
+        ranker: R,
+        score: fn(K) -> Option<f32>,
+    ) -> tantivy::Result<(u64, Option<Facets>, Ranked)>
+    where
+        R: tantivy::collector::Collector<Fruit = Vec<(K, DocAddress)>>,
+    {
+        let (total, facets, docs) = if self.apart {
+            let (total, facets) = match self.facets {
+                Some(f) => self.searcher.search(self.query, &(Count, f)).map(|(t, f)| (t, Some(f)))?,
+                None => (self.searcher.search(self.query, &Count)?, None),
+            };
+            (total, facets, self.searcher.search(self.query, &ranker)?)
+        } else {
+            self.searcher.search(self.query, &(Count, self.facets, ranker))?
+        };
+        let ranked = docs.into_iter().map(|(key, doc)| (score(key), doc)).collect();
+        Ok((total as u64, facets, ranked))
+    }
 }
 
 fn check_request(request: &Request) -> Result<(), SearchError> {

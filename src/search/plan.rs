@@ -2,6 +2,7 @@
 //! analysed exactly as the documents were (lower case, accents folded), so
 //! `José` finds `jose` and `acme.com` becomes the phrase `acme com`.
 
+use std::cell::Cell;
 use std::ops::Bound;
 
 use tantivy::query::{
@@ -19,13 +20,24 @@ fn free_text_fields(f: &Fields) -> [(Field, f32); 5] {
     [(f.name, 3.0), (f.title, 2.0), (f.company, 2.0), (f.location, 1.0), (f.email, 1.0)]
 }
 
-pub(super) fn build(index: &Index, fields: &Fields, node: &Node) -> tantivy::Result<Box<dyn Query>> {
-    Planner { index, fields }.node(node)
+/// A tantivy query, and what it costs to run.
+pub(super) struct Plan {
+    pub query: Box<dyn Query>,
+    /// Some leaf is a phrase, fuzzy or prefix query: every match is verified or
+    /// expanded one by one, so no pass over its matches can skip blocks.
+    pub visits_every_match: bool,
+}
+
+pub(super) fn build(index: &Index, fields: &Fields, node: &Node) -> tantivy::Result<Plan> {
+    let planner = Planner { index, fields, costly: Cell::new(false) };
+    let query = planner.node(node)?;
+    Ok(Plan { query, visits_every_match: planner.costly.get() })
 }
 
 struct Planner<'a> {
     index: &'a Index,
     fields: &'a Fields,
+    costly: Cell<bool>,
 }
 
 impl Planner<'_> {
@@ -118,6 +130,7 @@ impl Planner<'_> {
             0 => Box::new(EmptyQuery),
             1 => Box::new(TermQuery::new(terms[0].clone(), IndexRecordOption::WithFreqs)),
             _ => {
+                self.costly.set(true);
                 let positioned = terms.into_iter().enumerate().collect();
                 Box::new(PhraseQuery::new_with_offset_and_slop(positioned, slop))
             }
@@ -151,6 +164,7 @@ impl Planner<'_> {
         text: &str,
         make: impl Fn(Term) -> Box<dyn Query>,
     ) -> tantivy::Result<Box<dyn Query>> {
+        self.costly.set(true);
         let mut terms = self.tokens(field, text)?;
         Ok(match terms.len() {
             0 => Box::new(EmptyQuery),
