@@ -284,12 +284,11 @@ fn serve_prints_its_url_and_guards_a_non_loopback_bind() {
         let sb = Sandbox::new();
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/search");
         assert_eq!(sb.import(&Path::new(fixtures).join("apollo.csv")).code, 0);
-        let mut child = sb
-            .command(&["serve", "--bind", bind])
-            .env_remove("LEADSPRINT_TOKEN")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = crate::support::spawn(
+            sb.command(&["serve", "--bind", bind])
+                .env_remove("LEADSPRINT_TOKEN")
+                .stdout(std::process::Stdio::piped()),
+        );
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let url = line.split_whitespace().nth(2).unwrap_or_default().to_owned();

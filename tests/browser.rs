@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::Sandbox;
 use crate::support::webdriver::Browser;
+use crate::support::{Sandbox, spawn};
 
 const LONG: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_secs(20);
@@ -53,13 +53,12 @@ fn wait_state(browser: &Browser, workflow: &str, state: &str) {
 #[test]
 fn the_web_ui_works_in_a_real_browser() {
     let sb = Sandbox::new();
-    let mut demo = sb
-        .command(&["demo", "--speed", "1", "--bind", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the demo");
+    let mut demo = spawn(
+        sb.command(&["demo", "--speed", "1", "--bind", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let url = served_url(&mut demo);
     let browser = Browser::start();
     browser.open(&url);
@@ -214,13 +213,12 @@ fn a_token_bound_server_opens_from_its_printed_url_only() {
     let sb = Sandbox::new();
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/search");
     assert_eq!(sb.import(&std::path::Path::new(fixtures).join("apollo.csv")).code, 0);
-    let mut serve = sb
-        .command(&["serve", "--bind", "0.0.0.0:0"])
-        .env_remove("LEADSPRINT_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
+    let mut serve = spawn(
+        sb.command(&["serve", "--bind", "0.0.0.0:0"])
+            .env_remove("LEADSPRINT_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let printed = served_url(&mut serve);
     let url = printed.split_whitespace().next().unwrap_or_default().replace("//0.0.0.0:", "//127.0.0.1:");
     assert!(url.contains("?token="), "{printed}");

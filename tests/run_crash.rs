@@ -197,13 +197,12 @@ async fn run_with_ui_serves_its_sprint_and_takes_pause_and_resume() {
         Sandbox::start(SandboxConfig { population: 6000, limits, ..SandboxConfig::default() }).await.unwrap();
     let dir = Dir::new();
     let config = dir.write("campaign.toml", campaign(&sb).replace("200/s", "20/s"));
-    let mut child = dir
-        .command(&["run", "--config", config.to_str().unwrap(), "--ui", "--bind", "127.0.0.1:0"])
-        .env("APOLLO_API_KEY", "sandbox-key")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = crate::support::spawn(
+        dir.command(&["run", "--config", config.to_str().unwrap(), "--ui", "--bind", "127.0.0.1:0"])
+            .env("APOLLO_API_KEY", "sandbox-key")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null()),
+    );
     let stdout = child.stdout.take().unwrap();
     let url = tokio::task::spawn_blocking(move || {
         let mut lines = std::io::BufReader::new(stdout).lines();

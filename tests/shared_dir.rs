@@ -4,28 +4,28 @@
 
 use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::support::Sandbox;
 use crate::support::crm::{FakeHubSpot, TOKEN as HUBSPOT_TOKEN};
+use crate::support::{Sandbox, Spawned, spawn};
 
 /// Starts `serve` on a free port; returns it once it listens.
-fn serve(sb: &Sandbox, bind: &str, token: Option<&str>) -> Child {
+fn serve(sb: &Sandbox, bind: &str, token: Option<&str>) -> Spawned {
     let mut command = sb.command(&["serve", "--bind", bind]);
     command.env_remove("LEADSPRINT_TOKEN").stdout(Stdio::piped()).stderr(Stdio::null());
     if let Some(t) = token {
         command.env("LEADSPRINT_TOKEN", t);
     }
-    let mut child = command.spawn().expect("start serve");
+    let mut child = spawn(&mut command);
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read URL");
     assert!(line.starts_with("leadsprint serving http://"), "{line}");
     child
 }
 
-fn stop(mut child: Child) {
+fn stop(mut child: Spawned) {
     let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     assert!(interrupted.is_ok_and(|s| s.success()));
     assert!(child.wait().expect("serve exit").success());

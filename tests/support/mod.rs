@@ -7,10 +7,42 @@ pub mod messy;
 pub mod postgres;
 pub mod webdriver;
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 use serde_json::Value;
+
+/// A started child process, killed if the test ends — or panics — while it runs,
+/// so a failed test leaves no server behind.
+pub struct Spawned(Child);
+
+/// Starts `command` as a [`Spawned`].
+pub fn spawn(command: &mut Command) -> Spawned {
+    Spawned(command.spawn().expect("start the process"))
+}
+
+impl Deref for Spawned {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
 
 /// A throwaway data dir plus a folder for input and output files.
 pub struct Sandbox {
