@@ -7,6 +7,7 @@ mod api;
 mod browser;
 mod collect;
 mod crash;
+mod disk_full;
 mod engine;
 mod export_crm;
 mod export_postgres;

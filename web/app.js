@@ -253,7 +253,17 @@ function applySnapshot(snap) {
   if (!$('#view-dashboard').hidden) renderChart(snap.series || []);
   renderWorkflowSource(snap);
   renderEvents(snap.events || []);
+  renderWriterError(snap.writer_error);
   updateLiveStatus();
+}
+
+/** A banner while new leads cannot be stored; text only (it quotes a system error). */
+function renderWriterError(message) {
+  const banner = $('#writer-error');
+  banner.hidden = !message;
+  banner.textContent = message
+    ? `${message}. Fix the cause (free disk space, say) and restart leadsprint; committed leads are kept.`
+    : '';
 }
 
 const MODE_TITLES = {

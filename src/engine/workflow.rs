@@ -75,7 +75,7 @@ impl WorkflowTask {
             }
             self.live.set_state(WorkflowState::Running);
             if self.writer.is_disconnected() {
-                break WorkflowState::Failed("the writer stopped".into());
+                break WorkflowState::Failed(self.writer.stopped().to_string());
             }
             if self.target_may_be_reached() {
                 // Let the writer commit what is in flight before fetching more.
@@ -107,7 +107,7 @@ impl WorkflowTask {
                     let chunk = self.chunk(page, next.clone(), done, now);
                     self.sent.fetch_add(records, Ordering::Relaxed);
                     if self.writer.send_async(Job::Items(chunk)).await.is_err() {
-                        break WorkflowState::Failed("the writer stopped".into());
+                        break WorkflowState::Failed(self.writer.stopped().to_string());
                     }
                     self.cursor = next;
                     if done {

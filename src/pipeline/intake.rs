@@ -4,8 +4,8 @@
 //! The server holds a sender too, so an upload lands through the same writer as
 //! the sprint running beside it.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use super::{Item, PipelineError, Totals, Writer};
@@ -26,8 +26,40 @@ pub enum Job {
     Stop,
 }
 
-/// A handle for sending work to the writer; cheap to clone.
-pub type IntakeSender = flume::Sender<Job>;
+/// A handle for sending work to the writer; cheap to clone. Once the writer has
+/// stopped, sends fail with the reason it stopped.
+#[derive(Clone)]
+pub struct IntakeSender {
+    tx: flume::Sender<Job>,
+    failure: Arc<OnceLock<String>>,
+}
+
+impl IntakeSender {
+    pub fn send(&self, job: Job) -> Result<(), PipelineError> {
+        self.tx.send(job).map_err(|_| self.stopped())
+    }
+
+    pub async fn send_async(&self, job: Job) -> Result<(), PipelineError> {
+        self.tx.send_async(job).await.map_err(|_| self.stopped())
+    }
+
+    pub fn is_disconnected(&self) -> bool {
+        self.tx.is_disconnected()
+    }
+
+    /// Why the writer failed, once it has: new records can no longer be stored.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
+    }
+
+    /// The error for a send the writer can no longer take.
+    pub fn stopped(&self) -> PipelineError {
+        match self.failure() {
+            Some(reason) => PipelineError::WriterFailed(reason.to_owned()),
+            None => PipelineError::WriterLost,
+        }
+    }
+}
 
 /// The running writer thread and what readers share with it.
 pub struct Intake {
@@ -46,12 +78,20 @@ impl Intake {
         let (unique, committed) = (writer.unique_leads(), writer.committed_records());
         // Bounded: producers wait while the writer is behind (back-pressure).
         let (tx, rx) = flume::bounded(64);
+        let failure = Arc::new(OnceLock::new());
+        let failed = failure.clone();
         let thread = std::thread::spawn(move || {
             let mut writer = writer;
             let drained = writer.drain(&rx);
+            if let Err(e) = &drained {
+                tracing::error!("the writer stopped: {e}");
+                // Before the channel closes, so every failed send can say why.
+                let _ = failed.set(e.to_string());
+            }
+            drop(rx);
             (writer, drained)
         });
-        Intake { tx, thread, store, index, unique, committed }
+        Intake { tx: IntakeSender { tx, failure }, thread, store, index, unique, committed }
     }
 
     pub fn sender(&self) -> IntakeSender {
@@ -101,10 +141,10 @@ impl Intake {
 /// Sends `items` as one batch of their own and waits for their totals.
 pub fn write_batch(tx: &IntakeSender, items: Vec<Item>) -> Result<Totals, PipelineError> {
     let (answer_tx, answer) = flume::bounded(1);
-    tx.send(Job::Batch(items, answer_tx)).map_err(|_| PipelineError::WriterLost)?;
+    tx.send(Job::Batch(items, answer_tx))?;
     match answer.recv() {
         Ok(Ok(totals)) => Ok(totals),
         Ok(Err(reason)) => Err(PipelineError::WriterFailed(reason)),
-        Err(_) => Err(PipelineError::WriterLost),
+        Err(_) => Err(tx.stopped()),
     }
 }

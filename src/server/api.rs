@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::live::{self, Level};
-use super::{AppState, error};
+use super::{AppState, WRITER_STOPPED_HINT, error};
 use crate::catalog::{self, CatalogError};
 use crate::lead::{LeadId, Millis};
 use crate::search::{Request, SearchError, Sort};
@@ -25,7 +25,7 @@ use crate::stats::Stats;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+        .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .route("/api/stats", get(stats))
         .route("/api/dashboard", get(dashboard))
@@ -35,6 +35,17 @@ pub fn routes() -> Router<AppState> {
         .route("/api/workflows/{name}/resume", post(resume))
         .route("/api/leads", get(leads))
         .route("/api/leads/{id}", get(lead))
+}
+
+/// `ok`, or 503 once the writer has failed: reads still work, new leads cannot land.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.writer_failure() {
+        None => axum::Json(json!({ "status": "ok" })).into_response(),
+        Some(error) => {
+            let body = json!({ "status": "failing", "error": error, "hint": WRITER_STOPPED_HINT });
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+        }
+    }
 }
 
 fn now() -> Millis {

@@ -63,6 +63,8 @@ struct Inner {
     /// Each workflow's last seen state label and error, to report changes once.
     seen: BTreeMap<String, (String, Option<String>)>,
     finished: bool,
+    /// The writer's failure was reported as an event.
+    writer_failure_noted: bool,
 }
 
 /// What `GET /api/dashboard` and each `snapshot` event carry.
@@ -75,6 +77,8 @@ struct Snapshot<'a> {
     kpis: Vec<KpiLine>,
     series: &'a VecDeque<Point>,
     events: &'a VecDeque<Event>,
+    /// Set once new leads can no longer be stored (the page shows it as a banner).
+    writer_error: Option<String>,
 }
 
 impl Live {
@@ -117,9 +121,17 @@ impl Live {
     pub fn refresh(&self, state: &AppState) -> Result<Arc<str>, StoreError> {
         let stats = Stats::from(&state.store.reader()?.counters()?);
         let run = running(state);
+        let writer_error = state.writer_failure();
         let mut inner = self.lock();
         if let Some(run) = &run {
             observe(&mut inner, run);
+        }
+        if let Some(error) = &writer_error
+            && !std::mem::replace(&mut inner.writer_failure_noted, true)
+        {
+            let event =
+                Event { at: now_millis(), level: Level::Error, workflow: None, message: error.clone() };
+            push_event(&mut inner, event);
         }
         let point = match &run {
             Some(run) => {
@@ -140,6 +152,7 @@ impl Live {
             target: run.as_ref().map_or(self.campaign.target, |r| r.target),
             series: &inner.series,
             events: &inner.events,
+            writer_error,
         };
         let json: Arc<str> = Arc::from(serde_json::to_string(&snapshot).unwrap_or_default());
         drop(inner);

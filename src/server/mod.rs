@@ -154,6 +154,17 @@ pub(crate) fn error(status: axum::http::StatusCode, message: impl Into<String>) 
     (status, axum::Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
+/// What to do once the writer has stopped (the disk filled up, say).
+pub(crate) const WRITER_STOPPED_HINT: &str = "fix the cause (free disk space, say) and restart leadsprint: \
+     every committed lead is kept, and sending the same leads again is safe (they merge)";
+
+impl AppState {
+    /// Why new leads can no longer be stored, once the writer has failed.
+    pub fn writer_failure(&self) -> Option<String> {
+        self.intake.as_ref().and_then(|i| i.failure()).map(|r| format!("new leads cannot be stored: {r}"))
+    }
+}
+
 /// The application: every route behind the guards. No I/O here.
 pub fn router(state: AppState) -> Router {
     let access = state.access.clone();

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use super::live::Level;
-use super::{AppState, MAX_BODY, error};
+use super::{AppState, MAX_BODY, WRITER_STOPPED_HINT, error};
 use crate::export::{self, FileFormat, Filter};
 use crate::import::{self, FileReport, ImportError, ImportOptions};
 use crate::pipeline::{self, IntakeSender, Item, PipelineError, Totals};
@@ -84,7 +84,7 @@ async fn upload(State(state): State<AppState>, RawQuery(raw): RawQuery, body: Bo
             let path = path.clone();
             tokio::task::spawn_blocking(move || import_upload(&path, &options, &intake))
                 .await
-                .unwrap_or_else(|_| Err(UploadError::Writer(PipelineError::WriterLost)))
+                .unwrap_or_else(|_| Err(UploadError::Writer(PipelineError::WriterLost, Box::default())))
                 .map_err(|e| e.response())
         }
         Err(response) => Err(response),
@@ -140,7 +140,8 @@ async fn save_body(body: Body, folder: &Path, path: &Path) -> Result<u64, Respon
 
 enum UploadError {
     Import(ImportError),
-    Writer(PipelineError),
+    /// The writer failed; the totals of the batches stored before it did.
+    Writer(PipelineError, Box<Totals>),
 }
 
 impl UploadError {
@@ -150,9 +151,17 @@ impl UploadError {
                 error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the upload back: {source}"))
             }
             UploadError::Import(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
-            UploadError::Writer(e) => {
-                tracing::error!(error = %e, "upload not written");
-                error(StatusCode::SERVICE_UNAVAILABLE, format!("the leads could not be stored: {e}"))
+            UploadError::Writer(e, written) => {
+                tracing::error!(error = %e, records = written.records_received, "upload not fully written");
+                let body = json!({
+                    "error": format!(
+                        "the leads could not be stored: {e}; {} records of the file were stored before",
+                        written.records_received
+                    ),
+                    "written": written,
+                    "hint": WRITER_STOPPED_HINT,
+                });
+                (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
             }
         }
     }
@@ -183,11 +192,13 @@ fn import_upload(
         true
     });
     if let Some(e) = failure {
-        return Err(UploadError::Writer(e));
+        return Err(UploadError::Writer(e, Box::new(totals)));
     }
     let report = read.map_err(UploadError::Import)?;
-    if !pending.is_empty() {
-        write(pending, &mut totals).map_err(UploadError::Writer)?;
+    if !pending.is_empty()
+        && let Err(e) = write(pending, &mut totals)
+    {
+        return Err(UploadError::Writer(e, Box::new(totals)));
     }
     Ok((report, totals))
 }
