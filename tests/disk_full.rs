@@ -157,6 +157,20 @@ fn a_full_disk_under_serve_is_reported_and_loses_nothing() {
         call(reqwest::Method::POST, &format!("{url}/api/import?name=one.csv"), Some(leads_csv(1)));
     assert_eq!(status, 503, "{again}");
     assert!(again["error"].as_str().unwrap_or_default().contains("No space left"), "{again}");
+    let one = sb.write("one.csv", leads_csv(1));
+    let cli = Command::new(env!("CARGO_BIN_EXE_leadsprint"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("import")
+        .arg(&one)
+        .output();
+    let cli = cli.expect("run import");
+    let said = String::from_utf8_lossy(&cli.stderr);
+    assert!(!cli.status.success(), "import through the server fails: {said}");
+    assert!(
+        said.contains("No space left") && said.contains("restart"),
+        "with the reason and the remedy: {said}"
+    );
     let (status, found) = call(reqwest::Method::GET, &format!("{url}/api/leads?q=&limit=1"), None);
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["total"].as_u64(), Some(stored), "what was reported stored is searchable");

@@ -182,7 +182,10 @@ async fn checked(
     if status == reqwest::StatusCode::UNAUTHORIZED {
         return Err(anyhow!("the server at {base} needs its access token: set LEADSPRINT_TOKEN ({message})"));
     }
-    Err(anyhow!("the server at {base} answered {status}: {message}"))
+    match body["hint"].as_str() {
+        Some(hint) => Err(anyhow!("the server at {base} answered {status}: {message}; {hint}")),
+        None => Err(anyhow!("the server at {base} answered {status}: {message}")),
+    }
 }
 
 /// `key=value&…` with values percent-encoded.
