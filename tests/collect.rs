@@ -168,7 +168,8 @@ async fn apollo_bad_key_and_exhausted_quota_stop_the_vendor() {
     sb.stop().await;
 }
 
-#[tokio::test]
+// Two workers, so the vendor stamps arrivals while the client parses a page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workflows_share_the_vendor_limit_measured_at_the_server() {
     let limits = BTreeMap::from([("apollo", (10, Duration::from_secs(1)))]);
     let config = SandboxConfig {

@@ -100,9 +100,9 @@ fn call(method: reqwest::Method, url: &str, body: Option<String>) -> (u16, Value
     })
 }
 
-/// The JSON of `url` once `ready` holds (or after 5 s, for the assertions to judge).
+/// The JSON of `url` once `ready` holds (or after 30 s, for the assertions to judge).
 fn poll(url: &str, ready: impl Fn(&Value) -> bool) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let (_, body) = call(reqwest::Method::GET, url, None);
         if ready(&body) || std::time::Instant::now() > deadline {

@@ -260,10 +260,12 @@ function applySnapshot(snap) {
 /** A banner while new leads cannot be stored; text only (it quotes a system error). */
 function renderWriterError(message) {
   const banner = $('#writer-error');
-  banner.hidden = !message;
-  banner.textContent = message
+  const text = message
     ? `${message}. Fix the cause (free disk space, say) and restart leadsprint; committed leads are kept.`
     : '';
+  if (banner.textContent === text) return; // an alert is announced on each change only
+  banner.hidden = !message;
+  banner.textContent = text;
 }
 
 const MODE_TITLES = {

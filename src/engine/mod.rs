@@ -5,6 +5,7 @@
 
 pub mod stats;
 mod workflow;
+pub use workflow::PAUSE_GRACE;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

@@ -23,6 +23,8 @@ pub const BREAKER_COOL_DOWN: Duration = Duration::from_secs(60);
 pub const BREAKER_TRIPS: u32 = 3;
 /// Wait before retrying a failed page (vendor time): the step after the client's 1 s, 2 s.
 pub const PAGE_RETRY: Duration = Duration::from_secs(4);
+/// How long a pause waits for the page in flight (real time: it is about the network).
+pub const PAUSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Everything a workflow task needs.
 pub struct WorkflowTask {
@@ -89,14 +91,25 @@ impl WorkflowTask {
             }
             let now = pipeline::now_millis();
             // Nothing of a page is committed before it returns: dropping it on cancel
-            // is safe, and so on pause (the page is fetched again on resume), which
-            // then takes effect at once instead of after the vendor's waits.
+            // is safe, and so on pause (the page is fetched again on resume). A pause
+            // lets a page in flight land for PAUSE_GRACE — the vendor may have charged
+            // for it — and drops only one that is stalled or waiting out a limit.
             let cancel = self.cancel.clone();
             let mut paused = self.paused.clone();
-            let fetched = tokio::select! {
-                page = self.connector.next_page(self.cursor.as_deref(), now) => page,
-                _ = cancel.cancelled() => break WorkflowState::Stopped,
-                _ = pause_requested(&mut paused) => continue,
+            let fetched = {
+                let fetch = self.connector.next_page(self.cursor.as_deref(), now);
+                tokio::pin!(fetch);
+                tokio::select! {
+                    biased;
+                    page = &mut fetch => page,
+                    _ = cancel.cancelled() => break WorkflowState::Stopped,
+                    _ = pause_requested(&mut paused) => tokio::select! {
+                        biased;
+                        page = &mut fetch => page,
+                        _ = cancel.cancelled() => break WorkflowState::Stopped,
+                        _ = tokio::time::sleep(PAUSE_GRACE) => continue,
+                    },
+                }
             };
             match fetched {
                 Ok(page) => {

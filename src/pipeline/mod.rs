@@ -249,9 +249,9 @@ impl Writer {
                     }
                 }
                 Ok(Job::Batch(items, answer)) => {
-                    self.write_pending(&mut pending)?;
+                    // The sender hears why even when what was pooled before it fails.
+                    let written = self.write_pending(&mut pending).and_then(|()| self.store_batch(items));
                     deadline = None;
-                    let written = self.store_batch(items);
                     let _ = answer.send(written.as_ref().map(Totals::clone).map_err(|e| e.to_string()));
                     written?;
                     continue;
