@@ -22,6 +22,9 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, 
 
 use crate::lead::{Lead, LeadId, Millis};
 pub use facets::{FacetCount, Facets};
+
+/// How long opening the index writer waits out a busy lock.
+const WRITER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 pub use query::QueryError;
 
 /// Bumped whenever the schema or the way a lead becomes a document changes; an
@@ -250,8 +253,21 @@ impl SearchIndex {
 
     /// The writer; one at a time. `threads` indexing threads share `heap_bytes`.
     pub fn indexer(&self, threads: usize, heap_bytes: usize) -> Result<Indexer, SearchError> {
-        let writer: IndexWriter<TantivyDocument> =
-            self.index.writer_with_num_threads(threads, heap_bytes).map_err(|e| self.error(e))?;
+        let deadline = std::time::Instant::now() + WRITER_LOCK_WAIT;
+        let writer: IndexWriter<TantivyDocument> = loop {
+            match self.index.writer_with_num_threads(threads, heap_bytes) {
+                Ok(writer) => break writer,
+                // The lock is a file lock: a process forked a moment ago (to run some
+                // other program) holds it until it execs, so a busy lock is waited out.
+                Err(tantivy::TantivyError::LockFailure(
+                    tantivy::directory::error::LockError::LockBusy,
+                    _,
+                )) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(self.error(e)),
+            }
+        };
         Ok(Indexer { writer, reader: self.reader.clone(), fields: self.fields, path: self.path.clone() })
     }
 

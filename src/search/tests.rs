@@ -25,3 +25,22 @@ fn sort_names() {
     assert_eq!("newest".parse::<Sort>(), Ok(Sort::Recent));
     assert!("size".parse::<Sort>().is_err());
 }
+
+#[test]
+fn a_busy_writer_lock_is_waited_out_for_a_moment_then_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let held = index.indexer(1, 15_000_000).unwrap();
+    let started = std::time::Instant::now();
+    let refused = index.indexer(1, 15_000_000).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused.contains("lock"), "{refused}");
+    assert!(started.elapsed() >= WRITER_LOCK_WAIT, "waited before giving up");
+
+    // Released while the second writer waits: it gets the lock.
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(held);
+    });
+    assert!(index.indexer(1, 15_000_000).is_ok(), "the lock freed within the wait is taken");
+    release.join().unwrap();
+}
