@@ -270,7 +270,6 @@ fn generated_tokens_are_256_bit_and_distinct() {
 /// data dir, requires a generated token beyond loopback, stops cleanly on Ctrl-C.
 #[test]
 fn serve_prints_its_url_and_guards_a_non_loopback_bind() {
-    use std::io::BufRead;
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = leadsprint::http::http(std::time::Duration::from_secs(10)).unwrap();
     let get = |url: String, bearer: Option<&str>| {
@@ -289,21 +288,20 @@ fn serve_prints_its_url_and_guards_a_non_loopback_bind() {
                 .env_remove("LEADSPRINT_TOKEN")
                 .stdout(std::process::Stdio::piped()),
         );
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.split_whitespace().nth(2).unwrap_or_default().to_owned();
+        let printed = crate::support::served_url(&mut child);
+        let url = printed.split_whitespace().next().unwrap_or_default().to_owned();
         let port = url.split(':').nth(2).and_then(|p| p.split('/').next()).unwrap_or_default().to_owned();
         let local = format!("http://127.0.0.1:{port}/api/stats");
         let recorded = std::fs::read_to_string(sb.data_dir().join("server.json")).unwrap();
         assert!(recorded.contains(&format!(":{port}/")), "{recorded}");
         if needs_token {
             let token = url.split("?token=").nth(1).unwrap_or_default().to_owned();
-            assert_eq!(token.len(), 64, "{line}");
+            assert_eq!(token.len(), 64, "{printed}");
             assert!(!recorded.contains(&token), "the token was written to the data dir");
             assert_eq!(get(local.clone(), None), 401);
             assert_eq!(get(local.clone(), Some(&token)), 200);
         } else {
-            assert!(!url.contains("token"), "{line}");
+            assert!(!url.contains("token"), "{printed}");
             assert_eq!(get(local, None), 200);
         }
         let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();

@@ -4,36 +4,19 @@
 //! detail opens, an upload lands, and a vendor string full of HTML stays text.
 //! A screenshot of the dashboard is saved as `target/browser/dashboard.png`.
 
-use std::io::BufRead;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::support::webdriver::Browser;
-use crate::support::{Sandbox, spawn};
+use crate::support::{Sandbox, call, served_url, spawn};
 
 const LONG: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_secs(20);
 
-/// The demo's URL, from the line it prints when its server listens.
-fn served_url(child: &mut std::process::Child) -> String {
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("leadsprint serving ").map(|u| u.trim().to_owned()))
-        .expect("the demo printed no URL");
-    // Keep reading so the demo never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    url
-}
-
 fn api(url: &str) -> Value {
-    let client = leadsprint::http::http(Duration::from_secs(10)).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async { client.get(url).send().await.unwrap().json().await.unwrap() })
+    call(reqwest::Method::GET, url, None).1
 }
 
 fn state_of(browser: &Browser, workflow: &str) -> String {

@@ -6,14 +6,13 @@
 //! The data dir lives on a small tmpfs, so this needs root (CI runs as root); where
 //! mounting is not allowed the test says so and passes without running.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, Spawned, spawn};
+use crate::support::{Sandbox, Spawned, call, served_url, spawn};
 
 /// A tmpfs of `megabytes`, unmounted when dropped.
 struct SmallDisk {
@@ -79,25 +78,8 @@ fn serve(dir: &Path) -> (Spawned, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = spawn(&mut command);
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read URL");
-    let url = line.strip_prefix("leadsprint serving ").expect("the serving line").trim().to_owned();
-    (child, url.trim_end_matches('/').to_owned())
-}
-
-/// (status, JSON body) of a request.
-fn call(method: reqwest::Method, url: &str, body: Option<String>) -> (u16, Value) {
-    let client = leadsprint::http::http(Duration::from_secs(60)).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let mut request = client.request(method, url);
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    })
+    let url = served_url(&mut child).trim_end_matches('/').to_owned();
+    (child, url)
 }
 
 /// The JSON of `url` once `ready` holds (or after 30 s, for the assertions to judge).

@@ -33,11 +33,15 @@ fn next(seed: &mut u64) -> u64 {
     *seed >> 33
 }
 
+/// Sandbox vendors whose Apollo allows `per_second` requests.
+async fn apollo_sandbox(per_second: u32) -> Sandbox {
+    let limits = std::collections::BTreeMap::from([("apollo", (per_second, Duration::from_secs(1)))]);
+    Sandbox::start(SandboxConfig { population: 6000, limits, ..SandboxConfig::default() }).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_run_then_restart_equals_an_uninterrupted_run() {
-    let limits = std::collections::BTreeMap::from([("apollo", (200, Duration::from_secs(1)))]);
-    let sb =
-        Sandbox::start(SandboxConfig { population: 6000, limits, ..SandboxConfig::default() }).await.unwrap();
+    let sb = apollo_sandbox(200).await;
     let baseline = Dir::new();
     let config = baseline.write("campaign.toml", campaign(&sb));
     let started = Instant::now();
@@ -191,10 +195,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// `run --ui`: the real-vendor run serves the same dashboard and controls as the demo.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_with_ui_serves_its_sprint_and_takes_pause_and_resume() {
-    use std::io::BufRead;
-    let limits = std::collections::BTreeMap::from([("apollo", (20, Duration::from_secs(1)))]);
-    let sb =
-        Sandbox::start(SandboxConfig { population: 6000, limits, ..SandboxConfig::default() }).await.unwrap();
+    let sb = apollo_sandbox(20).await;
     let dir = Dir::new();
     let config = dir.write("campaign.toml", campaign(&sb).replace("200/s", "20/s"));
     let mut child = crate::support::spawn(
@@ -203,18 +204,8 @@ async fn run_with_ui_serves_its_sprint_and_takes_pause_and_resume() {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null()),
     );
-    let stdout = child.stdout.take().unwrap();
-    let url = tokio::task::spawn_blocking(move || {
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let url = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("leadsprint serving ").map(str::to_owned));
-        std::thread::spawn(move || lines.for_each(drop));
-        url.unwrap_or_default().trim().trim_end_matches('/').to_owned()
-    })
-    .await
-    .unwrap();
+    let url = tokio::task::block_in_place(|| crate::support::served_url(&mut child));
+    let url = url.trim_end_matches('/').to_owned();
     let client = leadsprint::http::http(Duration::from_secs(10)).unwrap();
     let origin = url.clone();
     let state_of = |name: &'static str| {

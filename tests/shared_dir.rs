@@ -2,14 +2,13 @@
 //! `search` and `export` read through its API and `import` writes through its
 //! single writer — with the answers the commands give on their own.
 
-use std::io::BufRead;
 use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::Value;
 
 use crate::support::crm::{FakeHubSpot, TOKEN as HUBSPOT_TOKEN};
-use crate::support::{Sandbox, Spawned, spawn};
+use crate::support::{Sandbox, Spawned, served_url, spawn};
 
 /// Starts `serve` on a free port; returns it once it listens.
 fn serve(sb: &Sandbox, bind: &str, token: Option<&str>) -> Spawned {
@@ -19,9 +18,8 @@ fn serve(sb: &Sandbox, bind: &str, token: Option<&str>) -> Spawned {
         command.env("LEADSPRINT_TOKEN", t);
     }
     let mut child = spawn(&mut command);
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read URL");
-    assert!(line.starts_with("leadsprint serving http://"), "{line}");
+    let url = served_url(&mut child);
+    assert!(url.starts_with("http://"), "{url}");
     child
 }
 

@@ -44,6 +44,35 @@ impl Drop for Spawned {
     }
 }
 
+/// The URL a started server printed (`leadsprint serving URL …`), trimmed; the rest
+/// of its output is drained, so it never blocks on a full pipe.
+pub fn served_url(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("the server's stdout is piped");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("leadsprint serving ").map(|u| u.trim().to_owned()))
+        .expect("the server printed no URL");
+    std::thread::spawn(move || lines.for_each(drop));
+    url
+}
+
+/// (status, JSON body or null) of one blocking request.
+pub fn call(method: reqwest::Method, url: &str, body: Option<String>) -> (u16, Value) {
+    let client = leadsprint::http::http(std::time::Duration::from_secs(60)).expect("client");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let mut request = client.request(method, url);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    })
+}
+
 /// A throwaway data dir plus a folder for input and output files.
 pub struct Sandbox {
     pub root: tempfile::TempDir,
