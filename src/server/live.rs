@@ -119,19 +119,16 @@ impl Live {
     /// Builds the snapshot, records what changed since the last one, and publishes
     /// it if it differs.
     pub fn refresh(&self, state: &AppState) -> Result<Arc<str>, StoreError> {
-        let stats = Stats::from(&state.store.reader()?.counters()?);
+        let reader = state.store.reader()?;
+        let stats = Stats::from(&reader.counters()?);
         let run = running(state);
         let writer_error = state.writer_failure();
         let mut inner = self.lock();
         if let Some(run) = &run {
             observe(&mut inner, run);
         }
-        if let Some(error) = &writer_error
-            && !std::mem::replace(&mut inner.writer_failure_noted, true)
-        {
-            let event =
-                Event { at: now_millis(), level: Level::Error, workflow: None, message: error.clone() };
-            push_event(&mut inner, event);
+        if let Some(error) = &writer_error {
+            note_writer_failure(&mut inner, error);
         }
         let point = match &run {
             Some(run) => {
@@ -142,7 +139,7 @@ impl Live {
         push_point(&mut inner.series, point);
         let (cost, per_hour) = match &run {
             Some(run) => (run.cost, run.leads_per_hour),
-            None => (state.store.reader()?.workflows()?.values().map(|w| w.cost).sum(), point.leads_per_hour),
+            None => (reader.workflows()?.values().map(|w| w.cost).sum(), point.leads_per_hour),
         };
         let snapshot = Snapshot {
             mode: state.sprint.as_ref().map_or("serve", |s| s.mode),
@@ -216,6 +213,15 @@ fn push_point(series: &mut VecDeque<Point>, point: Point) {
         *series = kept;
     }
     series.push_back(point);
+}
+
+/// The writer's failure, as one error event however many snapshots carry it.
+fn note_writer_failure(inner: &mut Inner, error: &str) {
+    if !std::mem::replace(&mut inner.writer_failure_noted, true) {
+        let event =
+            Event { at: now_millis(), level: Level::Error, workflow: None, message: error.to_owned() };
+        push_event(inner, event);
+    }
 }
 
 fn push_event(inner: &mut Inner, event: Event) {
