@@ -5,14 +5,18 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The format byte written in front of every value encoded today.
+/// The format byte written in front of every value encoded today...
 pub const FORMAT_V1: u8 = 1;
+/// ...except leads, whose layout changed once (lead-to-lead merges and splits):
+/// they are written as format 2, and format 1 leads are read by the store's
+/// legacy layout.
+pub const FORMAT_V2: u8 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     #[error("stored value is empty (no format byte)")]
     Empty,
-    #[error("stored value has format {0}, this build reads format {FORMAT_V1}; upgrade leadsprint")]
+    #[error("stored value has format {0}, which this build does not read; upgrade leadsprint")]
     UnknownFormat(u8),
     #[error("cannot encode value: {0}")]
     Encode(#[from] bincode::error::EncodeError),
@@ -26,19 +30,34 @@ fn config() -> bincode::config::Configuration {
 
 /// Encodes `value` as `[FORMAT_V1, bincode bytes...]`.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    encode_as(FORMAT_V1, value)
+}
+
+/// Encodes `value` behind the format byte `format` (a layout of its own).
+pub fn encode_as<T: Serialize>(format: u8, value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(256);
-    out.push(FORMAT_V1);
+    out.push(format);
     bincode::serde::encode_into_std_write(value, &mut out, config())?;
     Ok(out)
 }
 
 /// Decodes a value written by [`encode`].
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    decode_as(FORMAT_V1, bytes)
+}
+
+/// Decodes a value written by [`encode_as`] with `format`.
+pub fn decode_as<T: DeserializeOwned>(format: u8, bytes: &[u8]) -> Result<T, CodecError> {
     match bytes.split_first() {
         None => Err(CodecError::Empty),
-        Some((&FORMAT_V1, body)) => Ok(bincode::serde::decode_from_slice(body, config())?.0),
+        Some((&found, body)) if found == format => Ok(bincode::serde::decode_from_slice(body, config())?.0),
         Some((&other, _)) => Err(CodecError::UnknownFormat(other)),
     }
+}
+
+/// The format byte of a stored value.
+pub fn format_of(bytes: &[u8]) -> Result<u8, CodecError> {
+    bytes.first().copied().ok_or(CodecError::Empty)
 }
 
 #[cfg(test)]

@@ -1,15 +1,18 @@
 //! De-duplication (SPEC section 5): an in-memory index of the xxh3 hashes of every
-//! identity key, and the merge policy. Pure and synchronous: the exact keys live in
-//! the stored leads, reached through [`LeadStore`], and every hash hit is confirmed
-//! against them, so a hash collision can never merge two people.
+//! identity key, and the merge policy. Leads are the connected components of the
+//! key graph: a record whose keys name two or more leads bridges them, and they
+//! become one (the lowest id survives, the others become its aliases), unless a
+//! split made by hand keeps them apart ([`Splits`]). Pure and synchronous: the
+//! exact keys live in the stored leads, reached through [`LeadStore`], and every
+//! hash hit is confirmed against them, so a hash collision can never merge two people.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 mod index;
 
 pub use index::{KeyIndex, TooManyLeads};
 
-use crate::lead::{self, Candidate, IdentityKey, Lead, LeadId, MergeEvent, Millis};
+use crate::lead::{self, Candidate, Identity, IdentityKey, Lead, LeadId, MergeEvent, Millis};
 
 /// At most this many sources and merge events are kept per lead (the oldest merge
 /// events are dropped first), so a record seen thousands of times stays small.
@@ -21,65 +24,118 @@ pub const MAX_MERGES: usize = 64;
 /// stored leads: a hash hit is confirmed against them.
 pub trait LeadStore {
     type Error: From<TooManyLeads>;
-    fn load(&mut self, id: LeadId) -> Result<Lead, Self::Error>;
+    /// The lead, or `None` when there is none (it was erased).
+    fn load(&mut self, id: LeadId) -> Result<Option<Lead>, Self::Error>;
     /// Writes a new lead (`previous` is `None`) or a changed one.
     fn save(&mut self, previous: Option<&Lead>, lead: &mut Lead) -> Result<(), Self::Error>;
+    /// Removes `absorbed`, merged into lead `into`: it and the leads it had
+    /// absorbed become aliases of `into`.
+    fn absorb(&mut self, absorbed: &Lead, into: LeadId) -> Result<(), Self::Error>;
     /// Records durably that `id` holds a key with this hash (for the rebuild at start).
     fn bind(&mut self, hash: u64, id: LeadId) -> Result<(), Self::Error>;
     fn next_id(&mut self) -> Result<LeadId, Self::Error>;
+}
+
+/// Key sets split apart by hand: no automatic merge joins a lead holding a key of
+/// one side with a lead holding a key of the other.
+#[derive(Debug, Clone, Default)]
+pub struct Splits {
+    pairs: Vec<(HashSet<String>, HashSet<String>)>,
+}
+
+impl Splits {
+    /// Remembers that `moved` and `kept` (encoded keys) are not to join again.
+    pub fn add(&mut self, moved: &[String], kept: &[String]) {
+        self.pairs.push((moved.iter().cloned().collect(), kept.iter().cloned().collect()));
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Whether joining leads holding `a` and `b` would undo a split.
+    pub fn forbids(&self, a: &Identity, b: &Identity) -> bool {
+        if self.pairs.is_empty() {
+            return false;
+        }
+        let (a, b): (Vec<String>, Vec<String>) =
+            (a.keys().map(|k| k.encoded()).collect(), b.keys().map(|k| k.encoded()).collect());
+        let touches = |keys: &[String], side: &HashSet<String>| keys.iter().any(|k| side.contains(k));
+        self.pairs.iter().any(|(moved, kept)| {
+            (touches(&a, moved) && touches(&b, kept)) || (touches(&a, kept) && touches(&b, moved))
+        })
+    }
 }
 
 /// What became of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     New(LeadId),
-    /// Merged into `into`; `changed` says whether the lead gained anything; each
-    /// entry of `conflicts` is another lead that one of the record's keys named.
+    /// Merged into `into`; `changed` says whether the lead gained anything;
+    /// `absorbed` are the leads the record bridged into it; `kept_apart` the leads
+    /// its keys also named that a split keeps apart.
     Merged {
         into: LeadId,
         changed: bool,
-        conflicts: Vec<LeadId>,
+        absorbed: Vec<LeadId>,
+        kept_apart: Vec<LeadId>,
     },
 }
 
 /// De-duplicates one candidate against the known leads and writes the result.
 pub fn ingest<S: LeadStore>(
     index: &mut KeyIndex,
+    splits: &Splits,
     store: &mut S,
     candidate: Candidate,
     now: Millis,
 ) -> Result<Outcome, S::Error> {
-    let (owners, mut loaded) = owners(index, store, &candidate.keys)?;
-    let Some(target) = owners.iter().flatten().copied().next() else {
+    let Owners { per_key, leads } = owners(index, store, &candidate.keys)?;
+    let mut leads = leads.into_values();
+    let Some(previous) = leads.next() else {
         return insert_new(index, store, candidate);
     };
-    let mut conflicts: Vec<LeadId> = owners.iter().flatten().copied().filter(|&id| id != target).collect();
-    conflicts.sort_unstable();
-    conflicts.dedup();
-    let unowned: Vec<&IdentityKey> =
-        candidate.keys.iter().zip(&owners).filter(|(_, o)| o.is_none()).map(|(k, _)| k).collect();
-    let previous = match loaded.remove(&target) {
-        Some(lead) => lead,
-        None => store.load(target)?,
-    };
+    let target = previous.id;
     let mut lead = previous.clone();
-    let changed = merge(&mut lead, &candidate.lead, &unowned, &conflicts, now);
+    let mut note = Note::default();
+    for other in leads {
+        if splits.forbids(&lead.identity, &other.identity) {
+            note.kept_apart.push(other.id);
+            continue;
+        }
+        note.filled.extend(absorb(&mut lead, &other, now));
+        store.absorb(&other, target)?;
+        for id in std::iter::once(other.id).chain(other.absorbed.iter().copied()) {
+            index.alias(id, target)?;
+        }
+        note.absorbed.push(other.id);
+    }
+    let unowned: Vec<&IdentityKey> =
+        candidate.keys.iter().zip(&per_key).filter(|(_, o)| o.is_none()).map(|(k, _)| k).collect();
+    let changed = merge(&mut lead, &candidate.lead, &unowned, note.clone(), now);
     if changed {
         store.save(Some(&previous), &mut lead)?;
         for key in unowned {
             bind(index, store, key, target)?;
         }
     }
-    Ok(Outcome::Merged { into: target, changed, conflicts })
+    Ok(Outcome::Merged { into: target, changed, absorbed: note.absorbed, kept_apart: note.kept_apart })
 }
 
-type Owners = (Vec<Option<LeadId>>, HashMap<LeadId, Lead>);
+/// Each key's confirmed owner (same order) and the owning leads, by id.
+struct Owners {
+    per_key: Vec<Option<LeadId>>,
+    leads: BTreeMap<LeadId, Lead>,
+}
 
-/// The lead holding each key (same order), confirmed against the stored leads'
-/// exact keys; also returns the leads it loaded.
+/// The lead holding each key, confirmed against the stored leads' exact keys.
 fn owners<S: LeadStore>(index: &KeyIndex, store: &mut S, keys: &[IdentityKey]) -> Result<Owners, S::Error> {
-    let mut loaded: HashMap<LeadId, Lead> = HashMap::new();
-    let mut owners = Vec::with_capacity(keys.len());
+    let mut loaded: HashMap<LeadId, Option<Lead>> = HashMap::new();
+    let mut per_key = Vec::with_capacity(keys.len());
     for key in keys {
         let mut owner = None;
         for id in index.candidates(key.hash64()) {
@@ -87,14 +143,20 @@ fn owners<S: LeadStore>(index: &KeyIndex, store: &mut S, keys: &[IdentityKey]) -
                 std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => v.insert(store.load(id)?),
             };
-            if lead.identity.contains(key) {
+            if lead.as_ref().is_some_and(|l| l.identity.contains(key)) {
                 owner = Some(id);
                 break;
             }
         }
-        owners.push(owner);
+        per_key.push(owner);
     }
-    Ok((owners, loaded))
+    let mut leads = BTreeMap::new();
+    for id in per_key.iter().flatten() {
+        if let Some(Some(lead)) = loaded.remove(id) {
+            leads.insert(*id, lead);
+        }
+    }
+    Ok(Owners { per_key, leads })
 }
 
 fn bind<S: LeadStore>(
@@ -122,16 +184,52 @@ fn insert_new<S: LeadStore>(
     Ok(Outcome::New(lead.id))
 }
 
-/// Folds `incoming` into `lead`: empty fields filled, the source recorded, `new_keys`
-/// added. Returns whether anything changed (an unchanged lead is not rewritten).
-pub fn merge(
-    lead: &mut Lead,
-    incoming: &Lead,
-    new_keys: &[&IdentityKey],
-    conflicts: &[LeadId],
-    now: Millis,
-) -> bool {
+/// What a record did beside filling fields, for its merge event.
+#[derive(Debug, Clone, Default)]
+pub struct Note {
+    /// Fields the leads it bridged filled.
+    pub filled: Vec<String>,
+    pub absorbed: Vec<LeadId>,
+    pub kept_apart: Vec<LeadId>,
+}
+
+/// Folds lead `other` into `lead` (the survivor): its empty fields filled, every
+/// key, flag, source and merge event moved over, `other` and its aliases listed as
+/// absorbed. Returns the fields it filled. The quality is left to the caller.
+pub fn absorb(lead: &mut Lead, other: &Lead, now: Millis) -> Vec<String> {
     let mut filled = Vec::new();
+    fill_fields(lead, other, &mut filled);
+    for key in other.identity.keys() {
+        lead.identity.add(&key);
+    }
+    for flag in &other.flags {
+        if !lead.flags.contains(flag) {
+            lead.flags.push(flag.clone());
+        }
+    }
+    for source in &other.sources {
+        if lead.sources.len() < MAX_SOURCES && !lead.sources.iter().any(|s| s.same_record(source)) {
+            lead.sources.push(source.clone());
+        }
+    }
+    lead.merges.extend(other.merges.iter().cloned());
+    lead.merges.sort_by_key(|m| m.at);
+    let excess = lead.merges.len().saturating_sub(MAX_MERGES);
+    lead.merges.drain(..excess);
+    lead.absorbed.push(other.id);
+    lead.absorbed.extend(&other.absorbed);
+    lead.absorbed.sort_unstable();
+    lead.absorbed.dedup();
+    lead.created_at = lead.created_at.min(other.created_at);
+    lead.updated_at = now;
+    filled
+}
+
+/// Folds `incoming` into `lead`: empty fields filled, the source recorded, `new_keys`
+/// added, and what `note` says the record did beside. Returns whether anything
+/// changed (an unchanged lead is not rewritten).
+pub fn merge(lead: &mut Lead, incoming: &Lead, new_keys: &[&IdentityKey], note: Note, now: Millis) -> bool {
+    let mut filled = note.filled;
     fill_fields(lead, incoming, &mut filled);
     let added_keys: Vec<String> =
         new_keys.iter().filter(|k| lead.identity.add(k)).map(|k| k.encoded()).collect();
@@ -146,7 +244,8 @@ pub fn merge(
         || !added_keys.is_empty()
         || !new_flags.is_empty()
         || new_source
-        || !conflicts.is_empty();
+        || !note.kept_apart.is_empty()
+        || !note.absorbed.is_empty();
     if changed {
         if lead.merges.len() >= MAX_MERGES {
             lead.merges.remove(0);
@@ -156,7 +255,9 @@ pub fn merge(
             source,
             filled,
             added_keys,
-            conflicts_with: conflicts.to_vec(),
+            conflicts_with: note.kept_apart,
+            absorbed: note.absorbed,
+            ..MergeEvent::default()
         });
         lead.updated_at = now;
         lead.quality = lead::score(lead);
@@ -165,6 +266,14 @@ pub fn merge(
 }
 
 fn fill_fields(lead: &mut Lead, incoming: &Lead, filled: &mut Vec<String>) {
+    // A personal address outranks a shared one, whichever arrived first.
+    if lead.email.as_deref().is_some_and(lead::identity::is_role_email)
+        && incoming.email.as_deref().is_some_and(|e| !lead::identity::is_role_email(e))
+    {
+        lead.email.clone_from(&incoming.email);
+        lead.email_status = incoming.email_status;
+        filled.push("email".to_owned());
+    }
     let mut fill = |name: &str, slot: &mut Option<String>, value: &Option<String>| {
         if slot.is_none() && value.is_some() {
             slot.clone_from(value);
@@ -199,5 +308,7 @@ fn fill_fields(lead: &mut Lead, incoming: &Lead, filled: &mut Vec<String>) {
     }
 }
 
+#[cfg(test)]
+pub(crate) mod generated;
 #[cfg(test)]
 mod tests;

@@ -12,8 +12,27 @@ pub struct Stats {
     pub records_received: u64,
     pub unique_leads: u64,
     pub duplicates_merged: u64,
+    /// Records whose keys named leads a remembered split keeps apart.
     pub conflicts: u64,
     pub quarantined: u64,
+    /// Records dropped because they match the do-not-contact list.
+    #[serde(default)]
+    pub suppressed: u64,
+    /// Records dropped because they carry a key of an erased person.
+    #[serde(default)]
+    pub erased: u64,
+    /// Leads whose keys contradict (two LinkedIn URLs, two IDs of one vendor).
+    #[serde(default)]
+    pub needs_review: u64,
+    /// Lead ids that resolve to another lead (leads merged into others).
+    #[serde(default)]
+    pub aliases: u64,
+    /// Lead-to-lead merges: a record bridged two leads.
+    #[serde(default)]
+    pub leads_merged: u64,
+    /// Leads erased on request.
+    #[serde(default)]
+    pub leads_erased: u64,
     pub qualified_leads: u64,
     /// Mean quality score of the unique leads, 0–100.
     pub avg_quality: f64,
@@ -42,6 +61,12 @@ impl From<&Counters> for Stats {
             duplicates_merged: c.duplicates_merged,
             conflicts: c.conflicts,
             quarantined: c.quarantined,
+            suppressed: c.suppressed,
+            erased: c.erased,
+            needs_review: c.needs_review,
+            aliases: c.aliases,
+            leads_merged: c.leads_merged,
+            leads_erased: c.leads_erased,
             qualified_leads: c.qualified,
             avg_quality: if leads == 0 { 0.0 } else { round2(c.quality_sum as f64 / leads as f64) },
             email_availability: percent(c.with_personal_email, leads),

@@ -243,7 +243,18 @@ fn print_import_summary(reports: &[FileReport], totals: &Totals) {
         "duplicates merged {:>10}  ({} added nothing new)",
         totals.duplicates_merged, totals.duplicates_unchanged
     );
-    println!("conflicts         {:>10}", totals.conflicts);
+    if totals.leads_merged > 0 {
+        println!("leads merged      {:>10}  (records that bridged leads made them one)", totals.leads_merged);
+    }
+    if totals.conflicts > 0 {
+        println!("kept apart        {:>10}  (records naming leads a split keeps apart)", totals.conflicts);
+    }
+    if totals.suppressed > 0 {
+        println!("suppressed        {:>10}  (on the do-not-contact list: dropped)", totals.suppressed);
+    }
+    if totals.erased > 0 {
+        println!("erased            {:>10}  (people erased on request: dropped)", totals.erased);
+    }
     println!("quarantined       {:>10}", totals.quarantined);
     for (kind, n) in &totals.quarantined_by_kind {
         println!("  {kind:<24}{n:>8}");
@@ -371,11 +382,17 @@ fn stats(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: [(&str, String); 10] = [
+    let rows: [(&str, String); 16] = [
         ("records received", stats.records_received.to_string()),
         ("unique leads", stats.unique_leads.to_string()),
         ("duplicates merged", stats.duplicates_merged.to_string()),
-        ("conflicts", stats.conflicts.to_string()),
+        ("leads merged (bridges)", stats.leads_merged.to_string()),
+        ("aliases", stats.aliases.to_string()),
+        ("needs review", stats.needs_review.to_string()),
+        ("kept apart by splits", stats.conflicts.to_string()),
+        ("suppressed (dropped)", stats.suppressed.to_string()),
+        ("erased (dropped)", stats.erased.to_string()),
+        ("leads erased", stats.leads_erased.to_string()),
         ("quarantined", stats.quarantined.to_string()),
         ("qualified leads (>= 80)", stats.qualified_leads.to_string()),
         ("average quality", format!("{:.1}", stats.avg_quality)),

@@ -3,7 +3,9 @@
 //! with a directory of bucket starts (one `u32` per four keys, indexed by the
 //! hash's top bits) so a lookup reads one directory slot and scans about four
 //! entries. Keys added since the last fold sit in a small hash map and are folded
-//! in when it reaches an eighth of the array. About 13 bytes per key.
+//! in when it reaches an eighth of the array. About 13 bytes per key. A lead merged
+//! into another keeps its entries: an alias map (absorbed → survivor, kept flat)
+//! redirects them, so a merge rewrites nothing here.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -67,6 +69,8 @@ pub struct KeyIndex {
     shift: u32,
     recent: Recent,
     recent_len: usize,
+    /// Absorbed lead → the lead it was merged into (never a chain).
+    aliases: HashMap<u32, u32>,
 }
 
 impl KeyIndex {
@@ -104,10 +108,40 @@ impl KeyIndex {
         Ok(())
     }
 
-    /// The leads that may hold a key with this hash (to be confirmed by its exact keys).
+    /// The leads that may hold a key with this hash (to be confirmed by its exact
+    /// keys), aliases resolved (a lead may then appear twice).
     pub fn candidates(&self, hash: u64) -> impl Iterator<Item = LeadId> + '_ {
         let recent = self.recent.get(&hash).into_iter().flatten().copied();
-        self.sorted_leads(hash).chain(recent).map(LeadId::from)
+        self.sorted_leads(hash).chain(recent).map(|l| LeadId::from(self.resolve32(l)))
+    }
+
+    /// Records that lead `from` was merged into `to` (which must not be an alias).
+    pub fn alias(&mut self, from: LeadId, to: LeadId) -> Result<(), TooManyLeads> {
+        self.aliases.insert(lead32(from)?, lead32(to)?);
+        Ok(())
+    }
+
+    /// Drops the alias of `from` (its survivor was erased).
+    pub fn unalias(&mut self, from: LeadId) {
+        if let Ok(from) = lead32(from) {
+            self.aliases.remove(&from);
+        }
+    }
+
+    /// The lead `id` is now: itself, or the lead it was merged into.
+    pub fn resolve(&self, id: LeadId) -> LeadId {
+        lead32(id).map_or(id, |l| LeadId::from(self.resolve32(l)))
+    }
+
+    fn resolve32(&self, lead: u32) -> u32 {
+        if self.aliases.is_empty() {
+            return lead;
+        }
+        self.aliases.get(&lead).copied().unwrap_or(lead)
+    }
+
+    pub fn alias_count(&self) -> usize {
+        self.aliases.len()
     }
 
     fn sorted_leads(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
@@ -187,7 +221,8 @@ impl KeyIndex {
         let cap = self.recent.capacity();
         let buckets = if cap == 0 { 0 } else { (cap * 8 / 7).next_power_of_two() };
         let recent = buckets * (std::mem::size_of::<(u64, Vec<u32>)>() + 1) + self.recent_len * 4;
-        array + recent
+        let aliases = self.aliases.capacity() * 9;
+        array + recent + aliases
     }
 }
 
@@ -246,6 +281,18 @@ mod tests {
             let want = index.sorted.partition_point(|e| e.hash() < probe);
             assert_eq!(index.lower_bound(probe), want, "probe {probe:#x}");
         }
+    }
+
+    #[test]
+    fn aliases_redirect_candidates() {
+        let mut index = KeyIndex::from_pairs([(7, 1), (9, 2), (11, 3)], 3).unwrap();
+        index.alias(2, 1).unwrap();
+        index.alias(3, 1).unwrap();
+        assert_eq!(index.candidates(9).collect::<Vec<_>>(), [1]);
+        assert_eq!(index.candidates(11).collect::<Vec<_>>(), [1]);
+        assert_eq!((index.resolve(3), index.resolve(1), index.resolve(8)), (1, 1, 8));
+        index.unalias(3);
+        assert_eq!(index.candidates(11).collect::<Vec<_>>(), [3]);
     }
 
     #[test]

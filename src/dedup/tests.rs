@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
+use super::generated::{canonical_keys, raws, record_sets, reference_partition, shuffled};
 use super::*;
 use crate::lead::{RawLead, Source, normalize};
 
@@ -12,16 +13,24 @@ use crate::lead::{RawLead, Source, normalize};
 struct MemStore {
     bound: Vec<(u64, LeadId)>,
     leads: BTreeMap<LeadId, Lead>,
+    aliases: BTreeMap<LeadId, LeadId>,
     next: LeadId,
 }
 
 impl LeadStore for MemStore {
     type Error = TooManyLeads;
-    fn load(&mut self, id: LeadId) -> Result<Lead, Self::Error> {
-        Ok(self.leads[&id].clone())
+    fn load(&mut self, id: LeadId) -> Result<Option<Lead>, Self::Error> {
+        Ok(self.leads.get(&id).cloned())
     }
     fn save(&mut self, _: Option<&Lead>, lead: &mut Lead) -> Result<(), Self::Error> {
         self.leads.insert(lead.id, lead.clone());
+        Ok(())
+    }
+    fn absorb(&mut self, absorbed: &Lead, into: LeadId) -> Result<(), Self::Error> {
+        self.leads.remove(&absorbed.id);
+        for id in std::iter::once(absorbed.id).chain(absorbed.absorbed.iter().copied()) {
+            self.aliases.insert(id, into);
+        }
         Ok(())
     }
     fn bind(&mut self, hash: u64, id: LeadId) -> Result<(), Self::Error> {
@@ -49,17 +58,25 @@ fn record(url: Option<&str>, email: Option<&str>, id: Option<&str>, line: u32) -
     }
 }
 
-fn run(records: &[RawLead]) -> (MemStore, Vec<Outcome>) {
+fn run_with(records: &[RawLead], splits: &Splits) -> (MemStore, Vec<Outcome>) {
     let mut set = KeyIndex::default();
     let mut store = MemStore::default();
     let outcomes = records
         .iter()
         .map(|r| {
             let c = normalize(r, 1).expect("test records have keys");
-            ingest(&mut set, &mut store, c, 2).unwrap()
+            ingest(&mut set, splits, &mut store, c, 2).unwrap()
         })
         .collect();
     (store, outcomes)
+}
+
+fn run(records: &[RawLead]) -> (MemStore, Vec<Outcome>) {
+    run_with(records, &Splits::default())
+}
+
+fn merged(into: LeadId, absorbed: Vec<LeadId>, kept_apart: Vec<LeadId>) -> Outcome {
+    Outcome::Merged { into, changed: true, absorbed, kept_apart }
 }
 
 #[test]
@@ -69,7 +86,7 @@ fn merges_on_any_shared_key_and_fills_fields() {
     let mut b = record(Some("Dana/"), Some("dana@acme.com"), None, 2);
     b.company_name = Some("Acme".into());
     let (store, outcomes) = run(&[a, b]);
-    assert_eq!(outcomes[1], Outcome::Merged { into: 1, changed: true, conflicts: vec![] });
+    assert_eq!(outcomes[1], merged(1, vec![], vec![]));
     let lead = &store.leads[&1];
     assert_eq!(store.leads.len(), 1);
     assert_eq!(lead.job_title.as_deref(), Some("PPC Manager"));
@@ -81,132 +98,155 @@ fn merges_on_any_shared_key_and_fills_fields() {
 }
 
 #[test]
-fn conflict_attaches_by_priority_and_is_recorded() {
+fn a_bridging_record_merges_the_leads_it_names_into_the_lowest() {
+    let mut a = record(None, Some("x@acme.com"), None, 1);
+    a.job_title = Some("PPC Manager".into());
+    let mut b = record(Some("x"), None, None, 2);
+    b.company_name = Some("Acme".into());
     let records = [
-        record(None, Some("x@acme.com"), None, 1),
-        record(Some("x"), None, None, 2),
+        a,
+        b,
         record(None, None, Some("apollo:7"), 3),
         record(Some("x"), Some("x@acme.com"), Some("apollo:7"), 4),
     ];
     let (store, outcomes) = run(&records);
-    assert_eq!(outcomes[3], Outcome::Merged { into: 3, changed: true, conflicts: vec![1, 2] });
-    assert_eq!(store.leads.len(), 3);
-    assert_eq!(store.leads[&3].merges[0].conflicts_with, [1, 2]);
-    // The conflicting keys stay with their own leads.
-    assert_eq!(store.leads[&2].identity.linkedin_urls, ["linkedin.com/in/x"]);
-    assert!(store.leads[&3].identity.linkedin_urls.is_empty());
+    assert_eq!(outcomes[3], merged(1, vec![2, 3], vec![]));
+    assert_eq!(store.leads.len(), 1);
+    let lead = &store.leads[&1];
+    assert_eq!(lead.identity.linkedin_urls, ["linkedin.com/in/x"]);
+    assert_eq!(lead.identity.profile_ids, ["apollo:7"]);
+    assert_eq!(
+        (lead.job_title.as_deref(), lead.company.name.as_deref()),
+        (Some("PPC Manager"), Some("Acme"))
+    );
+    assert_eq!(lead.sources.len(), 4, "every record's source moved over");
+    assert_eq!(lead.absorbed, [2, 3]);
+    assert_eq!(lead.merges.last().unwrap().absorbed, [2, 3]);
+    assert_eq!(store.aliases, BTreeMap::from([(2, 1), (3, 1)]));
+}
+
+#[test]
+fn chains_merge_and_aliases_stay_flat() {
+    // Three leads, then bridges 3-2 and 2-1: one lead, both aliases pointing at 1.
+    let records = [
+        record(Some("a"), None, None, 1),
+        record(Some("b"), None, None, 2),
+        record(Some("c"), None, None, 3),
+        record(Some("c"), Some("bc@acme.com"), None, 4),
+        record(Some("b"), Some("bc@acme.com"), None, 5),
+        record(Some("a"), None, Some("zoominfo:1"), 6),
+        record(Some("b"), None, Some("zoominfo:1"), 7),
+    ];
+    let (store, outcomes) = run(&records);
+    assert_eq!(outcomes[4], merged(2, vec![3], vec![]));
+    assert_eq!(outcomes[6], merged(1, vec![2], vec![]));
+    assert_eq!(store.leads.keys().copied().collect::<Vec<_>>(), [1]);
+    assert_eq!(store.leads[&1].absorbed, [2, 3]);
+    assert_eq!(store.aliases, BTreeMap::from([(2, 1), (3, 1)]));
+    // Contradicting keys (three LinkedIn URLs) stay on the one lead, flagged.
+    let lead = &store.leads[&1];
+    assert!(lead.needs_review());
+    assert_eq!(lead.identity.contradictions()[0].keys.len(), 3);
+}
+
+#[test]
+fn a_split_keeps_its_sides_apart() {
+    let mut splits = Splits::default();
+    splits.add(&["u:linkedin.com/in/b".to_owned()], &["u:linkedin.com/in/a".to_owned()]);
+    let records = [
+        record(Some("a"), None, None, 1),
+        record(Some("b"), None, None, 2),
+        record(Some("b"), Some("ab@acme.com"), None, 3),
+        record(Some("a"), Some("ab@acme.com"), None, 4),
+    ];
+    let (store, outcomes) = run_with(&records, &splits);
+    assert_eq!(outcomes[3], merged(1, vec![], vec![2]));
+    assert_eq!(store.leads.len(), 2);
+    assert_eq!(store.leads[&2].identity.emails, ["ab@acme.com"], "the key stays with its own lead");
+    assert_eq!(store.leads[&1].merges.last().unwrap().conflicts_with, [2]);
+}
+
+#[test]
+fn a_personal_email_outranks_a_role_address_in_any_order() {
+    let mut role = record(Some("a"), None, None, 1);
+    role.emails = vec!["info@acme.com".into()];
+    let personal = record(Some("a"), Some("dana@acme.com"), None, 2);
+    for order in [[role.clone(), personal.clone()], [personal.clone(), role.clone()]] {
+        let (store, _) = run(&order);
+        assert_eq!(store.leads[&1].email.as_deref(), Some("dana@acme.com"));
+        assert_eq!(store.leads[&1].quality.email, 20);
+    }
 }
 
 #[test]
 fn hash_collision_never_merges() {
     let mut index = KeyIndex::default();
     let mut store = MemStore::default();
+    let none = Splits::default();
     let a = normalize(&record(Some("a"), None, None, 1), 0).unwrap();
-    assert_eq!(ingest(&mut index, &mut store, a, 0).unwrap(), Outcome::New(1));
+    assert_eq!(ingest(&mut index, &none, &mut store, a, 0).unwrap(), Outcome::New(1));
     // Pretend b's key hashes like a's: the index names lead 1, whose exact keys say no.
     let b = normalize(&record(Some("b"), None, None, 2), 0).unwrap();
     index.insert(b.keys[0].hash64(), 1).unwrap();
-    assert_eq!(ingest(&mut index, &mut store, b.clone(), 0).unwrap(), Outcome::New(2));
+    assert_eq!(ingest(&mut index, &none, &mut store, b.clone(), 0).unwrap(), Outcome::New(2));
     // Both leads now share that hash in the index, and b still finds its own lead.
     let hits: Vec<LeadId> = index.candidates(b.keys[0].hash64()).collect();
     assert_eq!(hits, [1, 2]);
     assert_eq!(
-        ingest(&mut index, &mut store, b, 0).unwrap(),
-        Outcome::Merged { into: 2, changed: false, conflicts: vec![] }
+        ingest(&mut index, &none, &mut store, b, 0).unwrap(),
+        Outcome::Merged { into: 2, changed: false, absorbed: vec![], kept_apart: vec![] }
     );
 }
 
-/// A person's keys; each of their records reveals a non-empty subset.
-#[derive(Debug, Clone)]
-struct Person {
-    idx: usize,
-    title: String,
-}
-
-fn person_record(p: &Person, mask: u8, line: u32) -> RawLead {
-    let url = (mask & 1 != 0).then(|| format!("p{}", p.idx));
-    let email = (mask & 2 != 0).then(|| format!("p{}@corp{}.com", p.idx, p.idx % 3));
-    let id = (mask & 4 != 0).then(|| format!("zoominfo:{}", p.idx));
-    let mut r = record(url.as_deref(), email.as_deref(), id.as_deref(), line);
-    r.job_title = Some(p.title.clone());
-    r
-}
-
-/// Records whose masks all share the URL bit: any two records of a person share a key.
-fn linked_records() -> impl Strategy<Value = Vec<RawLead>> {
-    let people = prop::collection::vec("[a-z]{1,8}", 1..12);
-    people.prop_flat_map(|titles| {
-        let n = titles.len();
-        prop::collection::vec((0..n, 0u8..4), 1..40).prop_map(move |picks| {
-            picks
-                .iter()
-                .enumerate()
-                .map(|(line, &(who, extra))| {
-                    let p = Person { idx: who, title: titles[who].clone() };
-                    person_record(&p, 1 | (extra << 1), line as u32)
-                })
-                .collect()
-        })
-    })
-}
-
-/// The leads as an order-free value: sorted key sets with their titles.
-fn summary(store: &MemStore) -> Vec<(Vec<String>, Option<String>)> {
-    let mut out: Vec<_> = store
-        .leads
-        .values()
-        .map(|l| {
-            let mut keys: Vec<String> = l.identity.keys().map(|k| k.encoded()).collect();
-            keys.sort();
-            (keys, l.job_title.clone())
-        })
-        .collect();
+/// The product's partition in the reference's terms.
+fn partition(store: &MemStore) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = store.leads.values().map(canonical_keys).collect();
     out.sort();
     out
 }
 
+/// The figures the store's counters keep, recomputed from the leads: they must
+/// not depend on the order either.
+fn figures(store: &MemStore) -> [u64; 7] {
+    let leads = store.leads.values();
+    let count = |f: fn(&Lead) -> bool| store.leads.values().filter(|l| f(l)).count() as u64;
+    [
+        store.leads.len() as u64,
+        leads.map(|l| u64::from(l.quality.score)).sum(),
+        count(|l| l.quality.is_qualified()),
+        count(Lead::has_personal_email),
+        count(|l| l.linkedin_url.is_some()),
+        count(|l| l.company.is_complete()),
+        count(Lead::needs_review),
+    ]
+}
+
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
     #[test]
-    fn result_is_independent_of_record_order(records in linked_records(), seed in any::<u64>()) {
-        let mut shuffled = records.clone();
-        // Deterministic shuffle from the seed.
-        let mut s = seed;
-        for i in (1..shuffled.len()).rev() {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            shuffled.swap(i, (s >> 33) as usize % (i + 1));
+    fn leads_are_the_connected_components_in_every_order(records in record_sets(), seed in any::<u64>()) {
+        let want = reference_partition(&records);
+        let (first, _) = run(&raws(&records));
+        prop_assert_eq!(partition(&first), want.clone());
+        let (other, _) = run(&shuffled(&raws(&records), seed));
+        prop_assert_eq!(partition(&other), want);
+        prop_assert_eq!(figures(&first), figures(&other));
+        // Every alias points at a lead that exists.
+        for (alias, lead) in first.aliases.iter().chain(&other.aliases) {
+            prop_assert!(first.leads.contains_key(lead) || other.leads.contains_key(lead), "alias {} -> {}", alias, lead);
         }
-        let (a, _) = run(&records);
-        let (b, _) = run(&shuffled);
-        prop_assert_eq!(summary(&a), summary(&b));
     }
 
     #[test]
-    fn ingesting_twice_changes_nothing(records in linked_records()) {
-        let (once, _) = run(&records);
-        let twice: Vec<RawLead> = records.iter().chain(records.iter()).cloned().collect();
-        let (both, _) = run(&twice);
-        prop_assert_eq!(once.leads, both.leads);
-    }
-
-    #[test]
-    fn never_merges_two_people(picks in prop::collection::vec((0usize..10, 1u8..8), 1..60)) {
-        let records: Vec<RawLead> = picks
-            .iter()
-            .enumerate()
-            .map(|(line, &(who, mask))| person_record(&Person { idx: who, title: "t".into() }, mask, line as u32))
-            .collect();
-        let (store, _) = run(&records);
-        for lead in store.leads.values() {
-            let people: std::collections::BTreeSet<String> = lead
-                .identity
-                .keys()
-                .map(|k| k.value().trim_start_matches("linkedin.com/in/").trim_start_matches("zoominfo:")
-                    .split('@').next().unwrap_or("").trim_start_matches('p').to_owned())
-                .collect();
-            prop_assert_eq!(people.len(), 1, "lead {:?} mixes people", lead.identity);
+    fn ingesting_twice_changes_nothing(records in record_sets()) {
+        let once = raws(&records);
+        let (first, _) = run(&once);
+        let twice: Vec<RawLead> = once.iter().chain(once.iter()).cloned().collect();
+        let (both, outcomes) = run(&twice);
+        prop_assert_eq!(&first.leads, &both.leads);
+        for outcome in &outcomes[once.len()..] {
+            prop_assert!(matches!(outcome, Outcome::Merged { changed: false, .. }), "{:?}", outcome);
         }
-        // Never more leads than records, never fewer than people seen.
-        let seen: std::collections::BTreeSet<usize> = picks.iter().map(|p| p.0).collect();
-        prop_assert!(store.leads.len() >= seen.len() && store.leads.len() <= records.len());
     }
 }

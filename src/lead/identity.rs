@@ -312,9 +312,70 @@ pub fn is_role_email(address: &str) -> bool {
     address.rsplit_once('@').is_some_and(|(local, _)| is_role_local(&local.to_lowercase()))
 }
 
+/// Reads a key a user typed (`forget`, `split`, suppression): an email, a LinkedIn
+/// profile URL, a namespaced profile ID, or a key's stored form (`e:…`, `u:…`,
+/// `p:…`, as the lead detail shows them). Role addresses are refused: they are
+/// never a key.
+pub fn parse_key(text: &str) -> Result<IdentityKey, String> {
+    let text = text.trim();
+    let stored = [("e:", KeyKind::Email), ("u:", KeyKind::LinkedIn), ("p:", KeyKind::ProfileId)];
+    for (tag, kind) in stored {
+        if let Some(rest) = text.strip_prefix(tag) {
+            let key = parse_key(rest)?;
+            return if key.kind() == kind {
+                Ok(key)
+            } else {
+                Err(format!("{text:?}: the {tag} prefix does not fit the value"))
+            };
+        }
+    }
+    if text.contains('@') && !text.contains('/') {
+        return match email(text) {
+            Ok(e) if e.is_role => {
+                Err(format!("{text:?} is a role address (shared mailbox): it is never an identity key"))
+            }
+            Ok(e) => Ok(IdentityKey::new(KeyKind::Email, e.key)),
+            Err(KeyError::Invalid(why)) => Err(format!("{text:?}: {why}")),
+        };
+    }
+    if text.to_ascii_lowercase().contains("linkedin.com") || text.starts_with("urn:li:") {
+        return match linkedin(text) {
+            Ok(LinkedInValue::Profile(key)) => Ok(IdentityKey::new(KeyKind::LinkedIn, key)),
+            Ok(LinkedInValue::MemberId(id)) => Ok(IdentityKey::new(KeyKind::ProfileId, id)),
+            Err(KeyError::Invalid(why)) => Err(format!("{text:?}: {why}")),
+        };
+    }
+    match profile_id(text) {
+        Ok(id) => Ok(IdentityKey::new(KeyKind::ProfileId, id)),
+        Err(KeyError::Invalid(why)) => {
+            Err(format!("{text:?} is not an email, a LinkedIn profile URL or a profile ID ({why})"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_key_reads_what_users_type() {
+        let ok: &[(&str, &str)] = &[
+            ("Dana.Wills+x@Gmail.com", "e:danawills@gmail.com"),
+            ("dana@acme.com", "e:dana@acme.com"),
+            ("https://uk.linkedin.com/in/Dana-W/", "u:linkedin.com/in/dana-w"),
+            ("urn:li:member:42", "p:li:42"),
+            ("apollo:5f2a", "p:apollo:5f2a"),
+            ("e:dana@acme.com", "e:dana@acme.com"),
+            ("u:linkedin.com/in/dana-w", "u:linkedin.com/in/dana-w"),
+            ("p:zoominfo:77", "p:zoominfo:77"),
+        ];
+        for (text, want) in ok {
+            assert_eq!(parse_key(text).map(|k| k.encoded()).as_deref(), Ok(*want), "{text}");
+        }
+        for bad in ["info@acme.com", "dana", "https://example.com/in/x", "e:apollo:1", "", "foo:1"] {
+            assert!(parse_key(bad).is_err(), "{bad} should be refused");
+        }
+    }
 
     fn profile(s: &str) -> String {
         format!("linkedin.com/in/{s}")

@@ -5,10 +5,12 @@
 pub mod identity;
 pub mod normalize;
 pub mod quality;
+pub mod suppression;
 
 pub use identity::{IdentityKey, KeyKind};
 pub use normalize::{Candidate, Rejection, normalize};
 pub use quality::{Quality, score};
+pub use suppression::{Suppression, SuppressionList};
 
 use serde::{Deserialize, Serialize};
 
@@ -147,8 +149,48 @@ impl Identity {
         true
     }
 
+    /// Removes `key`; returns whether it was held.
+    pub fn remove(&mut self, key: &IdentityKey) -> bool {
+        let list = self.list_mut(key.kind());
+        let before = list.len();
+        list.retain(|v| v != key.value());
+        list.len() != before
+    }
+
     pub fn is_empty(&self) -> bool {
         self.linkedin_urls.is_empty() && self.emails.is_empty() && self.profile_ids.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.linkedin_urls.len() + self.emails.len() + self.profile_ids.len()
+    }
+
+    /// Keys of one kind that cannot all be one person's by the vendors' own rules:
+    /// two LinkedIn profile URLs, or two profile IDs in one namespace. A person may
+    /// hold several emails, so emails never contradict.
+    pub fn contradictions(&self) -> Vec<Contradiction> {
+        let mut out = Vec::new();
+        if self.linkedin_urls.len() > 1 {
+            let keys = self.keys().filter(|k| k.kind() == KeyKind::LinkedIn).map(|k| k.encoded()).collect();
+            out.push(Contradiction { kind: "linkedin_url".to_owned(), keys });
+        }
+        let mut namespaces: Vec<&str> =
+            self.profile_ids.iter().filter_map(|id| id.split_once(':').map(|(ns, _)| ns)).collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        for ns in namespaces {
+            let keys: Vec<String> = self
+                .keys()
+                .filter(|k| {
+                    k.kind() == KeyKind::ProfileId && k.value().split_once(':').is_some_and(|(n, _)| n == ns)
+                })
+                .map(|k| k.encoded())
+                .collect();
+            if keys.len() > 1 {
+                out.push(Contradiction { kind: format!("profile_id:{ns}"), keys });
+            }
+        }
+        out
     }
 
     fn list(&self, kind: KeyKind) -> &Vec<String> {
@@ -176,8 +218,19 @@ pub struct Flag {
     pub reason: String,
 }
 
-/// One record folded into an existing lead.
+/// Keys of one kind on one lead that contradict each other (see
+/// [`Identity::contradictions`]): the lead is flagged for review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contradiction {
+    /// `linkedin_url`, or `profile_id:{namespace}`.
+    pub kind: String,
+    /// The contradicting keys, encoded ([`IdentityKey::encoded`]).
+    pub keys: Vec<String>,
+}
+
+/// One change to a lead: a record folded in (with the leads it bridged), or a
+/// split made by hand.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeEvent {
     pub at: Millis,
     pub source: Source,
@@ -185,8 +238,16 @@ pub struct MergeEvent {
     pub filled: Vec<String>,
     /// Identity keys this record added (encoded form, see [`IdentityKey::encoded`]).
     pub added_keys: Vec<String>,
-    /// Other leads this record's keys also pointed at (a conflict; nothing moved).
+    /// Other leads this record's keys also pointed at that a remembered split keeps
+    /// apart (nothing moved).
     pub conflicts_with: Vec<LeadId>,
+    /// Leads this record's keys bridged into this one (they are aliases of it now).
+    pub absorbed: Vec<LeadId>,
+    /// A split by hand: on the lead split, the lead that took `removed_keys`; on
+    /// the new lead, the lead it was split from.
+    pub split_with: Option<LeadId>,
+    /// Keys a split moved off this lead (encoded).
+    pub removed_keys: Vec<String>,
 }
 
 /// A person, de-duplicated across every vendor that returned them.
@@ -215,6 +276,9 @@ pub struct Lead {
     pub updated_at: Millis,
     /// Store sequence of the last change (the search index follows it).
     pub seq: u64,
+    /// Leads merged into this one, directly or through a lead it absorbed: each is
+    /// an alias of this lead now (ascending).
+    pub absorbed: Vec<LeadId>,
 }
 
 impl Lead {
@@ -222,6 +286,11 @@ impl Lead {
     pub fn has_personal_email(&self) -> bool {
         self.email.as_deref().is_some_and(|e| !identity::is_role_email(e))
             && self.email_status != EmailStatus::Invalid
+    }
+
+    /// Whether its keys contradict (see [`Identity::contradictions`]).
+    pub fn needs_review(&self) -> bool {
+        !self.identity.contradictions().is_empty()
     }
 
     /// The display name: full name, else first and last joined.

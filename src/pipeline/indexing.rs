@@ -99,8 +99,10 @@ fn reindex_ids(
     let mut indexer = index.indexer(1, LIVE_HEAP)?;
     let reader = store.reader()?;
     for id in ids {
-        if let Some(lead) = reader.lead(*id)? {
-            indexer.upsert(&lead, false)?;
+        match reader.lead(*id)? {
+            Some(lead) => indexer.upsert(&lead, false)?,
+            // Merged into another lead, or erased: its document goes.
+            None => indexer.delete(*id),
         }
     }
     indexer.commit(seq)?;
@@ -108,11 +110,15 @@ fn reindex_ids(
     Ok(CatchUp { leads: ids.len() as u64, rebuilt: false })
 }
 
-/// The leads one batch changed, each once (its last version), and whether it is new.
+/// The leads one batch changed, each once (its last version), and whether it is
+/// new; the leads it removed (merged into others, or erased); whether deleted
+/// documents must leave the index files at once (an erasure).
 #[derive(Default)]
 pub(super) struct Changed {
     leads: Vec<(Lead, bool)>,
     position: HashMap<LeadId, usize>,
+    removed: Vec<LeadId>,
+    purge: bool,
 }
 
 impl Changed {
@@ -125,10 +131,26 @@ impl Changed {
             }
         }
     }
+
+    /// Lead `id` is gone (ids are never reused, so it cannot come back).
+    pub(super) fn remove(&mut self, id: LeadId) {
+        if let Some(i) = self.position.remove(&id) {
+            // Keep positions valid: mark the slot instead of shifting the vector.
+            self.leads[i].0.id = 0;
+        }
+        self.removed.push(id);
+    }
+
+    /// Deleted documents must be purged from the index files (an erasure).
+    pub(super) fn purge(&mut self) {
+        self.purge = true;
+    }
 }
 
 struct Update {
     leads: Vec<(Lead, bool)>,
+    removed: Vec<LeadId>,
+    purge: bool,
     seq: u64,
 }
 
@@ -161,7 +183,9 @@ impl IndexFeed {
     /// logged once and further batches are dropped.
     pub(super) fn send(&mut self, changed: Changed, seq: u64) {
         let Some(tx) = &self.tx else { return };
-        if tx.send(Update { leads: changed.leads, seq }).is_err() {
+        let leads = changed.leads.into_iter().filter(|(lead, _)| lead.id != 0).collect();
+        let update = Update { leads, removed: changed.removed, purge: changed.purge, seq };
+        if tx.send(update).is_err() {
             self.tx = None;
             if let Some(Err(e)) = self.worker.take().map(JoinHandle::join).and_then(Result::ok) {
                 tracing::error!(error = %e, "search indexing stopped; restart to catch the index up");
@@ -203,11 +227,21 @@ fn index_updates(mut indexer: Indexer, rx: &flume::Receiver<Update>) -> Result<(
         };
         match received {
             Ok(update) => {
+                for id in &update.removed {
+                    indexer.delete(*id);
+                }
                 for (lead, is_new) in &update.leads {
                     indexer.upsert(lead, *is_new)?;
                 }
                 let due = pending.map_or_else(|| Instant::now() + COMMIT_EVERY, |(_, due)| due);
                 pending = Some((update.seq, due));
+                if update.purge {
+                    // An erasure: commit now and rewrite the segments it touched.
+                    pending = None;
+                    indexer.commit(update.seq)?;
+                    indexer.purge_deleted()?;
+                    continue;
+                }
                 // Under a steady stream the deadline never times out: commit on time anyway.
                 if Instant::now() >= due {
                     pending = None;

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
+use super::identity::{Answer, Command, CommandError};
 use super::{Item, PipelineError, Totals, Writer};
 use crate::search::SearchIndex;
 use crate::store::Store;
@@ -21,6 +22,8 @@ pub enum Job {
     Batch(Vec<Item>, flume::Sender<Result<Totals, String>>),
     /// Commit what is pooled and answer once it is durable.
     Flush(flume::Sender<()>),
+    /// Commit what is pooled, then run an identity command and answer with what it did.
+    Command(Command, flume::Sender<Result<Answer, CommandError>>),
     /// Commit what is pooled and stop, even while other senders remain (a server
     /// shutting down); their later sends fail.
     Stop,
@@ -147,4 +150,18 @@ pub fn write_batch(tx: &IntakeSender, items: Vec<Item>) -> Result<Totals, Pipeli
         Ok(Err(reason)) => Err(PipelineError::WriterFailed(reason)),
         Err(_) => Err(tx.stopped()),
     }
+}
+
+/// Runs an identity command through the writer and waits for its answer.
+pub fn run_command(tx: &IntakeSender, command: Command) -> Result<Answer, CommandError> {
+    let (answer_tx, answer) = flume::bounded(1);
+    tx.send(Job::Command(command, answer_tx)).map_err(|e| CommandError::Failed(e.to_string()))?;
+    answer.recv().unwrap_or_else(|_| Err(CommandError::Failed(tx.stopped().to_string())))
+}
+
+/// [`run_command`] for async callers (the server).
+pub async fn run_command_async(tx: &IntakeSender, command: Command) -> Result<Answer, CommandError> {
+    let (answer_tx, answer) = flume::bounded(1);
+    tx.send_async(Job::Command(command, answer_tx)).await.map_err(|e| CommandError::Failed(e.to_string()))?;
+    answer.recv_async().await.unwrap_or_else(|_| Err(CommandError::Failed(tx.stopped().to_string())))
 }

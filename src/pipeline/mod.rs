@@ -10,17 +10,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::dedup::{self, KeyIndex, LeadStore, Outcome, TooManyLeads};
+use crate::dedup::{KeyIndex, LeadStore, Outcome, TooManyLeads};
 use crate::lead::{self, Candidate, Lead, LeadId, Millis, RawLead};
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{Batch, Counter, QuarantineEntry, Store, StoreError, WorkflowRecord};
 
+pub mod identity;
 mod indexing;
 mod intake;
 
+use identity::{Answer, Command, CommandError, Dropped, Resolver};
 use indexing::Changed;
 pub use indexing::{COMMIT_EVERY, CatchUp, IndexFeed, index_dir, open_index, reindex};
-pub use intake::{Intake, IntakeSender, Job, write_batch};
+pub use intake::{Intake, IntakeSender, Job, run_command, run_command_async, write_batch};
 
 /// A batch commits once it holds this many records...
 pub const BATCH_RECORDS: usize = 500;
@@ -41,6 +43,12 @@ pub enum PipelineError {
     WriterLost,
     #[error("the writer failed: {0}")]
     WriterFailed(String),
+    /// A command named something that is not there (a lead id, say).
+    #[error("{0}")]
+    NotFound(String),
+    /// A command that cannot be carried out as asked; the message says why.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// What a producer hands the writer. A workflow sends each page as one chunk: its
@@ -116,7 +124,17 @@ pub struct Totals {
     pub duplicates_merged: u64,
     /// Duplicates that added nothing the lead did not already hold.
     pub duplicates_unchanged: u64,
+    /// Records whose keys named leads a remembered split keeps apart.
     pub conflicts: u64,
+    /// Leads merged into others because a record bridged them.
+    #[serde(default)]
+    pub leads_merged: u64,
+    /// Records dropped: they match the do-not-contact list.
+    #[serde(default)]
+    pub suppressed: u64,
+    /// Records dropped: they carry a key of an erased person.
+    #[serde(default)]
+    pub erased: u64,
     pub quarantined: u64,
     pub quarantined_by_kind: BTreeMap<String, u64>,
 }
@@ -129,6 +147,9 @@ impl Totals {
         self.duplicates_merged += t.duplicates_merged;
         self.duplicates_unchanged += t.duplicates_unchanged;
         self.conflicts += t.conflicts;
+        self.leads_merged += t.leads_merged;
+        self.suppressed += t.suppressed;
+        self.erased += t.erased;
         self.quarantined += t.quarantined;
         for (kind, n) in t.quarantined_by_kind {
             *self.quarantined_by_kind.entry(kind).or_default() += n;
@@ -139,7 +160,7 @@ impl Totals {
 /// The single writer: owns the store and the in-memory key set.
 pub struct Writer {
     store: Arc<Store>,
-    keys: KeyIndex,
+    resolver: Resolver,
     totals: Totals,
     /// Unique leads in the store, updated after every commit (the engine stops at its target).
     unique: Arc<AtomicU64>,
@@ -154,12 +175,52 @@ impl Writer {
     /// Takes the store, rebuilds the key set from every stored identity key and
     /// brings the search index level with the store.
     pub fn new(store: Store) -> Result<Writer, PipelineError> {
-        let keys = rebuild_index(&store)?;
+        let resolver = Resolver::load(rebuild_index(&store)?, &store.reader()?)?;
         let unique = Arc::new(AtomicU64::new(store.reader()?.counters()?.unique_leads));
         let (index, _) = open_index(&store)?;
         let feed = IndexFeed::start(index)?;
         let committed = Arc::default();
-        Ok(Writer { store: Arc::new(store), keys, totals: Totals::default(), unique, committed, feed })
+        let store = Arc::new(store);
+        let mut writer = Writer { store, resolver, totals: Totals::default(), unique, committed, feed };
+        writer.reconcile()?;
+        Ok(writer)
+    }
+
+    /// A store written by schema 1 left leads apart that one record named
+    /// together: merge them once, before anything else is written.
+    fn reconcile(&mut self) -> Result<(), PipelineError> {
+        if self.store.reader()?.meta(crate::store::META_RECONCILE)? == 0 {
+            return Ok(());
+        }
+        let (now, resolver) = (now_millis(), &mut self.resolver);
+        let (merged, changed, seq) = self.store.write(|batch| -> Result<_, PipelineError> {
+            let mut changed = Changed::default();
+            let merged = identity::reconcile_schema_1(resolver, batch, &mut changed, now)?;
+            Ok((merged, changed, batch.seq()))
+        })?;
+        tracing::info!(merged, "merged the leads an older version left apart");
+        self.feed.send(changed, seq);
+        self.refresh_unique()
+    }
+
+    /// Runs a user's identity command (split, erase, do-not-contact list) in one
+    /// durable transaction.
+    pub fn apply(&mut self, command: Command) -> Result<Answer, PipelineError> {
+        let (now, resolver) = (now_millis(), &mut self.resolver);
+        let (answer, changed, seq) = self.store.write(|batch| -> Result<_, PipelineError> {
+            let mut changed = Changed::default();
+            let answer = resolver.apply(batch, &mut changed, command, now)?;
+            Ok((answer, changed, batch.seq()))
+        })?;
+        self.feed.send(changed, seq);
+        self.refresh_unique()?;
+        Ok(answer)
+    }
+
+    fn refresh_unique(&self) -> Result<(), PipelineError> {
+        let unique = self.store.reader()?.counters()?.unique_leads;
+        self.unique.store(unique, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The search index, for searching while this writer feeds it.
@@ -192,7 +253,7 @@ impl Writer {
     }
 
     pub fn key_index(&self) -> &KeyIndex {
-        &self.keys
+        &self.resolver.keys
     }
 
     pub fn totals(&self) -> &Totals {
@@ -212,19 +273,20 @@ impl Writer {
     /// (the engine compares what it sent with what was committed).
     fn store_batch(&mut self, items: Vec<Item>) -> Result<Totals, PipelineError> {
         let now = now_millis();
-        let keys = &mut self.keys;
+        let resolver = &mut self.resolver;
         let (totals, changed, seq) = self.store.write(|batch| -> Result<_, PipelineError> {
             let mut totals = Totals::default();
             let mut flows = BTreeMap::new();
             let mut changed = Changed::default();
             for item in items {
-                write_item(keys, batch, &mut changed, item, now, &mut totals, &mut flows)?;
+                write_item(resolver, batch, &mut changed, item, now, &mut totals, &mut flows)?;
             }
             save_workflows(batch, flows)?;
             Ok((totals, changed, batch.seq()))
         })?;
         self.feed.send(changed, seq);
-        self.unique.fetch_add(totals.new_leads, Ordering::Relaxed);
+        let net = totals.new_leads.wrapping_sub(totals.leads_merged);
+        self.unique.fetch_add(net, Ordering::Relaxed);
         self.totals.add(totals.clone());
         Ok(totals)
     }
@@ -254,6 +316,24 @@ impl Writer {
                     deadline = None;
                     let _ = answer.send(written.as_ref().map(Totals::clone).map_err(|e| e.to_string()));
                     written?;
+                    continue;
+                }
+                Ok(Job::Command(command, answer)) => {
+                    let done = self.write_pending(&mut pending).and_then(|()| self.apply(command));
+                    deadline = None;
+                    match done {
+                        Ok(done) => {
+                            let _ = answer.send(Ok(done));
+                        }
+                        // Refused as asked: nothing was written, the writer goes on.
+                        Err(e @ (PipelineError::NotFound(_) | PipelineError::Invalid(_))) => {
+                            let _ = answer.send(Err(CommandError::from(e)));
+                        }
+                        Err(e) => {
+                            let _ = answer.send(Err(CommandError::Failed(e.to_string())));
+                            return Err(e);
+                        }
+                    }
                     continue;
                 }
                 Ok(Job::Flush(answer)) => {
@@ -300,7 +380,7 @@ struct Flow {
 }
 
 fn write_item(
-    keys: &mut KeyIndex,
+    resolver: &mut Resolver,
     batch: &mut Batch<'_>,
     changed: &mut Changed,
     item: Item,
@@ -325,17 +405,31 @@ fn write_item(
     let workflow = candidate.lead.sources.first().map(|s| s.workflow.clone()).unwrap_or_default();
     let flow = flows.entry(workflow).or_default();
     count_received(batch, totals, flow);
-    match dedup::ingest(keys, &mut BatchLeads { batch, changed }, *candidate, now)? {
+    match resolver.screen(&candidate) {
+        Some(Dropped::Erased) => {
+            totals.erased += 1;
+            batch.add(Counter::Erased, 1);
+            return Ok(());
+        }
+        Some(Dropped::Suppressed) => {
+            totals.suppressed += 1;
+            batch.add(Counter::Suppressed, 1);
+            return Ok(());
+        }
+        None => {}
+    }
+    match resolver.ingest(&mut BatchLeads { batch, changed }, *candidate, now)? {
         Outcome::New(_) => {
             totals.new_leads += 1;
             flow.new_leads += 1;
         }
-        Outcome::Merged { changed, conflicts, .. } => {
+        Outcome::Merged { changed, absorbed, kept_apart, .. } => {
             totals.duplicates_merged += 1;
             totals.duplicates_unchanged += u64::from(!changed);
+            totals.leads_merged += absorbed.len() as u64;
             flow.duplicates += 1;
             batch.add(Counter::DuplicatesMerged, 1);
-            if !conflicts.is_empty() {
+            if !kept_apart.is_empty() {
                 totals.conflicts += 1;
                 batch.add(Counter::Conflicts, 1);
             }
@@ -385,8 +479,13 @@ struct BatchLeads<'a, 'txn> {
 
 impl LeadStore for BatchLeads<'_, '_> {
     type Error = PipelineError;
-    fn load(&mut self, id: LeadId) -> Result<Lead, PipelineError> {
-        Ok(self.batch.lead(id)?)
+    fn load(&mut self, id: LeadId) -> Result<Option<Lead>, PipelineError> {
+        Ok(self.batch.find_lead(id)?)
+    }
+    fn absorb(&mut self, absorbed: &Lead, into: LeadId) -> Result<(), PipelineError> {
+        self.batch.absorb_lead(absorbed, into)?;
+        self.changed.remove(absorbed.id);
+        Ok(())
     }
     fn save(&mut self, previous: Option<&Lead>, lead: &mut Lead) -> Result<(), PipelineError> {
         self.batch.put_lead(previous, lead)?;
@@ -424,3 +523,6 @@ pub fn run<R: Send>(
         drained.map(|()| produced)
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -29,7 +29,7 @@ pub use query::QueryError;
 
 /// Bumped whenever the schema or the way a lead becomes a document changes; an
 /// index of another version is rebuilt.
-pub const INDEX_VERSION: u32 = 2;
+pub const INDEX_VERSION: u32 = 3;
 /// Most hits one request may return.
 pub const MAX_LIMIT: usize = 1000;
 /// Deepest result a request may page to.
@@ -448,6 +448,26 @@ impl Indexer {
         Ok(())
     }
 
+    /// Drops lead `id`'s document (the lead was merged into another, or erased).
+    pub fn delete(&mut self, id: LeadId) {
+        self.writer.delete_term(Term::from_field_u64(self.fields.id, id));
+    }
+
+    /// Rewrites the segments that hold deleted documents and removes the old
+    /// files, so an erased lead's text leaves the index's files too (a deleted
+    /// document otherwise stays on disk until a merge happens to take it).
+    pub fn purge_deleted(&mut self) -> Result<(), SearchError> {
+        let metas = self.writer.index().searchable_segment_metas().map_err(|e| self.error(e))?;
+        let ids: Vec<tantivy::index::SegmentId> =
+            metas.iter().filter(|m| m.has_deletes()).map(|m| m.id()).collect();
+        if !ids.is_empty() {
+            self.writer.merge(&ids).wait().map_err(|e| self.error(e))?;
+        }
+        self.writer.garbage_collect_files().wait().map_err(|e| self.error(e))?;
+        self.reader.reload().map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
     /// Drops every document (before a rebuild).
     pub fn clear(&mut self) -> Result<(), SearchError> {
         self.writer.delete_all_documents().map_err(|e| self.error(e))?;
@@ -531,6 +551,8 @@ fn has_values(lead: &Lead) -> impl Iterator<Item = &'static str> {
         ("title", lead.job_title.is_some()),
         ("company", lead.company.name.is_some()),
         ("location", lead.location.city.is_some() || lead.location.country.is_some()),
+        ("is-review", lead.needs_review()),
+        ("is-merged", !lead.absorbed.is_empty()),
     ];
     present.into_iter().filter(|(_, yes)| *yes).map(|(name, _)| name)
 }

@@ -111,7 +111,7 @@ impl Planner<'_> {
             "city" => f.city,
             "region" => f.region,
             "linkedin" => f.linkedin,
-            "has" => f.has,
+            "has" | "is" => f.has,
             _ => f.country,
         }
     }

@@ -58,10 +58,13 @@ pub const FIELDS: &[(&str, &[&str], FieldKind)] = &[
     ("id", &[], FieldKind::Number),
     ("created", &[], FieldKind::Time),
     ("has", &[], FieldKind::Has),
+    ("is", &[], FieldKind::Has),
 ];
 
 /// What `has:` accepts.
 pub const HAS_VALUES: &[&str] = &["email", "linkedin", "phone", "title", "company", "location"];
+/// What `is:` accepts: `review` (keys contradict), `merged` (other leads were merged into it).
+pub const IS_VALUES: &[&str] = &["review", "merged"];
 
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq)]
@@ -400,6 +403,7 @@ fn example(field: &str) -> String {
     match field_kind(field) {
         FieldKind::Number => format!("{field}:>=80"),
         FieldKind::Time => format!("{field}:>2026-11-01"),
+        FieldKind::Has if field == "is" => "is:review".to_owned(),
         FieldKind::Has => "has:email".to_owned(),
         _ => format!("{field}:\"some value\""),
     }
@@ -424,10 +428,12 @@ fn word_value(kind: FieldKind, field: Option<&str>, word: &str, now: Millis) -> 
         FieldKind::Number | FieldKind::Time => range_value(kind, name, word, now),
         FieldKind::Has => {
             let lower = word.to_lowercase();
-            if HAS_VALUES.contains(&lower.as_str()) {
-                Ok(Value::Word(lower))
+            let known = if name == "is" { IS_VALUES } else { HAS_VALUES };
+            if known.contains(&lower.as_str()) {
+                // Both live in the index's `has` field; `is:` values carry their prefix.
+                Ok(Value::Word(if name == "is" { format!("is-{lower}") } else { lower }))
             } else {
-                Err(format!("has:{word} is not known; use one of {}", HAS_VALUES.join(", ")))
+                Err(format!("{name}:{word} is not known; use one of {}", known.join(", ")))
             }
         }
         FieldKind::Text | FieldKind::Keyword => text_value(kind, name, word),

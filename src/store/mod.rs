@@ -1,7 +1,14 @@
 //! The redb store: the source of truth. Every table is declared here, once, with a
 //! `KEY_TO_VALUE` name; [`Store::write`] runs one durable transaction (the single
 //! writer's batch), [`Reader`] serves everyone else. Knows leads and bytes only:
-//! no de-duplication policy, no search index.
+//! no de-duplication policy, no search index. `identity.rs` holds what identity
+//! resolution keeps beside the leads (aliases, splits, suppression, erasure);
+//! `legacy.rs` reads leads in the schema 1 layout.
+
+mod identity;
+mod legacy;
+
+pub use identity::{Resolved, SplitRecord, SuppressionRecord, TOMBSTONE_BYTES, tombstone_hash};
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -14,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{self, CodecError};
 use crate::lead::{Lead, LeadId, Millis};
 
-/// Bumped whenever stored values or identity-key rules change meaning.
-pub const SCHEMA_VERSION: u64 = 1;
+/// Bumped whenever stored values or identity-key rules change meaning. 2: leads
+/// are the connected components of the key graph (lead-to-lead merges, aliases).
+pub const SCHEMA_VERSION: u64 = 2;
 
 const META_NAME_TO_VALUE: TableDefinition<&str, u64> = TableDefinition::new("meta_name_to_value");
 const LEAD_ID_TO_LEAD: TableDefinition<u64, &[u8]> = TableDefinition::new("lead_id_to_lead");
@@ -29,12 +37,30 @@ const COUNTER_TO_VALUE: TableDefinition<&str, u64> = TableDefinition::new("count
 const QUARANTINE_ID_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine_id_to_entry");
 /// Per workflow (or imported file): its cursor and figures, committed with its pages.
 const WORKFLOW_TO_RECORD: TableDefinition<&str, &[u8]> = TableDefinition::new("workflow_to_record");
+/// A lead merged into another → the lead it is now (flat: never a chain).
+const ALIAS_LEAD_ID_TO_LEAD_ID: TableDefinition<u64, u64> = TableDefinition::new("alias_lead_id_to_lead_id");
+/// Leads erased on request (and their aliases) → when: exports delete their rows.
+const ERASED_LEAD_ID_TO_MILLIS: TableDefinition<u64, i64> = TableDefinition::new("erased_lead_id_to_millis");
+/// Salted hash of an erased person's identity key → when it was erased.
+const TOMBSTONE_HASH_TO_MILLIS: TableDefinition<&[u8], i64> =
+    TableDefinition::new("tombstone_hash_to_millis");
+/// Splits made by hand: the keys moved and the keys kept, never to join again by themselves.
+const SPLIT_ID_TO_SPLIT: TableDefinition<u64, &[u8]> = TableDefinition::new("split_id_to_split");
+/// The do-not-contact list: entry (stored form) → when and how it was added.
+const SUPPRESSION_ENTRY_TO_RECORD: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("suppression_entry_to_record");
+/// Random values the store keeps for itself (the tombstone salt).
+const SECRET_NAME_TO_BYTES: TableDefinition<&str, &[u8]> = TableDefinition::new("secret_name_to_bytes");
 
 const META_SCHEMA: &str = "schema_version";
 const META_NEXT_LEAD: &str = "next_lead_id";
 const META_SEQ: &str = "seq";
 const META_NEXT_QUARANTINE: &str = "next_quarantine_id";
 const META_NEXT_KEY_BATCH: &str = "next_key_batch";
+const META_NEXT_SPLIT: &str = "next_split_id";
+/// Set when a schema 1 store was opened: its bridged-but-unmerged leads still
+/// have to be merged (the pipeline does it, then clears this).
+pub const META_RECONCILE: &str = "reconcile_schema_1_conflicts";
 
 /// File names inside the data dir.
 pub const DB_FILE: &str = "leads.redb";
@@ -58,6 +84,8 @@ pub enum StoreError {
     MissingLead(LeadId),
     #[error("store value: {0}")]
     Codec(#[from] CodecError),
+    #[error("cannot draw a random salt for erasure tombstones: the system's random source failed")]
+    Random,
     #[error("store: {0}")]
     Db(#[from] redb::Error),
 }
@@ -89,6 +117,18 @@ pub struct Counters {
     pub with_linkedin: u64,
     pub company_complete: u64,
     pub identity_keys: u64,
+    /// Records dropped because they match the do-not-contact list.
+    pub suppressed: u64,
+    /// Records dropped because they carry a key of an erased person.
+    pub erased: u64,
+    /// Leads whose keys contradict (flagged for review).
+    pub needs_review: u64,
+    /// Lead-to-lead merges (a record bridged two leads).
+    pub leads_merged: u64,
+    /// Leads erased on request.
+    pub leads_erased: u64,
+    /// Lead ids that now resolve to another lead (read from the alias table).
+    pub aliases: u64,
 }
 
 /// Counter names as stored.
@@ -105,10 +145,15 @@ pub enum Counter {
     WithLinkedin,
     CompanyComplete,
     IdentityKeys,
+    Suppressed,
+    Erased,
+    NeedsReview,
+    LeadsMerged,
+    LeadsErased,
 }
 
 impl Counter {
-    const ALL: [Counter; 11] = [
+    const ALL: [Counter; 16] = [
         Counter::RecordsReceived,
         Counter::UniqueLeads,
         Counter::DuplicatesMerged,
@@ -120,6 +165,11 @@ impl Counter {
         Counter::WithLinkedin,
         Counter::CompanyComplete,
         Counter::IdentityKeys,
+        Counter::Suppressed,
+        Counter::Erased,
+        Counter::NeedsReview,
+        Counter::LeadsMerged,
+        Counter::LeadsErased,
     ];
 
     fn name(self) -> &'static str {
@@ -135,6 +185,11 @@ impl Counter {
             Counter::WithLinkedin => "with_linkedin",
             Counter::CompanyComplete => "company_complete",
             Counter::IdentityKeys => "identity_keys",
+            Counter::Suppressed => "suppressed",
+            Counter::Erased => "erased",
+            Counter::NeedsReview => "needs_review",
+            Counter::LeadsMerged => "leads_merged",
+            Counter::LeadsErased => "leads_erased",
         }
     }
 
@@ -151,6 +206,11 @@ impl Counter {
             Counter::WithLinkedin => &mut c.with_linkedin,
             Counter::CompanyComplete => &mut c.company_complete,
             Counter::IdentityKeys => &mut c.identity_keys,
+            Counter::Suppressed => &mut c.suppressed,
+            Counter::Erased => &mut c.erased,
+            Counter::NeedsReview => &mut c.needs_review,
+            Counter::LeadsMerged => &mut c.leads_merged,
+            Counter::LeadsErased => &mut c.leads_erased,
         }
     }
 }
@@ -270,7 +330,8 @@ impl Store {
     fn check_schema(&self) -> Result<(), StoreError> {
         self.write(|batch| -> Result<(), StoreError> {
             match batch.meta(META_SCHEMA)? {
-                0 => batch.set_meta(META_SCHEMA, SCHEMA_VERSION)?,
+                0 if batch.leads.is_empty()? => batch.set_meta(META_SCHEMA, SCHEMA_VERSION)?,
+                0 | 1 => batch.upgrade_from_schema_1()?,
                 found if found > SCHEMA_VERSION => return Err(StoreError::NewerSchema { found }),
                 _ => {}
             }
@@ -321,6 +382,18 @@ impl Store {
     }
 }
 
+/// Leads are written in format 2; format 1 is the schema 1 layout.
+fn encode_lead(lead: &Lead) -> Result<Vec<u8>, StoreError> {
+    Ok(codec::encode_as(codec::FORMAT_V2, lead)?)
+}
+
+fn decode_lead(bytes: &[u8]) -> Result<Lead, StoreError> {
+    match codec::format_of(bytes)? {
+        codec::FORMAT_V1 => Ok(codec::decode::<legacy::LeadV1>(bytes)?.into()),
+        _ => Ok(codec::decode_as(codec::FORMAT_V2, bytes)?),
+    }
+}
+
 fn u64_le(bytes: &[u8]) -> u64 {
     let mut buf = [0u8; 8];
     buf.copy_from_slice(bytes);
@@ -337,6 +410,12 @@ pub struct Batch<'txn> {
     counters: redb::Table<'txn, &'static str, u64>,
     quarantine: redb::Table<'txn, u64, &'static [u8]>,
     workflows: redb::Table<'txn, &'static str, &'static [u8]>,
+    aliases: redb::Table<'txn, u64, u64>,
+    erased: redb::Table<'txn, u64, i64>,
+    tombstones: redb::Table<'txn, &'static [u8], i64>,
+    splits: redb::Table<'txn, u64, &'static [u8]>,
+    suppressions: redb::Table<'txn, &'static str, &'static [u8]>,
+    secrets: redb::Table<'txn, &'static str, &'static [u8]>,
     deltas: BTreeMap<Counter, i64>,
     next_lead: u64,
     seq: u64,
@@ -356,6 +435,12 @@ impl<'txn> Batch<'txn> {
             counters: txn.open_table(COUNTER_TO_VALUE)?,
             quarantine: txn.open_table(QUARANTINE_ID_TO_ENTRY)?,
             workflows: txn.open_table(WORKFLOW_TO_RECORD)?,
+            aliases: txn.open_table(ALIAS_LEAD_ID_TO_LEAD_ID)?,
+            erased: txn.open_table(ERASED_LEAD_ID_TO_MILLIS)?,
+            tombstones: txn.open_table(TOMBSTONE_HASH_TO_MILLIS)?,
+            splits: txn.open_table(SPLIT_ID_TO_SPLIT)?,
+            suppressions: txn.open_table(SUPPRESSION_ENTRY_TO_RECORD)?,
+            secrets: txn.open_table(SECRET_NAME_TO_BYTES)?,
             deltas: BTreeMap::new(),
             next_lead,
             seq,
@@ -372,8 +457,29 @@ impl<'txn> Batch<'txn> {
     }
 
     pub fn lead(&self, id: LeadId) -> Result<Lead, StoreError> {
-        let bytes = self.leads.get(id)?.ok_or(StoreError::MissingLead(id))?;
-        Ok(codec::decode(bytes.value())?)
+        self.find_lead(id)?.ok_or(StoreError::MissingLead(id))
+    }
+
+    /// The lead, or `None` when no lead has this id (merged away, erased, never was).
+    pub fn find_lead(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
+        let found = self.leads.get(id)?;
+        found.map(|v| decode_lead(v.value())).transpose()
+    }
+
+    /// Schema 1 → 2: leads keep their layout until rewritten; the new counters are
+    /// counted once, and the leads schema 1 left apart are marked to be merged.
+    fn upgrade_from_schema_1(&mut self) -> Result<(), StoreError> {
+        let (mut review, mut keys) = (0i64, 0i64);
+        for entry in self.leads.iter()? {
+            let lead = decode_lead(entry?.1.value())?;
+            review += i64::from(lead.needs_review());
+            keys += lead.identity.len() as i64;
+        }
+        let counted = self.counters.get(Counter::IdentityKeys.name())?.map_or(0, |v| v.value()) as i64;
+        self.add(Counter::NeedsReview, review);
+        self.add(Counter::IdentityKeys, keys - counted);
+        self.set_meta(META_RECONCILE, 1)?;
+        self.set_meta(META_SCHEMA, SCHEMA_VERSION)
     }
 
     /// The store sequence of the last change made in this batch so far.
@@ -399,7 +505,18 @@ impl<'txn> Batch<'txn> {
         }
         self.count_lead(lead, 1);
         self.seqs.insert(lead.seq, lead.id)?;
-        self.leads.insert(lead.id, codec::encode(lead)?.as_slice())?;
+        self.leads.insert(lead.id, encode_lead(lead)?.as_slice())?;
+        Ok(())
+    }
+
+    /// Removes a lead (merged away or erased): its figures leave the counters, and
+    /// a change-log entry tells the search index to drop its document.
+    fn remove_lead(&mut self, lead: &Lead) -> Result<(), StoreError> {
+        self.seq += 1;
+        self.count_lead(lead, -1);
+        self.add(Counter::UniqueLeads, -1);
+        self.seqs.insert(self.seq, lead.id)?;
+        self.leads.remove(lead.id)?;
         Ok(())
     }
 
@@ -409,13 +526,14 @@ impl<'txn> Batch<'txn> {
         self.add(Counter::WithPersonalEmail, sign * i64::from(lead.has_personal_email()));
         self.add(Counter::WithLinkedin, sign * i64::from(lead.linkedin_url.is_some()));
         self.add(Counter::CompanyComplete, sign * i64::from(lead.company.is_complete()));
+        self.add(Counter::NeedsReview, sign * i64::from(lead.needs_review()));
+        self.add(Counter::IdentityKeys, sign * lead.identity.len() as i64);
     }
 
     /// Records that lead `id` holds an identity key with this hash.
     pub fn bind_key_hash(&mut self, hash: u64, id: LeadId) {
         self.bound.extend_from_slice(&hash.to_le_bytes());
         self.bound.extend_from_slice(&id.to_le_bytes());
-        self.add(Counter::IdentityKeys, 1);
     }
 
     pub fn add_quarantine(&mut self, entry: &QuarantineEntry) -> Result<(), StoreError> {
@@ -482,7 +600,14 @@ impl Reader {
                 *counter.slot(&mut out) = table.get(counter.name())?.map_or(0, |v| v.value());
             }
         }
+        out.aliases = self.table(ALIAS_LEAD_ID_TO_LEAD_ID)?.map(|t| t.len()).transpose()?.unwrap_or(0);
         Ok(out)
+    }
+
+    /// A meta value (0 when unset).
+    pub fn meta(&self, name: &str) -> Result<u64, StoreError> {
+        let Some(table) = self.table(META_NAME_TO_VALUE)? else { return Ok(0) };
+        Ok(table.get(name)?.map_or(0, |v| v.value()))
     }
 
     pub fn lead(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
@@ -490,7 +615,7 @@ impl Reader {
             return Ok(None);
         };
         let found = table.get(id)?;
-        Ok(found.map(|v| codec::decode(v.value())).transpose()?)
+        found.map(|v| decode_lead(v.value())).transpose()
     }
 
     pub fn lead_count(&self) -> Result<u64, StoreError> {
@@ -511,7 +636,7 @@ impl Reader {
         let range = self.table(LEAD_ID_TO_LEAD)?.map(|t| t.range::<u64>(from..)).transpose()?;
         Ok(range.into_iter().flatten().map(|entry| {
             let (_, v) = entry?;
-            Ok(codec::decode(v.value())?)
+            decode_lead(v.value())
         }))
     }
 
