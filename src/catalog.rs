@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::lead::{Lead, LeadId, Millis};
+use crate::lead::{Contradiction, Lead, LeadId, Millis, SuppressionList};
 use crate::search::{Facets, Request, SearchError, SearchIndex};
-use crate::store::{Reader, Store, StoreError};
+use crate::store::{Reader, Resolved, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -46,6 +46,9 @@ pub struct LeadSummary {
     pub sources: usize,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Its keys contradict (two LinkedIn URLs, two IDs of one vendor).
+    #[serde(default)]
+    pub needs_review: bool,
     /// The relevance score, when ordered by relevance.
     pub score: Option<f32>,
 }
@@ -78,6 +81,7 @@ impl LeadSummary {
             sources: lead.sources.len(),
             created_at: lead.created_at,
             updated_at: lead.updated_at,
+            needs_review: lead.needs_review(),
             score,
         }
     }
@@ -109,4 +113,60 @@ fn summaries(
         }
     }
     Ok(out)
+}
+
+/// A lead to review: its summary and the keys that contradict.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewItem {
+    #[serde(flatten)]
+    pub lead: LeadSummary,
+    pub contradictions: Vec<Contradiction>,
+}
+
+/// One page of the leads to review, in id order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewPage {
+    pub total: u64,
+    pub leads: Vec<ReviewItem>,
+}
+
+/// The leads whose keys contradict (a scan of the store: exact at any moment).
+pub fn needing_review(reader: &Reader, limit: usize, offset: usize) -> Result<ReviewPage, StoreError> {
+    let all = reader.leads_needing_review()?;
+    let leads = all
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|l| ReviewItem { lead: LeadSummary::of(l, None), contradictions: l.identity.contradictions() })
+        .collect();
+    Ok(ReviewPage { total: all.len() as u64, leads })
+}
+
+/// What the lead detail finds for an id.
+pub enum Detail {
+    /// The lead as JSON: every field, plus `contradictions`, `suppressed` and,
+    /// when the id asked for was merged into it, `requested_id` and `merged_into`.
+    Found(serde_json::Value),
+    Erased,
+    Missing,
+}
+
+/// Everything the lead detail shows: the lead (the survivor when the id asked
+/// for was merged), why it needs review, and the do-not-contact entry it matches.
+pub fn detail(reader: &Reader, id: LeadId) -> Result<Detail, StoreError> {
+    let (lead, requested) = match reader.resolve(id)? {
+        Resolved::Lead(lead) => (lead, None),
+        Resolved::Merged { requested, lead } => (lead, Some(requested)),
+        Resolved::Erased(_) => return Ok(Detail::Erased),
+        Resolved::Missing(_) => return Ok(Detail::Missing),
+    };
+    let list = SuppressionList::new(reader.suppressions()?.into_iter().map(|(entry, _)| entry));
+    let mut value = serde_json::to_value(&lead).unwrap_or_default();
+    value["contradictions"] = serde_json::to_value(lead.identity.contradictions()).unwrap_or_default();
+    value["suppressed"] = list.matching(&lead).map(|e| e.display()).into();
+    if let Some(requested) = requested {
+        value["requested_id"] = requested.into();
+        value["merged_into"] = lead.id.into();
+    }
+    Ok(Detail::Found(value))
 }

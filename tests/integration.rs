@@ -11,6 +11,7 @@ mod disk_full;
 mod engine;
 mod export_crm;
 mod export_postgres;
+mod identity;
 mod import;
 mod import_formats;
 mod retries;

@@ -11,7 +11,7 @@ use leadsprint::pipeline::{self, Writer};
 use leadsprint::search::{Request, Sort};
 use leadsprint::store::Store;
 
-use crate::support::{Sandbox, messy};
+use crate::support::{Sandbox, copy_dir, messy};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/search");
 
@@ -329,16 +329,6 @@ fn hostile_queries_get_a_clear_error() {
         assert_eq!(run.code, 1, "{query:.40}: {}", run.stdout);
         assert!(run.stderr.contains(needle), "{query:.40}: {}", run.stderr);
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
     }
 }
 

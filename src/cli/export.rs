@@ -13,10 +13,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use leadsprint::config::{Rate, Secret};
 use leadsprint::export::crm::{self, CrmError, CrmReport};
 use leadsprint::export::hubspot::{self, HubSpot};
-use leadsprint::export::postgres::{self, PgExport, PgReport, PgTarget};
+use leadsprint::export::postgres::{self, PgExport, PgReport, PgTarget, Removal};
 use leadsprint::export::salesforce::{self, Auth, Salesforce, SalesforceTarget};
-use leadsprint::export::{self, FileFormat, Filter};
-use leadsprint::lead::Lead;
+use leadsprint::export::{self, FileFormat, Filter, Verdict};
+use leadsprint::lead::{Lead, LeadId, Suppression, SuppressionList};
 use leadsprint::pipeline;
 use leadsprint::store::Store;
 
@@ -144,7 +144,7 @@ pub fn run(dir: &Path, target: ExportTarget) -> anyhow::Result<ExitCode> {
 /// which applies the filters itself.
 enum Leads {
     Local { store: Store, filter: Filter },
-    Remote { server: Remote, query: String },
+    Remote { server: Remote, query: String, suppression: Arc<SuppressionList> },
 }
 
 type LeadIter<'a> = dyn Iterator<Item = anyhow::Result<Lead>> + 'a;
@@ -160,23 +160,56 @@ impl Leads {
                         Some(Arc::from(index.matching_ids(query, pipeline::now_millis())?))
                     }
                 };
-                Ok(Leads::Local { store, filter: Filter { min_quality: args.min_quality, only } })
+                let entries = store.reader()?.suppressions()?.into_iter().map(|(entry, _)| entry);
+                let suppression = Some(Arc::new(SuppressionList::new(entries)));
+                Ok(Leads::Local {
+                    store,
+                    filter: Filter { min_quality: args.min_quality, only, suppression },
+                })
             }
             Holder::Remote(server) => {
                 eprintln!("the data dir is held by the server at {}: exporting through it", server.url());
                 let min_quality = args.min_quality.to_string();
                 let q = args.query.as_deref().unwrap_or_default();
-                let query = remote::query_string(&[("q", q), ("min_quality", &min_quality)]);
-                Ok(Leads::Remote { server, query })
+                // The list is applied here, as for a local store, so what it leaves out is counted.
+                let query = remote::query_string(&[
+                    ("q", q),
+                    ("min_quality", &min_quality),
+                    ("suppressed", "include"),
+                ]);
+                let listed: serde_json::Value = server.get("/api/suppressions")?;
+                let entries = listed["entries"].as_array().into_iter().flatten();
+                let entries = entries.filter_map(|e| Suppression::parse(e["entry"].as_str()?).ok());
+                let suppression = Arc::new(SuppressionList::new(entries));
+                Ok(Leads::Remote { server, query, suppression })
             }
         }
     }
 
-    /// The filter still to apply here (the server has applied its own).
+    /// The filter still to apply here (the server has applied the query and quality).
     fn filter(&self) -> Filter {
         match self {
             Leads::Local { filter, .. } => filter.clone(),
-            Leads::Remote { .. } => Filter::default(),
+            Leads::Remote { suppression, .. } => {
+                Filter { suppression: Some(suppression.clone()), ..Filter::default() }
+            }
+        }
+    }
+
+    /// The leads that are gone: (merged into another lead, erased on request).
+    fn removed(&self) -> anyhow::Result<(Vec<LeadId>, Vec<LeadId>)> {
+        match self {
+            Leads::Local { store, .. } => {
+                let reader = store.reader()?;
+                Ok((reader.aliases()?.into_iter().map(|(alias, _)| alias).collect(), reader.erased()?))
+            }
+            Leads::Remote { server, .. } => {
+                let removed: serde_json::Value = server.get("/api/removed")?;
+                let ids = |v: &serde_json::Value| v.as_u64();
+                let aliases = removed["aliases"].as_array().into_iter().flatten().filter_map(|p| ids(&p[0]));
+                let erased = removed["erased"].as_array().into_iter().flatten().filter_map(ids);
+                Ok((aliases.collect(), erased.collect()))
+            }
         }
     }
 
@@ -187,7 +220,7 @@ impl Leads {
                 Some(ids) => ids.len() as u64,
                 None => store.reader()?.counters()?.unique_leads,
             },
-            Leads::Remote { server, query } => server
+            Leads::Remote { server, query, .. } => server
                 .get::<serde_json::Value>(&format!("/api/leads?limit=1&facets=false&{query}"))?["total"]
                 .as_u64()
                 .unwrap_or_default(),
@@ -206,7 +239,7 @@ impl Leads {
                 let mut leads = reader.leads_after(resume)?.map(|l| l.map_err(anyhow::Error::from));
                 Ok(use_them(&mut leads))
             }
-            Leads::Remote { server, query } => {
+            Leads::Remote { server, query, .. } => {
                 let after = resume.map_or(String::new(), |id| format!("&after={id}"));
                 Ok(use_them(&mut server.leads(&format!("{query}{after}"))))
             }
@@ -225,11 +258,12 @@ fn to_file(dir: &Path, format: FileFormat, args: FileExportArgs) -> anyhow::Resu
         .with_context(|| format!("exporting to {}", args.out.display()))?;
     if args.out != Path::new("-") {
         eprintln!(
-            "wrote {} leads to {} ({} left out by the filters: {})",
+            "wrote {} leads to {} ({} left out by the filters: {}; {} on the do-not-contact list left out)",
             report.written,
             args.out.display(),
             report.filtered_out,
-            describe(&args.filter)
+            describe(&args.filter),
+            report.suppressed
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -245,51 +279,76 @@ fn to_postgres(dir: &Path, args: PostgresArgs) -> anyhow::Result<ExitCode> {
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut export = runtime.block_on(PgExport::open(target))?;
-    let skipped = in_batches(&leads, export.resume_after(), args.batch as usize, |batch| {
+    // Gone leads' rows leave with the first batch, before any survivor lands.
+    let (merged, erased) = leads.removed()?;
+    export.remove(Removal::Merged, merged);
+    export.remove(Removal::Erased, erased);
+    let skipped = in_batches(&leads, export.resume_after(), args.batch as usize, |batch, suppressed| {
+        export.remove(Removal::Suppressed, suppressed.iter().copied());
         Ok(runtime.block_on(export.load(batch))?)
     })?;
+    export.remove(Removal::Suppressed, skipped.suppressed_after_last.iter().copied());
     let report = runtime.block_on(export.finish())?;
     if !report.failed.is_empty() {
         write_failures(&args.failures, &report)?;
     }
     if args.json {
         let mut value = serde_json::to_value(&report)?;
-        value["filtered_out"] = skipped.into();
+        value["filtered_out"] = skipped.filtered_out.into();
+        value["suppressed"] = skipped.suppressed.into();
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print_report(&args, &report, skipped);
+        print_report(&args, &report, &skipped);
     }
     Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) })
 }
 
-/// Hands the accepted leads after `resume` to `send` in batches of `size`, with a
-/// progress bar; returns how many leads the filters left out.
+/// The leads an export left out.
+#[derive(Debug, Default)]
+struct Skipped {
+    /// By the query or the quality floor.
+    filtered_out: u64,
+    /// On the do-not-contact list.
+    suppressed: u64,
+    /// Suppressed leads met after the last batch was sent.
+    suppressed_after_last: Vec<LeadId>,
+}
+
+/// Hands the accepted leads after `resume` to `send` in batches of `size`, each
+/// with the suppressed leads met since the batch before, with a progress bar;
+/// returns what was left out.
 fn in_batches(
     leads: &Leads,
     resume: Option<u64>,
     size: usize,
-    mut send: impl FnMut(&[Lead]) -> anyhow::Result<()>,
-) -> anyhow::Result<u64> {
+    mut send: impl FnMut(&[Lead], &[LeadId]) -> anyhow::Result<()>,
+) -> anyhow::Result<Skipped> {
     let filter = leads.filter();
     let bar = progress(leads.total()?);
-    let sent = leads.each(resume, |all| -> anyhow::Result<u64> {
-        let mut skipped = 0;
+    let sent = leads.each(resume, |all| -> anyhow::Result<Skipped> {
+        let mut skipped = Skipped::default();
+        let mut suppressed: Vec<LeadId> = Vec::new();
         let mut batch: Vec<Lead> = Vec::with_capacity(size);
         loop {
             if let Some(lead) = all.next().transpose()? {
-                if !filter.accepts(&lead) {
-                    skipped += 1;
-                    continue;
+                match filter.verdict(&lead) {
+                    Verdict::Accept => batch.push(lead),
+                    Verdict::FilteredOut => skipped.filtered_out += 1,
+                    Verdict::Suppressed => {
+                        skipped.suppressed += 1;
+                        suppressed.push(lead.id);
+                    }
                 }
-                batch.push(lead);
                 if batch.len() < size {
                     continue;
                 }
             }
             if batch.is_empty() {
+                skipped.suppressed_after_last = suppressed;
                 return Ok(skipped);
             }
-            send(&batch)?;
+            send(&batch, &suppressed)?;
+            suppressed.clear();
             bar.inc(batch.len() as u64);
             batch.clear();
         }
@@ -434,29 +493,41 @@ fn to_crm(
     out: CrmOutput,
 ) -> anyhow::Result<ExitCode> {
     let leads = Leads::open(dir, args)?;
+    let (_, erased) = leads.removed()?;
     let watermark = Watermark::new(dir, name, describe(args));
     let resume = watermark.resume_after();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(crm.prepare())?;
-    let skipped = in_batches(&leads, resume, size, |batch| {
+    let skipped = in_batches(&leads, resume, size, |batch, _| {
         runtime.block_on(crm.send(batch))?;
         // Only after the CRM has the batch: a crash before this resends it (upserts).
         watermark.save(batch.last().map_or(0, |l| l.id), false)
     })?;
     watermark.save(0, true)?;
-    let report = crm.into_report();
-    if !report.failed.is_empty() || !report.not_sent.is_empty() {
+    let mut report = crm.into_report();
+    report.erased = erased;
+    if has_rows(&report) {
         write_crm_report(out.report, &report)?;
     }
     if out.json {
         let mut value = serde_json::to_value(&report)?;
-        value["filtered_out"] = skipped.into();
+        value["filtered_out"] = skipped.filtered_out.into();
+        value["suppressed"] = skipped.suppressed.into();
         value["resumed_after"] = resume.into();
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print_crm_report(out.title, out.report, &report, skipped, resume);
+        print_crm_report(out.title, out.report, &report, &skipped, resume);
     }
     Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) })
+}
+
+/// Whether the report file has anything to list.
+fn has_rows(r: &CrmReport) -> bool {
+    !(r.failed.is_empty()
+        && r.not_sent.is_empty()
+        && r.merged.is_empty()
+        && r.to_merge.is_empty()
+        && r.erased.is_empty())
 }
 
 fn write_crm_report(path: &Path, report: &CrmReport) -> anyhow::Result<()> {
@@ -467,11 +538,23 @@ fn write_crm_report(path: &Path, report: &CrmReport) -> anyhow::Result<()> {
     for (status, (id, reason)) in rows {
         out.write_record([id.to_string().as_str(), status, reason])?;
     }
+    for (id, keep, other) in &report.merged {
+        let reason = format!("its contact {other} was merged into contact {keep}: the leads were one person");
+        out.write_record([id.to_string().as_str(), "merged", &reason])?;
+    }
+    for (id, absorbed) in &report.to_merge {
+        let reason = format!("lead {absorbed} was merged into this lead: merge its record into this one's");
+        out.write_record([id.to_string().as_str(), "to_merge", &reason])?;
+    }
+    for id in &report.erased {
+        let reason = "erased on request: delete its record here if it was sent before";
+        out.write_record([id.to_string().as_str(), "erased", reason])?;
+    }
     out.flush()?;
     Ok(())
 }
 
-fn print_crm_report(what: &str, path: &Path, r: &CrmReport, skipped: u64, resume: Option<u64>) {
+fn print_crm_report(what: &str, path: &Path, r: &CrmReport, skipped: &Skipped, resume: Option<u64>) {
     println!("{what}");
     if let Some(id) = resume {
         println!("resumed an interrupted export after lead {id}");
@@ -480,10 +563,23 @@ fn print_crm_report(what: &str, path: &Path, r: &CrmReport, skipped: u64, resume
     println!("updated       {:>10}", r.updated);
     println!("not sent      {:>10}", r.not_sent.len());
     println!("failed        {:>10}", r.failed.len());
-    println!("filtered out  {:>10}", skipped);
+    println!("filtered out  {:>10}", skipped.filtered_out);
+    println!("suppressed    {:>10}  (do-not-contact list: never sent)", skipped.suppressed);
+    if !r.merged.is_empty() {
+        println!("merged        {:>10}  (records of leads that became one)", r.merged.len());
+    }
+    if !r.to_merge.is_empty() {
+        println!(
+            "to merge      {:>10}  (records of leads that became one: merge them there)",
+            r.to_merge.len()
+        );
+    }
+    if !r.erased.is_empty() {
+        println!("erased        {:>10}  (erased on request: delete them there)", r.erased.len());
+    }
     println!("requests      {:>10}", r.requests);
-    if !r.failed.is_empty() || !r.not_sent.is_empty() {
-        println!("each lead not sent or refused, and why: {}", path.display());
+    if has_rows(r) {
+        println!("each lead not sent, refused, merged or erased, and why: {}", path.display());
     }
 }
 
@@ -543,7 +639,7 @@ fn write_failures(path: &Path, report: &PgReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_report(args: &PostgresArgs, r: &PgReport, skipped: u64) {
+fn print_report(args: &PostgresArgs, r: &PgReport, skipped: &Skipped) {
     let mode = if r.dry_run { " (dry run: rolled back, nothing changed)" } else { "" };
     println!("PostgreSQL table {}{mode}", args.table);
     if let Some(id) = r.resumed_after {
@@ -552,7 +648,16 @@ fn print_report(args: &PostgresArgs, r: &PgReport, skipped: u64) {
     println!("inserted      {:>10}", r.inserted);
     println!("updated       {:>10}", r.updated);
     println!("unchanged     {:>10}", r.unchanged);
-    println!("filtered out  {:>10}  ({})", skipped, describe(&args.filter));
+    println!("filtered out  {:>10}  ({})", skipped.filtered_out, describe(&args.filter));
+    println!("suppressed    {:>10}  (do-not-contact list: never exported)", skipped.suppressed);
+    let deleted = [
+        (r.deleted_merged, "their leads were merged into others"),
+        (r.deleted_erased, "erased on request"),
+        (r.deleted_suppressed, "on the do-not-contact list"),
+    ];
+    for (n, why) in deleted.iter().filter(|(n, _)| *n > 0) {
+        println!("rows deleted  {n:>10}  ({why})");
+    }
     println!("failed        {:>10}", r.failed.len());
     if r.cleaned_values > 0 {
         println!(

@@ -18,6 +18,7 @@ use leadsprint::store::Store;
 
 mod collect;
 mod export;
+mod identity;
 mod remote;
 mod serve;
 
@@ -75,6 +76,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Leads whose keys contradict (two LinkedIn URLs, two IDs of one vendor), to review.
+    Review(identity::ReviewArgs),
+    /// Move keys off a lead into a new lead; the split is remembered.
+    Split(identity::SplitArgs),
+    /// The do-not-contact list: matching leads are kept out of every export and sync.
+    #[command(subcommand)]
+    Suppress(identity::SuppressCommand),
+    /// Erase people on request (GDPR Art. 17): their leads go, their keys stay out for good.
+    Forget(identity::ForgetArgs),
     /// List records that could not become leads, with the reason.
     Quarantine {
         #[arg(long)]
@@ -160,6 +170,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reindex => reindex(&data),
         Command::Stats { json } => stats(&data, json),
         Command::Quarantine { json, limit } => quarantine(&data, json, limit),
+        Command::Review(args) => identity::review(&data, args),
+        Command::Split(args) => identity::split(&data, args),
+        Command::Suppress(command) => identity::suppress(&data, command),
+        Command::Forget(args) => identity::forget(&data, args),
     }
 }
 

@@ -95,6 +95,15 @@ impl Remote {
         })
     }
 
+    /// POSTs `body` as JSON to `path` and reads the JSON answer.
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<T> {
+        self.block(async {
+            let request = self.request(reqwest::Method::POST, path).json(body);
+            let response = checked(&self.base, request.send().await).await?;
+            response.json::<T>().await.with_context(|| format!("reading the answer of {}{path}", self.base))
+        })
+    }
+
     /// POSTs a file's bytes to `path` and returns the JSON answer.
     pub fn upload(&self, path: &str, file: &Path) -> anyhow::Result<serde_json::Value> {
         let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();

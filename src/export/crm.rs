@@ -85,6 +85,14 @@ pub struct CrmReport {
     /// Leads not sent because the CRM cannot take them (e.g. no email), with why.
     pub not_sent: Vec<(LeadId, String)>,
     pub requests: u64,
+    /// Records merged in the CRM because their leads became one here: (lead, the
+    /// record kept, the record merged into it).
+    pub merged: Vec<(LeadId, String, String)>,
+    /// Leads that absorbed others, whose CRM records may be two or more: (lead,
+    /// absorbed lead) for someone to merge in the CRM.
+    pub to_merge: Vec<(LeadId, LeadId)>,
+    /// Leads erased on request: delete their records in the CRM if they were sent.
+    pub erased: Vec<LeadId>,
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! rate limit (the shared [`crate::http`] client: spacing, 429 + `Retry-After`,
 //! retries). A 207 answer is read per contact; a lead without an email cannot be a
 //! HubSpot contact and is listed, not sent. Upserting by email makes a rerun create
-//! no duplicates.
+//! no duplicates. A lead that absorbed others may have several contacts (each
+//! sent before the merge under its own email): after its batch, the contacts its
+//! emails name are read (`batch/read` by email) and merged into the one its
+//! primary email names (`POST /crm/v3/objects/contacts/merge`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,7 +17,7 @@ use super::crm::field_value;
 pub use super::crm::{CrmError, CrmReport};
 use crate::config::{Rate, Secret};
 use crate::http::{FetchError, RequestMetrics, VendorClient, standard_errors};
-use crate::lead::Lead;
+use crate::lead::{Lead, LeadId};
 
 /// Contacts per call (HubSpot's batch limit).
 pub const BATCH: usize = 100;
@@ -69,6 +72,8 @@ struct Answer {
 
 #[derive(Deserialize)]
 struct Contact {
+    #[serde(default)]
+    id: String,
     #[serde(default)]
     new: bool,
     #[serde(default)]
@@ -173,7 +178,79 @@ impl HubSpot {
         };
         self.report.requests = self.metrics.requests.load(std::sync::atomic::Ordering::Relaxed);
         self.read_answer(leads, answer);
+        self.merge_duplicates(leads).await
+    }
+
+    /// Merges the contacts of each lead that absorbed others into the contact its
+    /// primary email names. Reading first makes it idempotent: once merged, the
+    /// emails name one contact.
+    async fn merge_duplicates(&mut self, leads: &[&Lead]) -> Result<(), CrmError> {
+        let merged: Vec<&Lead> = leads.iter().copied().filter(|l| !l.absorbed.is_empty()).collect();
+        for group in merged.chunks(BATCH / 4) {
+            let emails: Vec<String> = group.iter().flat_map(|l| emails_of(l)).collect();
+            let found = self.read_by_email(&emails).await?;
+            for lead in group {
+                let primary = lead.email.as_deref().unwrap_or_default().to_lowercase();
+                let Some(keep) = found.get(&primary).cloned() else { continue };
+                let mut others: Vec<String> = emails_of(lead)
+                    .iter()
+                    .filter_map(|e| found.get(e))
+                    .filter(|id| **id != keep)
+                    .cloned()
+                    .collect();
+                others.sort();
+                others.dedup();
+                for other in others {
+                    self.merge(lead.id, &keep, &other).await?;
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Contact ids by (lower-case) email, for the emails HubSpot knows.
+    async fn read_by_email(&mut self, emails: &[String]) -> Result<HashMap<String, String>, CrmError> {
+        let inputs: Vec<serde_json::Value> = emails.iter().map(|e| serde_json::json!({ "id": e })).collect();
+        let body = serde_json::json!({ "idProperty": "email", "properties": ["email"], "inputs": inputs });
+        let url = format!("{}/crm/v3/objects/contacts/batch/read", self.client.base_url());
+        let answer: Answer = self.call(&url, &body).await?;
+        let mut out = HashMap::new();
+        for contact in answer.results {
+            if let Some(Some(email)) = contact.properties.get("email") {
+                out.insert(email.to_lowercase(), contact.id);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn merge(&mut self, lead: LeadId, keep: &str, other: &str) -> Result<(), CrmError> {
+        let body = serde_json::json!({ "primaryObjectId": keep, "objectIdToMerge": other });
+        let url = format!("{}/crm/v3/objects/contacts/merge", self.client.base_url());
+        let _: serde_json::Value = self.call(&url, &body).await?;
+        self.report.merged.push((lead, keep.to_owned(), other.to_owned()));
+        Ok(())
+    }
+
+    /// One POST through the shared client, its credentials errors named.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, CrmError> {
+        let result = self
+            .client
+            .json(&self.metrics, standard_errors, |http| {
+                http.post(url).bearer_auth(self.token.expose()).json(body)
+            })
+            .await;
+        match result {
+            Ok(answer) => Ok(answer),
+            Err(FetchError::Unauthorized { status, message }) => {
+                let detail = format!("HTTP {status}: {message}");
+                Err(CrmError::Unauthorized { crm: "HubSpot", env: "HUBSPOT_TOKEN", detail })
+            }
+            Err(error) => Err(CrmError::Request { crm: "HubSpot", error }),
+        }
     }
 
     fn input<'a>(&'a self, lead: &'a Lead) -> Input<'a> {
@@ -215,6 +292,15 @@ impl HubSpot {
     pub fn into_report(self) -> CrmReport {
         self.report
     }
+}
+
+/// Every address a lead's contacts may be filed under, lower-case.
+fn emails_of(lead: &Lead) -> Vec<String> {
+    let mut out: Vec<String> =
+        lead.email.iter().chain(&lead.identity.emails).map(|e| e.to_lowercase()).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn error_for(errors: &[BatchError], email: &str) -> String {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::lead::{Lead, LeadId};
+use crate::lead::{Lead, LeadId, SuppressionList};
 
 pub use csv::{CSV_COLUMNS, neutralize_formula};
 
@@ -32,12 +32,32 @@ pub struct Filter {
     pub min_quality: u8,
     /// Only these leads (sorted ids: the matches of a search query), when set.
     pub only: Option<std::sync::Arc<[LeadId]>>,
+    /// Leads matching the do-not-contact list are left out (and counted).
+    pub suppression: Option<std::sync::Arc<SuppressionList>>,
+}
+
+/// What the filter says of one lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    /// Left out by the query or the quality floor.
+    FilteredOut,
+    /// On the do-not-contact list: never exported, whatever the filters say.
+    Suppressed,
 }
 
 impl Filter {
+    pub fn verdict(&self, lead: &Lead) -> Verdict {
+        if self.suppression.as_ref().is_some_and(|list| list.matching(lead).is_some()) {
+            return Verdict::Suppressed;
+        }
+        let wanted = lead.quality.score >= self.min_quality
+            && self.only.as_ref().is_none_or(|ids| ids.binary_search(&lead.id).is_ok());
+        if wanted { Verdict::Accept } else { Verdict::FilteredOut }
+    }
+
     pub fn accepts(&self, lead: &Lead) -> bool {
-        lead.quality.score >= self.min_quality
-            && self.only.as_ref().is_none_or(|ids| ids.binary_search(&lead.id).is_ok())
+        self.verdict(lead) == Verdict::Accept
     }
 }
 
@@ -46,6 +66,8 @@ impl Filter {
 pub struct ExportReport {
     pub written: u64,
     pub filtered_out: u64,
+    /// Leads on the do-not-contact list, left out.
+    pub suppressed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,11 +157,13 @@ fn each_accepted<E: std::fmt::Display>(
     let mut report = ExportReport::default();
     for lead in leads {
         let lead = lead.map_err(|e| LoopError::Source(e.to_string()))?;
-        if filter.accepts(&lead) {
-            write(&lead).map_err(LoopError::Io)?;
-            report.written += 1;
-        } else {
-            report.filtered_out += 1;
+        match filter.verdict(&lead) {
+            Verdict::Accept => {
+                write(&lead).map_err(LoopError::Io)?;
+                report.written += 1;
+            }
+            Verdict::FilteredOut => report.filtered_out += 1,
+            Verdict::Suppressed => report.suppressed += 1,
         }
     }
     Ok(report)

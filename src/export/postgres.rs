@@ -3,7 +3,11 @@
 //! target with `INSERT ... ON CONFLICT (lead_id) DO UPDATE ... WHERE ... IS DISTINCT
 //! FROM`, so an unchanged lead is never rewritten and a second export changes
 //! nothing. The batch and the export's watermark commit in one transaction: an
-//! interrupted export resumes after the last committed lead.
+//! interrupted export resumes after the last committed lead. Rows of leads that
+//! are gone — merged into another lead, erased on request — or now on the
+//! do-not-contact list are deleted in the first batch's transaction, before any
+//! survivor is upserted, so the table never holds one person twice and its unique
+//! key indexes never refuse a survivor.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -69,6 +73,23 @@ pub struct PgReport {
     /// The lead id the export resumed after, when it continued an interrupted one.
     pub resumed_after: Option<LeadId>,
     pub dry_run: bool,
+    /// Rows deleted because their lead was merged into another (its row holds them now).
+    pub deleted_merged: u64,
+    /// Rows deleted because their lead was erased on request.
+    pub deleted_erased: u64,
+    /// Rows deleted because their lead is on the do-not-contact list.
+    pub deleted_suppressed: u64,
+}
+
+/// Why rows are to be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// The lead was merged into another.
+    Merged,
+    /// The lead was erased on request.
+    Erased,
+    /// The lead is on the do-not-contact list.
+    Suppressed,
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages.
@@ -98,6 +119,8 @@ pub struct PgExport {
     table: String,
     resume_after: Option<LeadId>,
     report: PgReport,
+    /// Rows to delete with the next batch (or at the end).
+    removals: Vec<(Removal, Vec<i64>)>,
 }
 
 impl PgExport {
@@ -113,7 +136,8 @@ impl PgExport {
                 tracing::warn!(error = %e, "PostgreSQL connection closed");
             }
         });
-        let mut export = PgExport { client, table, resume_after: None, report: PgReport::default(), target };
+        let report = PgReport::default();
+        let mut export = PgExport { client, table, resume_after: None, report, target, removals: Vec::new() };
         export.prepare().await?;
         Ok(export)
     }
@@ -169,12 +193,40 @@ impl PgExport {
         Ok(())
     }
 
+    /// Deletes these leads' rows with the next batch, before its upsert (or at
+    /// the end when no batch follows).
+    pub fn remove(&mut self, reason: Removal, ids: impl IntoIterator<Item = LeadId>) {
+        let ids: Vec<i64> = ids.into_iter().map(|id| id as i64).collect();
+        if !ids.is_empty() {
+            self.removals.push((reason, ids));
+        }
+    }
+
+    async fn delete_removed(&mut self) -> Result<(), PgError> {
+        let statement = format!("DELETE FROM {} WHERE lead_id = ANY($1)", self.table);
+        for (reason, ids) in std::mem::take(&mut self.removals) {
+            let deleted = self.client.execute(&statement, &[&ids]).await.map_err(sql("deleting rows"))?;
+            *match reason {
+                Removal::Merged => &mut self.report.deleted_merged,
+                Removal::Erased => &mut self.report.deleted_erased,
+                Removal::Suppressed => &mut self.report.deleted_suppressed,
+            } += deleted;
+        }
+        Ok(())
+    }
+
     /// Loads one batch (leads in increasing id order) and moves the watermark past it,
-    /// in one transaction (inside the dry run's transaction, a savepoint).
+    /// in one transaction (inside the dry run's transaction, a savepoint), after
+    /// deleting the rows [`PgExport::remove`] named.
     pub async fn load(&mut self, leads: &[Lead]) -> Result<(), PgError> {
         let Some(last) = leads.last().map(|l| l.id) else { return Ok(()) };
         let begin = if self.target.dry_run { "SAVEPOINT batch" } else { "BEGIN" };
         self.client.batch_execute(begin).await.map_err(sql("starting a batch"))?;
+        let removals = self.removals.clone();
+        if let Err(e) = self.delete_removed().await {
+            self.rollback_batch().await?;
+            return Err(e);
+        }
         match self.upsert(leads).await {
             Ok(()) => {}
             Err(PgError::Sql { message, .. }) if message.contains("(23505)") => {
@@ -182,10 +234,13 @@ impl PgExport {
                 // leads, keep the rest.
                 self.rollback_batch().await?;
                 self.client.batch_execute(begin).await.map_err(sql("starting a batch"))?;
+                self.removals = removals;
+                self.delete_removed().await?;
                 self.upsert_one_by_one(leads).await?;
             }
             Err(e) => {
                 self.rollback_batch().await?;
+                self.removals = removals;
                 return Err(e);
             }
         }
@@ -250,6 +305,10 @@ impl PgExport {
     /// Marks the pass complete (the next export starts a new pass) and returns the
     /// report; a dry run rolls everything back instead.
     pub async fn finish(mut self) -> Result<PgReport, PgError> {
+        if !self.removals.is_empty() {
+            // No batch came to carry them (every lead filtered out, say).
+            self.delete_removed().await?;
+        }
         if self.target.dry_run {
             self.client.batch_execute("ROLLBACK").await.map_err(sql("ending the dry run"))?;
         } else {
@@ -276,7 +335,7 @@ fn quote_table(name: &str) -> Result<String, PgError> {
 }
 
 /// The exported columns: (name, SQL type, COPY type). `lead_id` first.
-const COLUMNS: [(&str, &str, Type); 33] = [
+const COLUMNS: [(&str, &str, Type); 34] = [
     ("lead_id", "bigint NOT NULL", Type::INT8),
     ("first_name", "text", Type::TEXT),
     ("last_name", "text", Type::TEXT),
@@ -310,6 +369,7 @@ const COLUMNS: [(&str, &str, Type); 33] = [
     ("merges", "integer NOT NULL", Type::INT4),
     ("created_at", "timestamptz NOT NULL", Type::TIMESTAMPTZ),
     ("updated_at", "timestamptz NOT NULL", Type::TIMESTAMPTZ),
+    ("merged_ids", "bigint[] NOT NULL", Type::INT8_ARRAY),
 ];
 
 fn column_list() -> String {
@@ -329,6 +389,7 @@ fn schema_sql(quoted: &str, name: &str, explicit_nulls: bool) -> String {
         .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS {quoted} ({}, exported_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (lead_id));
+ALTER TABLE {quoted} ADD COLUMN IF NOT EXISTS merged_ids bigint[] NOT NULL DEFAULT '{{}}';
 {keys}CREATE TABLE IF NOT EXISTS {WATERMARKS} (target text PRIMARY KEY, last_lead_id bigint NOT NULL,
   complete boolean NOT NULL, filter text NOT NULL, updated_at timestamptz NOT NULL);
 CREATE TEMP TABLE IF NOT EXISTS leadsprint_staging ({});",
@@ -365,6 +426,8 @@ struct Row {
     quality: i16,
     jsons: [serde_json::Value; 2],
     times: [SystemTime; 2],
+    /// Lead ids merged into this one (a consumer holding one finds its row here).
+    merged: Vec<i64>,
 }
 
 impl Row {
@@ -435,6 +498,7 @@ impl Row {
             quality: i16::from(lead.quality.score),
             jsons,
             times: [time(lead.created_at), time(lead.updated_at)],
+            merged: lead.absorbed.iter().map(|&id| id as i64).collect(),
         };
         (row, cleaned)
     }
@@ -450,6 +514,7 @@ impl Row {
         out.extend(self.jsons.iter().map(|j| j as &(dyn ToSql + Sync)));
         out.push(&self.counts[1]);
         out.extend(self.times.iter().map(|t| t as &(dyn ToSql + Sync)));
+        out.push(&self.merged);
         out
     }
 }

@@ -128,6 +128,10 @@ impl Salesforce {
 
     /// Sends `leads` as one ingest job; leads missing a required field are listed.
     pub async fn send(&mut self, leads: &[Lead]) -> Result<(), CrmError> {
+        // Bulk API 2.0 has no merge: the pairs are listed for someone to merge in Salesforce.
+        for lead in leads {
+            self.report.to_merge.extend(lead.absorbed.iter().map(|&absorbed| (lead.id, absorbed)));
+        }
         let mut rows: Vec<&Lead> = Vec::with_capacity(leads.len());
         for lead in leads {
             match missing_required(lead) {

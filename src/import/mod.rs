@@ -6,6 +6,7 @@
 pub mod columns;
 mod csv_file;
 mod json_file;
+pub mod suppression;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

@@ -312,6 +312,18 @@ pub fn is_role_email(address: &str) -> bool {
     address.rsplit_once('@').is_some_and(|(local, _)| is_role_local(&local.to_lowercase()))
 }
 
+/// Reads every text with `parse`, or says why each one that fails does (joined).
+pub fn parse_each<T>(texts: &[String], parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    if texts.is_empty() {
+        return Err("name at least one key".to_owned());
+    }
+    let (good, bad): (Vec<_>, Vec<_>) = texts.iter().map(|t| parse(t)).partition(Result::is_ok);
+    if !bad.is_empty() {
+        return Err(bad.into_iter().filter_map(Result::err).collect::<Vec<_>>().join("; "));
+    }
+    Ok(good.into_iter().filter_map(Result::ok).collect())
+}
+
 /// Reads a key a user typed (`forget`, `split`, suppression): an email, a LinkedIn
 /// profile URL, a namespaced profile ID, or a key's stored form (`e:…`, `u:…`,
 /// `p:…`, as the lead detail shows them). Role addresses are refused: they are

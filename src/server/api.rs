@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::live::{self, Level};
 use super::{AppState, WRITER_STOPPED_HINT, error};
-use crate::catalog::{self, CatalogError};
+use crate::catalog::{self, CatalogError, Detail};
 use crate::lead::{LeadId, Millis};
 use crate::search::{Request, SearchError, Sort};
 use crate::stats::Stats;
@@ -186,10 +186,11 @@ async fn lead(State(state): State<AppState>, Path(id): Path<String>) -> Response
     let Ok(id) = id.parse::<LeadId>() else {
         return error(StatusCode::BAD_REQUEST, "a lead id is a whole number");
     };
-    let read = move || state.store.reader().and_then(|r| r.lead(id));
+    let read = move || catalog::detail(&state.store.reader()?, id);
     match tokio::task::spawn_blocking(read).await {
-        Ok(Ok(Some(lead))) => axum::Json(lead).into_response(),
-        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no lead {id}")),
+        Ok(Ok(Detail::Found(lead))) => axum::Json(lead).into_response(),
+        Ok(Ok(Detail::Erased)) => error(StatusCode::GONE, format!("lead {id} was erased on request")),
+        Ok(Ok(Detail::Missing)) => error(StatusCode::NOT_FOUND, format!("no lead {id}")),
         Ok(Err(e)) => failure(&CatalogError::Store(e)),
         Err(_) => internal(),
     }

@@ -8,6 +8,7 @@
 mod api;
 mod assets;
 mod guard;
+mod identity;
 mod live;
 mod metrics;
 mod transfer;
@@ -171,6 +172,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(transfer::routes())
+        .merge(identity::routes())
         .merge(metrics::routes())
         .fallback(assets::serve)
         .with_state(state)

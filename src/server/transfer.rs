@@ -21,6 +21,7 @@ use super::live::Level;
 use super::{AppState, MAX_BODY, WRITER_STOPPED_HINT, error};
 use crate::export::{self, FileFormat, Filter};
 use crate::import::{self, FileReport, ImportError, ImportOptions};
+use crate::lead::SuppressionList;
 use crate::pipeline::{self, IntakeSender, Item, PipelineError, Totals};
 
 pub fn routes() -> Router<AppState> {
@@ -44,7 +45,7 @@ pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn first(pairs: &[(String, String)], key: &str) -> Option<String> {
+pub(super) fn first(pairs: &[(String, String)], key: &str) -> Option<String> {
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 
@@ -221,10 +222,18 @@ async fn download(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
         Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "after is a lead id (a whole number)"),
     };
     let query = first(&pairs, "q").unwrap_or_default();
-    let filter = match matching(&state, &query, min_quality).await {
+    let mut filter = match matching(&state, &query, min_quality).await {
         Ok(filter) => filter,
         Err(response) => return response,
     };
+    // `suppressed=include` hands the caller every lead (the CLI applies the list
+    // itself, to count what it leaves out); a download never holds them otherwise.
+    if first(&pairs, "suppressed").as_deref() != Some("include") {
+        match suppression_list(&state).await {
+            Ok(list) => filter.suppression = Some(list),
+            Err(response) => return response,
+        }
+    }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
@@ -247,14 +256,26 @@ async fn download(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
         .into_response()
 }
 
+/// The do-not-contact list as stored now.
+async fn suppression_list(state: &AppState) -> Result<Arc<SuppressionList>, Response> {
+    let store = state.store.clone();
+    let read = move || store.reader().and_then(|r| r.suppressions());
+    match tokio::task::spawn_blocking(read).await {
+        Ok(Ok(entries)) => Ok(Arc::new(SuppressionList::new(entries.into_iter().map(|(e, _)| e)))),
+        _ => {
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, "the server could not read the store; see its log"))
+        }
+    }
+}
+
 /// The export filter for `query` (all leads when empty); a bad query is a 400.
 async fn matching(state: &AppState, query: &str, min_quality: u8) -> Result<Filter, Response> {
     if query.trim().is_empty() {
-        return Ok(Filter { min_quality, only: None });
+        return Ok(Filter { min_quality, ..Filter::default() });
     }
     let (index, query) = (state.index.clone(), query.to_owned());
     match tokio::task::spawn_blocking(move || index.matching_ids(&query, pipeline::now_millis())).await {
-        Ok(Ok(ids)) => Ok(Filter { min_quality, only: Some(Arc::from(ids)) }),
+        Ok(Ok(ids)) => Ok(Filter { min_quality, only: Some(Arc::from(ids)), ..Filter::default() }),
         Ok(Err(e)) => Err(error(StatusCode::BAD_REQUEST, e.to_string())),
         Err(_) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "the search failed; see the server log")),
     }

@@ -1,6 +1,7 @@
 //! Test support: run the real binary on a temporary data dir, read its JSON
 //! output, and generate messy input files whose right answer is known.
 
+pub mod bridges;
 pub mod crm;
 pub mod fake;
 pub mod messy;
@@ -195,6 +196,17 @@ pub fn assert_consistent(sandbox: &Sandbox) {
             if let Some(other) = seen.insert(key.clone(), lead["id"].clone()) {
                 panic!("key {key} held by two leads: {other} and {}", lead["id"]);
             }
+        }
+    }
+}
+
+/// Copies the files of a folder (one level: a search index's folder).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's folder");
+    for entry in std::fs::read_dir(from).expect("read the folder") {
+        let entry = entry.expect("folder entry");
+        if entry.file_type().expect("file type").is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a file");
         }
     }
 }
