@@ -109,7 +109,7 @@ pub fn ingest<S: LeadStore>(
         }
         note.filled.extend(absorb(&mut lead, &other, now));
         store.absorb(&other, target)?;
-        for id in std::iter::once(other.id).chain(other.absorbed.iter().copied()) {
+        for id in std::iter::once(other.id).chain(other.absorbed_ids()) {
             index.alias(id, target)?;
         }
         note.absorbed.push(other.id);
@@ -216,10 +216,10 @@ pub fn absorb(lead: &mut Lead, other: &Lead, now: Millis) -> Vec<String> {
     lead.merges.sort_by_key(|m| m.at);
     let excess = lead.merges.len().saturating_sub(MAX_MERGES);
     lead.merges.drain(..excess);
-    lead.absorbed.push(other.id);
-    lead.absorbed.extend(&other.absorbed);
-    lead.absorbed.sort_unstable();
-    lead.absorbed.dedup();
+    lead.absorbed.push(lead::Absorbed { id: other.id, email: other.email.clone() });
+    lead.absorbed.extend(other.absorbed.iter().cloned());
+    lead.absorbed.sort_by_key(|a| a.id);
+    lead.absorbed.dedup_by_key(|a| a.id);
     lead.created_at = lead.created_at.min(other.created_at);
     lead.updated_at = now;
     filled

@@ -367,3 +367,105 @@ fn headers_revalidation_event_stream_and_token_cookie() {
     });
     intake.finish().unwrap();
 }
+
+/// Identity through the API, in order: a bridging upload merges two leads (the
+/// absorbed id answers with the survivor and says so), the merged lead is up for
+/// review and split, the do-not-contact list changes what exports hold, erasure.
+#[test]
+fn identity_routes_merge_review_split_suppress_and_forget() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sb = Sandbox::new();
+    let (base, intake) = start(&runtime, &sb, None);
+    run(
+        &runtime,
+        &base,
+        &[
+            // Dana's email with Omar's LinkedIn URL: leads 1 and 2 are one person.
+            post(
+                "/api/import?name=bridge.csv",
+                "email,linkedin_url\ndana@acme.com,https://www.linkedin.com/in/omar-haddad\n",
+                200,
+                &["\"leads_merged\":1"],
+            ),
+            get(
+                "/api/leads/2",
+                200,
+                &["\"requested_id\":2", "\"merged_into\":1", "\"id\":1,", "omar-haddad"],
+            ),
+            get(
+                "/api/review",
+                200,
+                &["\"total\":1", "u:linkedin.com/in/omar-haddad", "\"kind\":\"linkedin_url\""],
+            ),
+            get("/api/stats", 200, &["\"aliases\":1", "\"needs_review\":1", "\"unique_leads\":6"]),
+            post("/api/leads/1/split", "{\"keys\":[\"nobody@acme.com\"]}", 400, &["does not hold"]),
+            post("/api/leads/999/split", "{\"keys\":[\"dana@acme.com\"]}", 404, &["no lead 999"]),
+            post("/api/leads/1/split", "not json", 400, &["not the JSON expected"]),
+            post("/api/leads/1/split", "{\"keys\":[\"info@acme.com\"]}", 400, &["role address"]),
+            // Split through the alias: it names lead 1.
+            post(
+                "/api/leads/2/split",
+                "{\"keys\":[\"https://www.linkedin.com/in/omar-haddad\", \"apollo:a00000000000000000000002\", \"omar@globex.io\"]}",
+                200,
+                &["\"requested\":2", "\"lead\":1", "\"new_lead\":", "u:linkedin.com/in/omar-haddad"],
+            ),
+            get("/api/review", 200, &["\"total\":0"]),
+            post(
+                "/api/suppressions",
+                "{\"entries\":[\"@hooli.com\"]}",
+                200,
+                &["\"added\":[\"@hooli.com\"]", "\"listed\":1"],
+            ),
+            post("/api/suppressions", "{\"entries\":[\"bogus\"]}", 400, &["not an email"]),
+            get(
+                "/api/suppressions",
+                200,
+                &["\"entry\":\"@hooli.com\"", "\"kind\":\"domain\"", "\"origin\":\"api\""],
+            ),
+            get("/api/leads/4", 200, &["\"suppressed\":\"@hooli.com\"", "Chen"]),
+            Scenario { must_not: &["hooli"], ..get("/api/export?format=jsonl", 200, &["dana@acme.com"]) },
+            get("/api/export?format=jsonl&suppressed=include", 200, &["hooli"]),
+            post(
+                "/api/suppressions/remove",
+                "{\"entries\":[\"@hooli.com\"]}",
+                200,
+                &["\"removed\":[\"@hooli.com\"]", "\"listed\":0"],
+            ),
+            post(
+                "/api/suppressions/import?name=dnc.txt",
+                "@hooli.com\nnot an entry\n",
+                200,
+                &["\"added\":[\"@hooli.com\"]", "\"line\":2"],
+            ),
+            post("/api/suppressions/import?name=empty.txt", "# nothing\n", 400, &["holds no entry"]),
+            post(
+                "/api/forget",
+                "{\"keys\":[\"jose@initech.com\"]}",
+                200,
+                &["\"erased_leads\":[3]", "\"tombstones\":2"],
+            ),
+            get("/api/leads/3", 410, &["erased on request"]),
+            get("/api/removed", 200, &["\"aliases\":[[2,1]]", "\"erased\":[3]"]),
+            post(
+                "/api/import?name=again.csv",
+                "email\njose@initech.com\n",
+                200,
+                &["\"erased\":1", "\"new_leads\":0"],
+            ),
+            Scenario {
+                headers: &[("origin", "https://evil.example")],
+                ..post("/api/forget", "{\"keys\":[\"dana@acme.com\"]}", 403, &["cross-site"])
+            },
+            Scenario {
+                headers: &[("origin", "https://evil.example")],
+                ..post("/api/suppressions", "{\"entries\":[\"@acme.com\"]}", 403, &["cross-site"])
+            },
+            get(
+                "/api/openapi.json",
+                200,
+                &["/api/leads/{id}/split", "/api/forget", "/api/suppressions/import"],
+            ),
+        ],
+    );
+    intake.finish().unwrap();
+}

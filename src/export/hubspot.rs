@@ -176,9 +176,10 @@ impl HubSpot {
                 Err(error) => return Err(CrmError::Request { crm: "HubSpot", error }),
             }
         };
-        self.report.requests = self.metrics.requests.load(std::sync::atomic::Ordering::Relaxed);
         self.read_answer(leads, answer);
-        self.merge_duplicates(leads).await
+        let merged = self.merge_duplicates(leads).await;
+        self.report.requests = self.metrics.requests.load(std::sync::atomic::Ordering::Relaxed);
+        merged
     }
 
     /// Merges the contacts of each lead that absorbed others into the contact its
@@ -294,10 +295,12 @@ impl HubSpot {
     }
 }
 
-/// Every address a lead's contacts may be filed under, lower-case.
+/// Every address a lead's contacts may be filed under (its own, its email keys,
+/// and the primary addresses of the leads merged into it), lower-case.
 fn emails_of(lead: &Lead) -> Vec<String> {
+    let absorbed = lead.absorbed.iter().filter_map(|a| a.email.as_ref());
     let mut out: Vec<String> =
-        lead.email.iter().chain(&lead.identity.emails).map(|e| e.to_lowercase()).collect();
+        lead.email.iter().chain(&lead.identity.emails).chain(absorbed).map(|e| e.to_lowercase()).collect();
     out.sort();
     out.dedup();
     out

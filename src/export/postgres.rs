@@ -498,7 +498,7 @@ impl Row {
             quality: i16::from(lead.quality.score),
             jsons,
             times: [time(lead.created_at), time(lead.updated_at)],
-            merged: lead.absorbed.iter().map(|&id| id as i64).collect(),
+            merged: lead.absorbed_ids().map(|id| id as i64).collect(),
         };
         (row, cleaned)
     }

@@ -130,7 +130,7 @@ impl Salesforce {
     pub async fn send(&mut self, leads: &[Lead]) -> Result<(), CrmError> {
         // Bulk API 2.0 has no merge: the pairs are listed for someone to merge in Salesforce.
         for lead in leads {
-            self.report.to_merge.extend(lead.absorbed.iter().map(|&absorbed| (lead.id, absorbed)));
+            self.report.to_merge.extend(lead.absorbed_ids().map(|absorbed| (lead.id, absorbed)));
         }
         let mut rows: Vec<&Lead> = Vec::with_capacity(leads.len());
         for lead in leads {

@@ -277,8 +277,16 @@ pub struct Lead {
     /// Store sequence of the last change (the search index follows it).
     pub seq: u64,
     /// Leads merged into this one, directly or through a lead it absorbed: each is
-    /// an alias of this lead now (ascending).
-    pub absorbed: Vec<LeadId>,
+    /// an alias of this lead now (ascending by id).
+    pub absorbed: Vec<Absorbed>,
+}
+
+/// A lead merged into another: its id (an alias now) and the primary address it
+/// had then, under which a CRM may still know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Absorbed {
+    pub id: LeadId,
+    pub email: Option<String>,
 }
 
 impl Lead {
@@ -286,6 +294,11 @@ impl Lead {
     pub fn has_personal_email(&self) -> bool {
         self.email.as_deref().is_some_and(|e| !identity::is_role_email(e))
             && self.email_status != EmailStatus::Invalid
+    }
+
+    /// The ids of the leads merged into this one.
+    pub fn absorbed_ids(&self) -> impl Iterator<Item = LeadId> + '_ {
+        self.absorbed.iter().map(|a| a.id)
     }
 
     /// Whether its keys contradict (see [`Identity::contradictions`]).

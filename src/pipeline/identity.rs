@@ -308,10 +308,10 @@ impl Resolver {
         for lead in leads.values() {
             batch.erase_lead(lead, now)?;
             changed.remove(lead.id);
-            for &alias in &lead.absorbed {
+            for alias in lead.absorbed_ids() {
                 self.keys.unalias(alias);
             }
-            ids.extend(std::iter::once(lead.id).chain(lead.absorbed.iter().copied()));
+            ids.extend(std::iter::once(lead.id).chain(lead.absorbed_ids()));
             report.erased_leads.push(lead.id);
         }
         batch.purge_key_hashes(&ids)?;
@@ -448,7 +448,7 @@ pub(super) fn reconcile_schema_1(
         lead.quality = lead::score(&lead);
         batch.absorb_lead(&other, low)?;
         batch.put_lead(Some(&previous), &mut lead)?;
-        for id in std::iter::once(other.id).chain(other.absorbed.iter().copied()) {
+        for id in std::iter::once(other.id).chain(other.absorbed_ids()) {
             resolver.keys.alias(id, low)?;
         }
         changed.remove(other.id);

@@ -71,7 +71,7 @@ impl Batch<'_> {
         self.remove_lead(lead)?;
         self.add(Counter::DuplicatesMerged, 1);
         self.add(Counter::LeadsMerged, 1);
-        for id in std::iter::once(lead.id).chain(lead.absorbed.iter().copied()) {
+        for id in std::iter::once(lead.id).chain(lead.absorbed_ids()) {
             self.aliases.insert(id, into)?;
         }
         Ok(())
@@ -82,7 +82,7 @@ impl Batch<'_> {
     pub fn erase_lead(&mut self, lead: &Lead, now: Millis) -> Result<(), StoreError> {
         self.remove_lead(lead)?;
         self.add(Counter::LeadsErased, 1);
-        for id in std::iter::once(lead.id).chain(lead.absorbed.iter().copied()) {
+        for id in std::iter::once(lead.id).chain(lead.absorbed_ids()) {
             self.aliases.remove(id)?;
             self.erased.insert(id, now)?;
         }

@@ -1,7 +1,10 @@
 //! A fake HubSpot that speaks the contacts batch-upsert API: bearer token check
 //! (401), 100-input limit (400), upsert by email (`new` true/false), per-contact
 //! validation errors answered with 207, a whole-batch 400 for a poisoned record, and
-//! scripted 429s with `Retry-After`.
+//! scripted 429s with `Retry-After`; batch read by email (unknown ones as 207
+//! `OBJECT_NOT_FOUND` errors) and the contact merge (400 for an unknown id or a
+//! contact merged with itself; the merged contact's email becomes an additional
+//! email of the one kept).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,10 @@ pub struct Hub {
     /// Answer this many next requests with 429 + Retry-After: 1.
     pub throttle_next: usize,
     pub largest_batch: usize,
+    /// (kept, merged into it) contact ids, in order.
+    pub merges: Vec<(String, String)>,
+    /// Contacts ever created (ids are never reused, even after a merge).
+    created: u64,
 }
 
 pub struct FakeHubSpot {
@@ -39,6 +46,8 @@ impl FakeHubSpot {
         let hub = Arc::new(Mutex::new(Hub::default()));
         let app = Router::new()
             .route("/crm/v3/objects/contacts/batch/upsert", post(upsert))
+            .route("/crm/v3/objects/contacts/batch/read", post(read))
+            .route("/crm/v3/objects/contacts/merge", post(merge))
             .route("/crm/v3/objects/contacts", axum::routing::get(list))
             .with_state(hub.clone());
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
@@ -59,6 +68,85 @@ async fn list(headers: HeaderMap) -> Response {
         );
     }
     Json(json!({"results": []})).into_response()
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
+}
+
+async fn read(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut hub = hub.lock().unwrap();
+    hub.requests += 1;
+    if !authorized(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found.",
+        );
+    }
+    if body["idProperty"] != "email" {
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "this fake reads by email only");
+    }
+    let inputs = body["inputs"].as_array().cloned().unwrap_or_default();
+    if inputs.len() > 100 {
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "batch too large: at most 100 inputs");
+    }
+    let (mut results, mut missing) = (Vec::new(), Vec::new());
+    for input in inputs {
+        let email = input["id"].as_str().unwrap_or_default().to_lowercase();
+        match hub.contacts.get(&email) {
+            Some((id, properties)) => results.push(json!({"id": id.to_string(), "archived": false,
+                "properties": {"email": properties["email"], "hs_object_id": id.to_string()},
+                "createdAt": "2026-11-28T12:00:00Z", "updatedAt": "2026-11-28T12:00:00Z"})),
+            None => missing.push(email),
+        }
+    }
+    let mut answer = json!({"status": "COMPLETE", "results": results,
+        "startedAt": "2026-11-28T12:00:00Z", "completedAt": "2026-11-28T12:00:01Z"});
+    if missing.is_empty() {
+        return (StatusCode::OK, Json(answer)).into_response();
+    }
+    answer["numErrors"] = json!(1);
+    answer["errors"] = json!([{"status": "error", "category": "OBJECT_NOT_FOUND",
+        "message": "Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.",
+        "context": {"ids": missing}}]);
+    (StatusCode::MULTI_STATUS, Json(answer)).into_response()
+}
+
+async fn merge(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut hub = hub.lock().unwrap();
+    hub.requests += 1;
+    if !authorized(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found.",
+        );
+    }
+    let (Some(keep), Some(other)) = (body["primaryObjectId"].as_str(), body["objectIdToMerge"].as_str())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "primaryObjectId and objectIdToMerge are required",
+        );
+    };
+    let email_of =
+        |id: &str| hub.contacts.iter().find(|(_, (i, _))| i.to_string() == id).map(|(e, _)| e.clone());
+    let (Some(kept_email), Some(merged_email)) = (email_of(keep), email_of(other)) else {
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Object not found for merge");
+    };
+    if keep == other {
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Cannot merge an object with itself");
+    }
+    hub.contacts.remove(&merged_email);
+    if let Some((_, properties)) = hub.contacts.get_mut(&kept_email) {
+        properties["hs_additional_emails"] = json!(merged_email);
+    }
+    hub.merges.push((keep.to_owned(), other.to_owned()));
+    Json(json!({"id": keep, "archived": false, "properties": {"email": kept_email},
+        "createdAt": "2026-11-28T12:00:00Z", "updatedAt": "2026-11-28T12:00:00Z"}))
+    .into_response()
 }
 
 fn error(status: StatusCode, category: &str, message: &str) -> Response {
@@ -100,10 +188,11 @@ async fn upsert(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(bod
                 "message": format!("Property values were not valid: email {email}"), "context": {"ids": [email]}}));
             continue;
         }
-        let next_id = hub.contacts.len() as u64 + 1001;
+        let next_id = hub.created + 1001;
         let mut properties = input["properties"].clone();
         properties["email"] = json!(email);
         let new = !hub.contacts.contains_key(&email);
+        hub.created += u64::from(new);
         let entry = hub.contacts.entry(email.clone()).or_insert((next_id, json!({})));
         entry.1 = properties.clone();
         results.push(json!({"id": entry.0.to_string(), "new": new, "properties": properties,
