@@ -240,3 +240,72 @@ fn a_token_bound_server_opens_from_its_printed_url_only() {
     assert!(interrupt(&mut serve).success());
     drop(browser);
 }
+
+/// Identity in the UI over `serve`: the "Needs review" filter finds the lead a
+/// bridging record made, its detail flags the contradicting keys, the split button
+/// moves the selected keys to a new lead; the do-not-contact page adds and lists an
+/// entry and the lead detail shows the mark. Screenshot: `target/browser/lead-split.png`.
+#[test]
+fn review_split_and_do_not_contact_in_a_real_browser() {
+    let sb = Sandbox::new();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/search");
+    assert_eq!(sb.import(&std::path::Path::new(fixtures).join("apollo.csv")).code, 0);
+    let bridge =
+        sb.write("bridge.csv", "email,linkedin_url\ndana@acme.com,https://www.linkedin.com/in/omar-haddad\n");
+    assert_eq!(sb.import(&bridge).code, 0);
+    let mut serve =
+        spawn(sb.command(&["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()));
+    let url = served_url(&mut serve).trim_end_matches('/').to_owned();
+    let browser = Browser::start();
+    browser.open(&format!("{url}#/leads"));
+    browser.click("#review-filter");
+    browser.wait_for(
+        "the one lead to review",
+        "return document.querySelector('#results-total').dataset.value === '1' && location.hash.includes('is%3Areview');",
+        SHORT,
+    );
+    browser.open(&format!("{url}#/leads/2"));
+    browser.wait_for(
+        "the survivor's detail, flagged",
+        "const t = document.querySelector('#lead-body').innerText; \
+         return t.includes('Lead #2 was merged into this lead (#1)') && t.includes('Needs review');",
+        SHORT,
+    );
+    for key in ["u:linkedin.com/in/omar-haddad", "p:apollo:a00000000000000000000002", "e:omar@globex.io"] {
+        let script = "const b = [...document.querySelectorAll('.split-key')].find((b) => b.value === arguments[0]); \
+                      if (!b) return false; b.click(); return b.checked;";
+        assert_eq!(browser.eval(script, json!([key])), json!(true), "checkbox for {key}");
+    }
+    browser.click("#split-button");
+    browser.wait_for(
+        "the split's message",
+        "return document.querySelector('#messages').innerText.includes('moved to new lead');",
+        SHORT,
+    );
+    std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/target/browser")).unwrap();
+    browser.screenshot(concat!(env!("CARGO_MANIFEST_DIR"), "/target/browser/lead-split.png"));
+    let review = api(&format!("{url}/api/review"));
+    assert_eq!(review["total"], 0, "{review}");
+    let stats = api(&format!("{url}/api/stats"));
+    assert_eq!(stats["unique_leads"], 7, "the split gave the new lead back: {stats}");
+
+    browser.click("#tab-suppress");
+    browser.wait_for("the do-not-contact page", "return !document.querySelector('#view-suppress').hidden;", SHORT);
+    browser.type_into("#suppress-input", "@hooli.com");
+    browser.click("#suppress-form button[type=submit]");
+    browser.wait_for(
+        "the new entry in the table",
+        "return document.querySelector('#suppressions tbody').innerText.includes('@hooli.com');",
+        SHORT,
+    );
+    let listed = api(&format!("{url}/api/suppressions"));
+    assert_eq!(listed["entries"][0]["origin"], "api", "{listed}");
+    browser.open(&format!("{url}#/leads/4"));
+    browser.wait_for(
+        "the do-not-contact mark",
+        "return document.querySelector('#lead-body').innerText.includes('On the do-not-contact list (@hooli.com)');",
+        SHORT,
+    );
+    assert!(interrupt(&mut serve).success());
+    drop(browser);
+}

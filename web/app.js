@@ -315,6 +315,10 @@ const STAT_CARDS = [
   ['email_availability', 'With email', fmtPct],
   ['linkedin_availability', 'With LinkedIn', fmtPct],
   ['company_completeness', 'Company complete', fmtPct],
+  ['needs_review', 'Needs review', fmtInt],
+  ['aliases', 'Merged leads', fmtInt],
+  ['suppressed', 'Suppressed records', fmtInt],
+  ['erased', 'Erased records', fmtInt],
 ];
 function renderStats(stats) {
   const grid = $('#stats');
@@ -890,7 +894,12 @@ function syncExplorerControls() {
   $('#export-csv').setAttribute('href', `/api/export?format=csv&q=${q}`);
   $('#export-jsonl').setAttribute('href', `/api/export?format=jsonl&q=${q}`);
   renderChips();
+  const reviewing = activeFilters(explorer.q).some((f) => f.text.toLowerCase() === REVIEW_CLAUSE);
+  $('#review-filter').setAttribute('aria-pressed', String(reviewing));
+  $('#review-filter').classList.toggle('btn-primary', reviewing);
 }
+
+const REVIEW_CLAUSE = 'is:review';
 
 function wireExplorer() {
   const input = $('#search-input');
@@ -913,6 +922,11 @@ function wireExplorer() {
       navigateList({ sort, offset: 0 });
     });
   }
+  $('#review-filter').addEventListener('click', () => {
+    const filter = activeFilters(explorer.q).find((f) => f.text.toLowerCase() === REVIEW_CLAUSE);
+    const q = filter ? removeFilter(explorer.q, filter) : addClause(explorer.q, REVIEW_CLAUSE);
+    navigateList({ q, offset: 0 });
+  });
   $('#page-prev').addEventListener('click', () => navigateList({ offset: Math.max(0, explorer.offset - PAGE) }));
   $('#page-next').addEventListener('click', () => navigateList({ offset: explorer.offset + PAGE }));
 }
@@ -921,7 +935,7 @@ function wireExplorer() {
 
 const detail = { id: null, controller: null, returnFocus: false };
 const QUALITY_LABELS = { full_name: 'Full name', job_title: 'Job title', linkedin_url: 'LinkedIn URL', email: 'Email', company: 'Company' };
-const SPECIAL_SECTIONS = new Set(['sources', 'merges', 'quality']);
+const SPECIAL_SECTIONS = new Set(['sources', 'merges', 'quality', 'identity', 'contradictions', 'suppressed', 'requested_id', 'merged_into']);
 const isTimeKey = (key) => /(^|_)at$/.test(key);
 
 async function openDetail(id) {
@@ -976,14 +990,74 @@ function renderLead(lead) {
   setText($('#lead-name'), name);
   const company = lead.company && typeof lead.company === 'object' ? lead.company.name : lead.company;
   setText($('#lead-subtitle'), [lead.job_title, company].filter(Boolean).join(' · '));
-  const sections = [];
+  const sections = leadNotices(lead);
   if (lead.quality && typeof lead.quality === 'object') sections.push(qualitySection(lead.quality));
+  sections.push(identitySection(lead));
   // Every other field, generically, so fields added later show up without UI changes.
   const fields = Object.entries(lead).filter(([k]) => !SPECIAL_SECTIONS.has(k));
   sections.push(el('section', { class: 'detail-section' }, el('h3', null, 'Fields'), fieldList(fields)));
   sections.push(el('section', { class: 'detail-section' }, el('h3', null, `Sources (${(lead.sources || []).length})`), sourcesTable(lead.sources || [])));
   sections.push(el('section', { class: 'detail-section' }, el('h3', null, `Merge history (${(lead.merges || []).length})`), mergesTable(lead.merges || [])));
   $('#lead-body').replaceChildren(...sections);
+}
+
+/** What a reader must know first: the id asked for was merged, the lead is on the
+ *  do-not-contact list, its keys contradict. */
+function leadNotices(lead) {
+  const notes = [];
+  if (lead.merged_into != null && lead.requested_id != null) {
+    notes.push(el('p', { class: 'notice' }, `Lead #${lead.requested_id} was merged into this lead (#${lead.merged_into}): a record showed they are one person.`));
+  }
+  if (lead.suppressed) {
+    notes.push(el('p', { class: 'notice notice-warn' }, `On the do-not-contact list (${lead.suppressed}): left out of every export and CRM sync.`));
+  }
+  for (const c of lead.contradictions || []) {
+    const what = c.kind === 'linkedin_url' ? 'LinkedIn URLs' : `${c.kind.replace('profile_id:', '')} IDs`;
+    notes.push(el('p', { class: 'notice notice-warn' }, `Needs review: ${c.keys.length} ${what} on one lead (${c.keys.join(', ')}). If they are different people, split the keys that belong to someone else.`));
+  }
+  return notes;
+}
+
+/** The lead's identity keys, each selectable, and the split that moves the
+ *  selected ones into a new lead (remembered: they never join again by themselves). */
+function identitySection(lead) {
+  const keys = [
+    ...(lead.identity?.linkedin_urls || []).map((v) => `u:${v}`),
+    ...(lead.identity?.emails || []).map((v) => `e:${v}`),
+    ...(lead.identity?.profile_ids || []).map((v) => `p:${v}`),
+  ];
+  const flagged = new Set((lead.contradictions || []).flatMap((c) => c.keys));
+  const button = el('button', { type: 'button', class: 'btn', id: 'split-button', disabled: true }, 'Split selected keys into a new lead');
+  const boxes = keys.map((key) => el('input', { type: 'checkbox', value: key, class: 'split-key' }));
+  const update = () => {
+    const n = boxes.filter((b) => b.checked).length;
+    button.disabled = n === 0 || n === keys.length;
+    button.title = n === keys.length ? 'A lead keeps at least one key' : '';
+  };
+  boxes.forEach((b) => b.addEventListener('change', update));
+  button.addEventListener('click', () => splitLead(lead.id, boxes.filter((b) => b.checked).map((b) => b.value), button));
+  const items = keys.map((key, i) => el('li', { class: flagged.has(key) ? 'key flagged' : 'key' },
+    el('label', null, boxes[i], ' ', key)));
+  return el('section', { class: 'detail-section' },
+    el('h3', null, `Identity keys (${keys.length})`),
+    keys.length ? el('ul', { class: 'key-list' }, items) : muted('none'),
+    keys.length > 1 ? button : null);
+}
+
+async function splitLead(id, keys, button) {
+  button.disabled = true;
+  try {
+    const report = await api(`/api/leads/${encodeURIComponent(id)}/split`, {
+      method: 'POST', body: JSON.stringify({ keys }), headers: { 'Content-Type': 'application/json' },
+    });
+    showMessage(`Lead #${report.lead} split: ${report.moved.join(', ')} moved to new lead #${report.new_lead}.`, { level: 'info', timeout: 8000 });
+    detail.id = null; // reload the lead as it is now
+    openDetail(String(report.lead));
+    setTimeout(() => navigateList({}, { force: true }), 1200);
+  } catch (e) {
+    showMessage(`Split failed: ${e.message}`);
+    button.disabled = false;
+  }
 }
 
 function qualitySection(quality) {
@@ -1043,7 +1117,7 @@ function mergesTable(merges) {
   if (!merges.length) return el('p', { class: 'muted' }, 'No merges: this lead comes from a single record.');
   const list = (items) => (items && items.length ? el('ul', { class: 'inline-list' }, items.map((i) => el('li', null, String(i)))) : muted());
   return el('div', { class: 'table-scroll' }, el('table', { class: 'table table-compact' },
-    el('thead', null, el('tr', null, ['When', 'Source', 'Filled fields', 'Added keys', 'Conflicts'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('thead', null, el('tr', null, ['When', 'Source', 'Filled fields', 'Added keys', 'Leads merged / split', 'Kept apart'].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', null, merges.map((m) => el('tr', null,
       el('td', { class: 'nowrap' }, fmtDateTime(m.at)),
       el('td', { class: 'merge-source' }, m.source
@@ -1051,9 +1125,101 @@ function mergesTable(merges) {
         : muted()),
       el('td', null, list(m.filled)),
       el('td', null, list(m.added_keys)),
+      el('td', null, mergeLinks(m)),
       el('td', null, m.conflicts_with && m.conflicts_with.length
         ? m.conflicts_with.map((id) => el('a', { href: `#/leads/${encodeURIComponent(id)}`, class: 'conflict-link' }, `#${id}`))
         : muted()))))));
+}
+
+/** The leads a merge event joined into this one, or the lead a split made. */
+function mergeLinks(m) {
+  const link = (id) => el('a', { href: `#/leads/${encodeURIComponent(id)}`, class: 'conflict-link' }, `#${id}`);
+  if (m.split_with != null) {
+    const moved = (m.removed_keys || []).length ? ` (${m.removed_keys.join(', ')})` : '';
+    return el('span', null, (m.removed_keys || []).length ? 'split off to ' : 'split from ', link(m.split_with), moved);
+  }
+  return m.absorbed && m.absorbed.length ? m.absorbed.map(link) : muted();
+}
+
+// ───────────────────────────── do not contact ─────────────────────────────
+
+const KIND_LABELS = { email: 'Email', domain: 'Domain', linkedin_url: 'LinkedIn URL', profile_id: 'Profile ID' };
+
+async function loadSuppressions() {
+  try {
+    const list = await api('/api/suppressions');
+    renderSuppressions(list);
+  } catch (e) {
+    showSuppressResult(`Could not read the list: ${e.message}`, true);
+  }
+}
+
+function renderSuppressions(list) {
+  const entries = list.entries || [];
+  setText($('#suppress-total'), plural(entries.length, 'entry', 'entries'));
+  $('#suppress-empty').hidden = entries.length > 0;
+  $('#suppressions tbody').replaceChildren(...entries.map((e) => {
+    const remove = el('button', { type: 'button', class: 'btn btn-small' }, 'Remove');
+    remove.addEventListener('click', () => changeList('/api/suppressions/remove', [e.entry]));
+    return el('tr', null,
+      el('td', { class: 'mono' }, e.entry),
+      el('td', null, KIND_LABELS[e.kind] || e.kind),
+      el('td', { class: 'nowrap' }, fmtDateTime(e.added_at)),
+      el('td', null, e.origin),
+      el('td', null, remove));
+  }));
+}
+
+async function changeList(path, entries) {
+  try {
+    const r = await api(path, { method: 'POST', body: JSON.stringify({ entries }), headers: { 'Content-Type': 'application/json' } });
+    showSuppressResult(listChangeText(r), false);
+    loadSuppressions();
+    return true;
+  } catch (e) {
+    showSuppressResult(e.message, true);
+    return false;
+  }
+}
+
+function listChangeText(r) {
+  const parts = [
+    r.added?.length && `${fmtInt(r.added.length)} added`,
+    r.already_listed?.length && `${fmtInt(r.already_listed.length)} already listed`,
+    r.removed?.length && `${fmtInt(r.removed.length)} removed`,
+    r.not_listed?.length && `${fmtInt(r.not_listed.length)} not on the list`,
+    r.rejected?.length && `${plural(r.rejected.length, 'line')} without an entry (${r.rejected.slice(0, 3).map((x) => `line ${x.line}: ${x.reason}`).join('; ')})`,
+  ].filter(Boolean);
+  return `${parts.join(', ') || 'nothing changed'}; ${plural(r.listed, 'entry', 'entries')} on the list.`;
+}
+
+function showSuppressResult(text, isError) {
+  const box = $('#suppress-result');
+  box.replaceChildren(el('span', null, text));
+  box.classList.toggle('error', isError);
+  box.hidden = false;
+}
+
+function wireSuppressions() {
+  $('#suppress-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const entries = $('#suppress-input').value.split('\n').map((l) => l.trim()).filter(Boolean);
+    if (!entries.length) return showSuppressResult('Write one entry per line first.', true);
+    if (await changeList('/api/suppressions', entries)) $('#suppress-input').value = '';
+  });
+  $('#suppress-import').addEventListener('click', async () => {
+    const file = $('#suppress-file').files?.[0];
+    if (!file) return showSuppressResult('Choose a list file first.', true);
+    try {
+      const r = await api(`/api/suppressions/import?name=${encodeURIComponent(file.name)}`,
+        { method: 'POST', body: file, headers: { 'Content-Type': 'application/octet-stream' } });
+      showSuppressResult(`${file.name}: ${listChangeText(r)}`, false);
+      $('#suppress-file').value = '';
+      loadSuppressions();
+    } catch (e) {
+      showSuppressResult(`${file.name}: ${e.message}`, true);
+    }
+  });
 }
 
 // ───────────────────────────── import / export ─────────────────────────────
@@ -1117,14 +1283,15 @@ function showImportSummary(name, report) {
 
 // ───────────────────────────── router ─────────────────────────────
 
+const VIEWS = { dashboard: 'Dashboard', leads: 'Leads', suppress: 'Do not contact' };
+
 function showView(name) {
-  $('#view-dashboard').hidden = name !== 'dashboard';
-  $('#view-leads').hidden = name !== 'leads';
-  for (const [tab, view] of [['#tab-dashboard', 'dashboard'], ['#tab-leads', 'leads']]) {
-    if (view === name) $(tab).setAttribute('aria-current', 'page');
-    else $(tab).removeAttribute('aria-current');
+  for (const view of Object.keys(VIEWS)) {
+    $(`#view-${view}`).hidden = view !== name;
+    if (view === name) $(`#tab-${view}`).setAttribute('aria-current', 'page');
+    else $(`#tab-${view}`).removeAttribute('aria-current');
   }
-  document.title = name === 'leads' ? 'Leads · leadsprint' : 'Dashboard · leadsprint';
+  document.title = `${VIEWS[name]} · leadsprint`;
 }
 
 /** `#/`, `#/dashboard`, `#/leads?q=…&sort=…&offset=…`, `#/leads/123`. */
@@ -1135,6 +1302,12 @@ function route() {
   const query = cut < 0 ? '' : raw.slice(cut + 1);
   const parts = path.split('/').filter(Boolean);
 
+  if (parts[0] === 'suppress') {
+    clearTimeout(explorer.typing);
+    showView('suppress');
+    loadSuppressions();
+    return;
+  }
   if (parts[0] !== 'leads') {
     clearTimeout(explorer.typing);
     showView('dashboard');
@@ -1159,6 +1332,7 @@ function route() {
 
 function init() {
   wireExplorer();
+  wireSuppressions();
   $('#lead-close').addEventListener('click', () => { location.hash = listHash(explorer); });
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && !$('#lead-detail').hidden) location.hash = listHash(explorer);
