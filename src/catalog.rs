@@ -93,12 +93,42 @@ impl LeadSummary {
     }
 }
 
-/// Runs `request` and reads each hit's lead from the store.
+/// Runs `request` and reads each hit's lead from the store; `id:N` of a lead
+/// merged into another finds that lead.
 pub fn find(store: &Store, index: &SearchIndex, request: &Request) -> Result<Found, CatalogError> {
-    let results = index.search(request)?;
     let reader = store.reader()?;
+    let request =
+        Request { id_aliases: id_aliases(&reader, index, &request.query, request.now)?, ..request.clone() };
+    let results = index.search(&request)?;
     let hits = summaries(&reader, results.hits.iter().map(|h| (h.id, h.score)))?;
     Ok(Found { total: results.total, hits, facets: results.facets })
+}
+
+/// Every lead matching `query`, in id order (a filtered export), aliases resolved.
+pub fn matching_ids(
+    store: &Store,
+    index: &SearchIndex,
+    query: &str,
+    now: Millis,
+) -> Result<Vec<LeadId>, CatalogError> {
+    let aliases = id_aliases(&store.reader()?, index, query, now)?;
+    Ok(index.matching_ids(query, now, &aliases)?)
+}
+
+/// The ids `query` names one by one that were merged into other leads → those leads.
+fn id_aliases(
+    reader: &Reader,
+    index: &SearchIndex,
+    query: &str,
+    now: Millis,
+) -> Result<std::collections::BTreeMap<LeadId, LeadId>, StoreError> {
+    let mut out = std::collections::BTreeMap::new();
+    for id in index.exact_ids(query, now) {
+        if let Resolved::Merged { requested, lead } = reader.resolve(id)? {
+            out.insert(requested, lead.id);
+        }
+    }
+    Ok(out)
 }
 
 fn summaries(

@@ -290,7 +290,11 @@ fn review_split_and_do_not_contact_in_a_real_browser() {
     assert_eq!(stats["unique_leads"], 7, "the split gave the new lead back: {stats}");
 
     browser.click("#tab-suppress");
-    browser.wait_for("the do-not-contact page", "return !document.querySelector('#view-suppress').hidden;", SHORT);
+    browser.wait_for(
+        "the do-not-contact page",
+        "return !document.querySelector('#view-suppress').hidden;",
+        SHORT,
+    );
     browser.type_into("#suppress-input", "@hooli.com");
     browser.click("#suppress-form button[type=submit]");
     browser.wait_for(

@@ -157,7 +157,8 @@ impl Leads {
                     None => None,
                     Some(query) => {
                         let (index, _) = pipeline::open_index(&store)?;
-                        Some(Arc::from(index.matching_ids(query, pipeline::now_millis())?))
+                        let now = pipeline::now_millis();
+                        Some(Arc::from(leadsprint::catalog::matching_ids(&store, &index, query, now)?))
                     }
                 };
                 let entries = store.reader()?.suppressions()?.into_iter().map(|(entry, _)| entry);

@@ -147,8 +147,11 @@ pub fn init_tracing(cli: &Cli) {
         2 => "debug",
         _ => "trace",
     };
+    // tantivy warns about merges it skips when deletes emptied a segment first:
+    // routine for the index, noise for a user (shown from -vv on).
+    let default = if cli.verbose < 2 { format!("{level},tantivy=error") } else { level.to_owned() };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => builder.init(),

@@ -301,9 +301,15 @@ impl Lead {
         self.absorbed.iter().map(|a| a.id)
     }
 
-    /// Whether its keys contradict (see [`Identity::contradictions`]).
+    /// Whether its keys contradict (see [`Identity::contradictions`]); checked on
+    /// every write, so without allocating.
     pub fn needs_review(&self) -> bool {
-        !self.identity.contradictions().is_empty()
+        let ids = &self.identity.profile_ids;
+        fn namespace(id: &str) -> Option<&str> {
+            id.split_once(':').map(|(ns, _)| ns)
+        }
+        self.identity.linkedin_urls.len() > 1
+            || ids.iter().enumerate().any(|(i, a)| ids[..i].iter().any(|b| namespace(a) == namespace(b)))
     }
 
     /// The display name: full name, else first and last joined.
@@ -313,5 +319,38 @@ impl Lead {
         }
         let parts = [self.first_name.as_deref(), self.last_name.as_deref()];
         parts.into_iter().flatten().collect::<Vec<_>>().join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needs_review_agrees_with_the_contradictions() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: &[(&str, Identity, bool)] = &[
+            (
+                "one of each",
+                Identity {
+                    linkedin_urls: ids(&["a"]),
+                    emails: ids(&["x@y.z", "w@y.z"]),
+                    profile_ids: ids(&["apollo:1", "li:2"]),
+                },
+                false,
+            ),
+            ("two urls", Identity { linkedin_urls: ids(&["a", "b"]), ..Identity::default() }, true),
+            (
+                "two apollo ids",
+                Identity { profile_ids: ids(&["li:9", "apollo:1", "apollo:2"]), ..Identity::default() },
+                true,
+            ),
+            ("empty", Identity::default(), false),
+        ];
+        for (name, identity, want) in cases {
+            let lead = Lead { identity: identity.clone(), ..Lead::default() };
+            assert_eq!(lead.needs_review(), *want, "{name}");
+            assert_eq!(!identity.contradictions().is_empty(), *want, "{name}");
+        }
     }
 }

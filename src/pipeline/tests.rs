@@ -125,3 +125,48 @@ proptest! {
         prop_assert_eq!(partition(&twice.leads), partition(&once.leads));
     }
 }
+
+/// A store written by schema 1 — where a record naming two leads left them apart
+/// and noted the other in its merge event — opens as it is, and its first writer
+/// merges those leads once.
+#[test]
+fn a_schema_1_store_is_upgraded_and_its_left_apart_leads_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = |url: Option<&str>, email: Option<&str>, line: &str| RawLead {
+        linkedin_url: url.map(str::to_owned),
+        emails: email.map(|e| vec![e.to_owned()]).unwrap_or_default(),
+        source: lead::Source::new("file", "import:old.csv", Some(line.into()), 1),
+        ..RawLead::default()
+    };
+    {
+        let mut writer = Writer::new(Store::open(dir.path()).unwrap()).unwrap();
+        let records =
+            [raw(Some("https://www.linkedin.com/in/dana"), None, "1"), raw(None, Some("dana@acme.com"), "2")];
+        let items = records.iter().map(|r| prepare(r, "old.csv", String::new, Vec::new, 1)).collect();
+        writer.write(items).unwrap();
+        let store = writer.shared_store();
+        writer.finish().unwrap();
+        // Rewrite lead 1 as schema 1 stored it after a bridging record: the record
+        // stayed on lead 1 and named lead 2 as a conflict.
+        let mut old = store.reader().unwrap().lead(1).unwrap().unwrap();
+        old.merges.push(lead::MergeEvent { at: 2, conflicts_with: vec![2], ..lead::MergeEvent::default() });
+        store
+            .write(|batch| -> Result<(), StoreError> {
+                batch.put_raw_lead(1, &crate::store::encode_v1(&old))?;
+                batch.set_schema(1)
+            })
+            .unwrap();
+    }
+    let writer = Writer::new(Store::open(dir.path()).unwrap()).unwrap();
+    let store = writer.shared_store();
+    writer.finish().unwrap();
+    let reader = store.reader().unwrap();
+    let leads: Vec<Lead> = reader.leads().unwrap().map(Result::unwrap).collect();
+    assert_eq!(leads.len(), 1, "the two leads schema 1 left apart are one");
+    assert_eq!(leads[0].identity.keys().count(), 2);
+    assert_eq!(reader.aliases().unwrap(), [(2, 1)]);
+    let counters = reader.counters().unwrap();
+    assert_eq!((counters.unique_leads, counters.leads_merged, counters.identity_keys), (1, 1, 2));
+    assert_eq!(reader.meta(crate::store::META_RECONCILE).unwrap(), 0, "merged once, not at every start");
+    assert!(leads[0].merges.iter().any(|m| m.absorbed == [2]));
+}

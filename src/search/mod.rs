@@ -90,6 +90,8 @@ pub struct Request {
     pub facet_size: usize,
     /// Resolves relative times such as `created:>2h`.
     pub now: Millis,
+    /// Lead ids merged into others → the lead they are now: `id:N` finds that lead.
+    pub id_aliases: std::collections::BTreeMap<LeadId, LeadId>,
 }
 
 impl Request {
@@ -102,6 +104,7 @@ impl Request {
             facets: false,
             facet_size: 10,
             now,
+            id_aliases: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -280,7 +283,8 @@ impl SearchIndex {
             (_, sort) => sort,
         };
         let searcher = self.reader.searcher();
-        let plan = plan::build(&self.index, &self.fields, &node).map_err(|e| self.error(e))?;
+        let plan =
+            plan::build(&self.index, &self.fields, &node, &request.id_aliases).map_err(|e| self.error(e))?;
         let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
         let facets = request.facets.then(|| facets::FacetCollector::new(request.facet_size));
         // Counting and ranking share one pass unless ranking alone can skip: by
@@ -303,11 +307,22 @@ impl SearchIndex {
         Ok(Results { total, hits, facets })
     }
 
-    /// Every lead matching `query`, in id order (for filtered exports).
-    pub fn matching_ids(&self, query: &str, now: Millis) -> Result<Vec<LeadId>, SearchError> {
+    /// The lead ids `query` names one by one (`id:42`); none when it cannot be read.
+    pub fn exact_ids(&self, query: &str, now: Millis) -> Vec<LeadId> {
+        query::parse(query, now).map(|node| query::exact_ids(&node)).unwrap_or_default()
+    }
+
+    /// Every lead matching `query`, in id order (for filtered exports); `id_aliases`
+    /// as in [`Request`].
+    pub fn matching_ids(
+        &self,
+        query: &str,
+        now: Millis,
+        id_aliases: &std::collections::BTreeMap<LeadId, LeadId>,
+    ) -> Result<Vec<LeadId>, SearchError> {
         let node = query::parse(query, now)?;
         let searcher = self.reader.searcher();
-        let plan = plan::build(&self.index, &self.fields, &node).map_err(|e| self.error(e))?;
+        let plan = plan::build(&self.index, &self.fields, &node, id_aliases).map_err(|e| self.error(e))?;
         let docs = searcher.search(plan.query.as_ref(), &DocSetCollector).map_err(|e| self.error(e))?;
         let mut ids: Vec<LeadId> =
             self.lead_ids(&searcher, docs.into_iter())?.into_iter().flatten().collect();

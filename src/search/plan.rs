@@ -3,6 +3,7 @@
 //! `José` finds `jose` and `acme.com` becomes the phrase `acme com`.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use tantivy::query::{
@@ -14,6 +15,7 @@ use tantivy::{Index, Term};
 
 use super::Fields;
 use super::query::{Clause, Node, Value};
+use crate::lead::LeadId;
 
 /// Free-text words search these fields, weighted.
 fn free_text_fields(f: &Fields) -> [(Field, f32); 5] {
@@ -28,8 +30,13 @@ pub(super) struct Plan {
     pub visits_every_match: bool,
 }
 
-pub(super) fn build(index: &Index, fields: &Fields, node: &Node) -> tantivy::Result<Plan> {
-    let planner = Planner { index, fields, costly: Cell::new(false) };
+pub(super) fn build(
+    index: &Index,
+    fields: &Fields,
+    node: &Node,
+    id_aliases: &BTreeMap<LeadId, LeadId>,
+) -> tantivy::Result<Plan> {
+    let planner = Planner { index, fields, id_aliases, costly: Cell::new(false) };
     let query = planner.node(node)?;
     Ok(Plan { query, visits_every_match: planner.costly.get() })
 }
@@ -37,6 +44,8 @@ pub(super) fn build(index: &Index, fields: &Fields, node: &Node) -> tantivy::Res
 struct Planner<'a> {
     index: &'a Index,
     fields: &'a Fields,
+    /// `id:N` of a lead merged into another finds that lead.
+    id_aliases: &'a BTreeMap<LeadId, LeadId>,
     costly: Cell<bool>,
 }
 
@@ -95,6 +104,12 @@ impl Planner<'_> {
         }
         match (name, &clause.value) {
             ("quality", Value::Range { from, to }) => Ok(u64_range(f.quality, *from, *to)),
+            ("id", Value::Range { from: Some(a), to: Some(b) })
+                if a == b
+                    && let Some(&lead) = self.id_aliases.get(&(*a as LeadId)) =>
+            {
+                Ok(u64_range(f.id, Some(lead as i64), Some(lead as i64)))
+            }
             ("id", Value::Range { from, to }) => Ok(u64_range(f.id, *from, *to)),
             ("created", Value::Range { from, to }) => Ok(i64_range(f.created, *from, *to)),
             (keyword, value) => self.keyword(self.keyword_field(keyword), keyword, value),

@@ -66,6 +66,21 @@ pub const HAS_VALUES: &[&str] = &["email", "linkedin", "phone", "title", "compan
 /// What `is:` accepts: `review` (keys contradict), `merged` (other leads were merged into it).
 pub const IS_VALUES: &[&str] = &["review", "merged"];
 
+/// The lead ids `node` names one by one (`id:42`), for resolving merged ids.
+pub fn exact_ids(node: &Node) -> Vec<u64> {
+    match node {
+        Node::All => Vec::new(),
+        Node::And(parts) | Node::Or(parts) => parts.iter().flat_map(exact_ids).collect(),
+        Node::Not(inner) => exact_ids(inner),
+        Node::Clause(Clause { field: Some("id"), value: Value::Range { from: Some(a), to: Some(b) } })
+            if a == b && *a >= 0 =>
+        {
+            vec![*a as u64]
+        }
+        Node::Clause(_) => Vec::new(),
+    }
+}
+
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {

@@ -87,6 +87,32 @@ pub fn render(stats: &Stats, workflows: &[WorkflowView]) -> String {
         "Records quarantined with a reason.",
         &total(stats.quarantined),
     );
+    let identity: [(&str, &str, &str, u64); 6] = [
+        (
+            "leadsprint_leads_merged_total",
+            "counter",
+            "Lead-to-lead merges (a record bridged two leads).",
+            stats.leads_merged,
+        ),
+        ("leadsprint_aliases", "gauge", "Lead ids that resolve to another lead.", stats.aliases),
+        ("leadsprint_needs_review", "gauge", "Leads whose identity keys contradict.", stats.needs_review),
+        (
+            "leadsprint_suppressed_total",
+            "counter",
+            "Records dropped by the do-not-contact list.",
+            stats.suppressed,
+        ),
+        (
+            "leadsprint_erased_total",
+            "counter",
+            "Records dropped because their person was erased.",
+            stats.erased,
+        ),
+        ("leadsprint_leads_erased_total", "counter", "Leads erased on request.", stats.leads_erased),
+    ];
+    for (name, kind, help, value) in identity {
+        family(&mut out, name, kind, help, &total(value));
+    }
     let per = |f: Reading| -> Vec<(String, f64)> {
         workflows.iter().map(|w| (labels(&[("workflow", &w.name), ("vendor", &w.vendor)]), f(w))).collect()
     };

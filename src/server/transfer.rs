@@ -273,8 +273,9 @@ async fn matching(state: &AppState, query: &str, min_quality: u8) -> Result<Filt
     if query.trim().is_empty() {
         return Ok(Filter { min_quality, ..Filter::default() });
     }
-    let (index, query) = (state.index.clone(), query.to_owned());
-    match tokio::task::spawn_blocking(move || index.matching_ids(&query, pipeline::now_millis())).await {
+    let (store, index, query) = (state.store.clone(), state.index.clone(), query.to_owned());
+    let find = move || crate::catalog::matching_ids(&store, &index, &query, pipeline::now_millis());
+    match tokio::task::spawn_blocking(find).await {
         Ok(Ok(ids)) => Ok(Filter { min_quality, only: Some(Arc::from(ids)), ..Filter::default() }),
         Ok(Err(e)) => Err(error(StatusCode::BAD_REQUEST, e.to_string())),
         Err(_) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "the search failed; see the server log")),

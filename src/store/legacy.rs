@@ -82,22 +82,41 @@ impl From<LeadV1> for Lead {
     }
 }
 
+/// A lead in the schema 1 layout, as an older build wrote it (for upgrade tests).
+#[cfg(test)]
+pub(crate) fn encode_v1(lead: &Lead) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct OldEvent<'a> {
+        at: Millis,
+        source: &'a Source,
+        filled: &'a [String],
+        added_keys: &'a [String],
+        conflicts_with: &'a [LeadId],
+    }
+    let events: Vec<OldEvent> = lead
+        .merges
+        .iter()
+        .map(|m| OldEvent {
+            at: m.at,
+            source: &m.source,
+            filled: &m.filled,
+            added_keys: &m.added_keys,
+            conflicts_with: &m.conflicts_with,
+        })
+        .collect();
+    let old = (
+        (lead.id, &lead.first_name, &lead.last_name, &lead.full_name, &lead.job_title, &lead.seniority),
+        (&lead.company, &lead.location, &lead.email, lead.email_status, &lead.phone, &lead.linkedin_url),
+        (&lead.identity, &lead.flags, &lead.sources, events, lead.quality, lead.created_at),
+        (lead.updated_at, lead.seq),
+    );
+    crate::codec::encode(&old).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
-    use serde::Serialize;
-
     use super::*;
     use crate::codec;
-
-    /// The schema 1 layout, written as an older build wrote it.
-    #[derive(Serialize)]
-    struct OldEvent {
-        at: Millis,
-        source: Source,
-        filled: Vec<String>,
-        added_keys: Vec<String>,
-        conflicts_with: Vec<LeadId>,
-    }
 
     #[test]
     fn reads_a_schema_1_lead() {
@@ -108,21 +127,9 @@ mod tests {
             seq: 3,
             ..Lead::default()
         };
-        // Field by field as schema 1 laid it out: the same as today up to `seq`.
-        let event = OldEvent {
-            at: 5,
-            source: Source::default(),
-            filled: vec![],
-            added_keys: vec![],
-            conflicts_with: vec![9],
-        };
-        let old = (
-            (lead.id, &lead.first_name, &lead.last_name, &lead.full_name, &lead.job_title, &lead.seniority),
-            (&lead.company, &lead.location, &lead.email, lead.email_status, &lead.phone, &lead.linkedin_url),
-            (&lead.identity, &lead.flags, &lead.sources, vec![event], lead.quality, lead.created_at),
-            (lead.updated_at, lead.seq),
-        );
-        let bytes = codec::encode(&old).unwrap();
+        let mut lead = lead;
+        lead.merges.push(MergeEvent { at: 5, conflicts_with: vec![9], ..MergeEvent::default() });
+        let bytes = encode_v1(&lead);
         let back: Lead = codec::decode::<LeadV1>(&bytes).unwrap().into();
         assert_eq!(back.id, 7);
         assert_eq!(back.full_name.as_deref(), Some("Dana Wills"));

@@ -576,6 +576,23 @@ impl<'txn> Batch<'txn> {
     }
 }
 
+#[cfg(test)]
+impl Batch<'_> {
+    /// Overwrites lead `id` with raw stored bytes (an older layout, in upgrade tests).
+    pub(crate) fn put_raw_lead(&mut self, id: LeadId, bytes: &[u8]) -> Result<(), StoreError> {
+        self.leads.insert(id, bytes)?;
+        Ok(())
+    }
+
+    /// Marks the store as written by schema `version` (upgrade tests).
+    pub(crate) fn set_schema(&mut self, version: u64) -> Result<(), StoreError> {
+        self.set_meta(META_SCHEMA, version)
+    }
+}
+
+#[cfg(test)]
+pub(crate) use legacy::encode_v1;
+
 /// A consistent read-only view of the store.
 pub struct Reader {
     txn: redb::ReadTransaction,
