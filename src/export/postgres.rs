@@ -369,7 +369,8 @@ const COLUMNS: [(&str, &str, Type); 34] = [
     ("merges", "integer NOT NULL", Type::INT4),
     ("created_at", "timestamptz NOT NULL", Type::TIMESTAMPTZ),
     ("updated_at", "timestamptz NOT NULL", Type::TIMESTAMPTZ),
-    ("merged_ids", "bigint[] NOT NULL", Type::INT8_ARRAY),
+    // A default, so rows written by other tools (a shared table) need not name it.
+    ("merged_ids", "bigint[] NOT NULL DEFAULT '{}'", Type::INT8_ARRAY),
 ];
 
 fn column_list() -> String {
