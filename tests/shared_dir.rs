@@ -126,3 +126,40 @@ fn a_server_that_requires_a_token_is_reached_with_it_and_refuses_without() {
     assert!(!message.contains(token));
     stop(server);
 }
+
+/// `review`, `split`, `suppress` and `forget` run through the server's writer while
+/// it holds the dir, with the answers they give on their own.
+#[test]
+fn identity_commands_go_through_the_running_server() {
+    let sb = Sandbox::new();
+    fixture(&sb);
+    let bridge =
+        sb.write("bridge.csv", "email,linkedin_url\ndana@acme.com,https://www.linkedin.com/in/omar-haddad\n");
+    assert_eq!(sb.import(&bridge).code, 0);
+    let server = serve(&sb, "127.0.0.1:0", None);
+    let review = sb.run(&["review", "--json"]).json();
+    assert_eq!(review["total"], 1, "{review}");
+    let split = sb.run(&[
+        "split",
+        "2",
+        "u:linkedin.com/in/omar-haddad",
+        "p:apollo:a00000000000000000000002",
+        "--json",
+    ]);
+    assert!(split.stderr.contains("asking it"), "{}", split.stderr);
+    assert_eq!(split.json()["lead"], 1);
+    let refused = sb.run(&["split", "1", "nobody@acme.com"]);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("does not hold"), "{}", refused.stderr);
+    let listed = sb.write("dnc.txt", "@hooli.com\n");
+    assert_eq!(sb.run(&["suppress", "import", listed.to_str().unwrap()]).code, 0);
+    assert_eq!(sb.run(&["suppress", "list", "--json"]).json()["entries"][0]["entry"], "@hooli.com");
+    let forgot = sb.run(&["forget", "jose@initech.com", "--json"]).json();
+    assert_eq!(forgot["erased_leads"][0], 3, "{forgot}");
+    let stats = sb.stats();
+    assert_eq!((stats["leads_erased"].as_u64(), stats["aliases"].as_u64()), (Some(1), Some(1)), "{stats}");
+    stop(server);
+    // The server's changes are in the store.
+    assert_eq!(sb.run(&["review", "--json"]).json()["total"], 0);
+    assert_eq!(sb.stats()["leads_erased"], 1);
+}

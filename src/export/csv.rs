@@ -31,6 +31,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "quality",
     "created_at",
     "updated_at",
+    "merged_ids",
 ];
 
 /// Cells starting with `= + - @`, tab or carriage return are formulas to a
@@ -85,6 +86,7 @@ impl<W: Write> Writer<W> {
             lead.quality.score.to_string(),
             lead.created_at.to_string(),
             lead.updated_at.to_string(),
+            lead.absorbed_ids().map(|id| id.to_string()).collect::<Vec<_>>().join(";"),
         ]);
         for value in &self.record {
             self.inner.write_field(neutralize_formula(value).as_bytes())?;
