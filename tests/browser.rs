@@ -258,6 +258,11 @@ fn review_split_and_do_not_contact_in_a_real_browser() {
     let url = served_url(&mut serve).trim_end_matches('/').to_owned();
     let browser = Browser::start();
     browser.open(&format!("{url}#/leads"));
+    browser.wait_for(
+        "the leads view with its results",
+        "return !document.querySelector('#view-leads').hidden && document.querySelector('#results-total').dataset.value === '6';",
+        SHORT,
+    );
     browser.click("#review-filter");
     browser.wait_for(
         "the one lead to review",
@@ -276,6 +281,7 @@ fn review_split_and_do_not_contact_in_a_real_browser() {
                       if (!b) return false; b.click(); return b.checked;";
         assert_eq!(browser.eval(script, json!([key])), json!(true), "checkbox for {key}");
     }
+    browser.wait_for("the split button", "return !document.querySelector('#split-button').disabled;", SHORT);
     browser.click("#split-button");
     browser.wait_for(
         "the split's message",
@@ -289,10 +295,11 @@ fn review_split_and_do_not_contact_in_a_real_browser() {
     let stats = api(&format!("{url}/api/stats"));
     assert_eq!(stats["unique_leads"], 7, "the split gave the new lead back: {stats}");
 
-    browser.click("#tab-suppress");
+    browser.open(&format!("{url}#/suppress"));
     browser.wait_for(
         "the do-not-contact page",
-        "return !document.querySelector('#view-suppress').hidden;",
+        "return !document.querySelector('#view-suppress').hidden && \
+         document.querySelector('#suppress-form button').getBoundingClientRect().width > 0;",
         SHORT,
     );
     browser.type_into("#suppress-input", "@hooli.com");

@@ -626,6 +626,12 @@ function navigateList(changes, { replace = false, force = false } = {}) {
   }
 }
 
+/** Runs the current search again where it is (the detail stays open). */
+function refreshResults() {
+  explorer.loadedKey = null;
+  if (!$('#view-leads').hidden) loadResults();
+}
+
 async function loadResults() {
   const key = stateKey(explorer);
   if (key === explorer.loadedKey) return;
@@ -1053,7 +1059,9 @@ async function splitLead(id, keys, button) {
     showMessage(`Lead #${report.lead} split: ${report.moved.join(', ')} moved to new lead #${report.new_lead}.`, { level: 'info', timeout: 8000 });
     detail.id = null; // reload the lead as it is now
     openDetail(String(report.lead));
-    setTimeout(() => navigateList({}, { force: true }), 1200);
+    // The search index commits the change within about a second: look again then.
+    refreshResults();
+    setTimeout(refreshResults, 1200);
   } catch (e) {
     showMessage(`Split failed: ${e.message}`);
     button.disabled = false;
