@@ -174,20 +174,17 @@ impl Identity {
             let keys = self.keys().filter(|k| k.kind() == KeyKind::LinkedIn).map(|k| k.encoded()).collect();
             out.push(Contradiction { kind: "linkedin_url".to_owned(), keys });
         }
-        let mut namespaces: Vec<&str> =
-            self.profile_ids.iter().filter_map(|id| id.split_once(':').map(|(ns, _)| ns)).collect();
-        namespaces.sort_unstable();
-        namespaces.dedup();
-        for ns in namespaces {
+        let mut slots: Vec<&str> = self.profile_ids.iter().filter_map(|id| id_slot(id)).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        for slot in slots {
             let keys: Vec<String> = self
                 .keys()
-                .filter(|k| {
-                    k.kind() == KeyKind::ProfileId && k.value().split_once(':').is_some_and(|(n, _)| n == ns)
-                })
+                .filter(|k| k.kind() == KeyKind::ProfileId && id_slot(k.value()) == Some(slot))
                 .map(|k| k.encoded())
                 .collect();
             if keys.len() > 1 {
-                out.push(Contradiction { kind: format!("profile_id:{ns}"), keys });
+                out.push(Contradiction { kind: format!("profile_id:{slot}"), keys });
             }
         }
         out
@@ -208,6 +205,19 @@ impl Identity {
             KeyKind::Email => &mut self.emails,
         }
     }
+}
+
+/// The kind of ID a profile ID is, for contradictions: its namespace, except that
+/// LinkedIn gives every member two IDs — the numeric member ID and the `ACw…`
+/// profile URN Sales Navigator shows — so `li:` splits into `li-member` and
+/// `li-urn`; one of each is one person, two of a kind contradict.
+fn id_slot(id: &str) -> Option<&str> {
+    let (namespace, value) = id.split_once(':')?;
+    Some(match namespace {
+        "li" if value.bytes().all(|b| b.is_ascii_digit()) => "li-member",
+        "li" => "li-urn",
+        other => other,
+    })
 }
 
 /// A value that failed validation: kept on the lead, flagged, never an identity key.
@@ -305,11 +315,11 @@ impl Lead {
     /// every write, so without allocating.
     pub fn needs_review(&self) -> bool {
         let ids = &self.identity.profile_ids;
-        fn namespace(id: &str) -> Option<&str> {
-            id.split_once(':').map(|(ns, _)| ns)
-        }
         self.identity.linkedin_urls.len() > 1
-            || ids.iter().enumerate().any(|(i, a)| ids[..i].iter().any(|b| namespace(a) == namespace(b)))
+            || ids
+                .iter()
+                .enumerate()
+                .any(|(i, a)| ids[..i].iter().any(|b| id_slot(a).is_some() && id_slot(a) == id_slot(b)))
     }
 
     /// The display name: full name, else first and last joined.
@@ -346,6 +356,21 @@ mod tests {
                 true,
             ),
             ("empty", Identity::default(), false),
+            (
+                "a member id and its urn",
+                Identity { profile_ids: ids(&["li:100000251", "li:ACwAA0005F5E1FB"]), ..Identity::default() },
+                false,
+            ),
+            (
+                "two member ids",
+                Identity { profile_ids: ids(&["li:100000251", "li:100000252"]), ..Identity::default() },
+                true,
+            ),
+            (
+                "two urns",
+                Identity { profile_ids: ids(&["li:ACwAA01", "li:ACwAA02"]), ..Identity::default() },
+                true,
+            ),
         ];
         for (name, identity, want) in cases {
             let lead = Lead { identity: identity.clone(), ..Lead::default() };
