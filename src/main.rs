@@ -8,12 +8,17 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// How a command ends whose reader closed standard output early (`| head`): the
+/// status a shell reports for a process ended by SIGPIPE, and no message.
+const EXIT_BROKEN_PIPE: u8 = 141;
+
 fn main() -> ExitCode {
-    restore_sigpipe();
+    end_quietly_on_broken_stdout();
     let args = cli::parse();
     cli::init_tracing(&args);
     match cli::run(args) {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
@@ -24,12 +29,29 @@ fn main() -> ExitCode {
     }
 }
 
-/// Rust ignores SIGPIPE, so `leadsprint quarantine | head` would panic on the
-/// closed pipe; the default action ends the process quietly, as Unix tools do.
-fn restore_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: called first thing in main, before any other thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+/// SIGPIPE stays ignored (Rust's default): a server or client writing to a peer
+/// that has gone gets an error it handles, instead of the whole process being
+/// killed. Standard output closed by its reader (`leadsprint quarantine | head`)
+/// makes `println!` panic; that one panic ends the process quietly instead.
+fn end_quietly_on_broken_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(i32::from(EXIT_BROKEN_PIPE));
+        }
+        default(info);
+    }));
+}
+
+/// Whether `err` comes from writing to a pipe its reader closed.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }

@@ -14,6 +14,7 @@ mod export_postgres;
 mod identity;
 mod import;
 mod import_formats;
+mod pipes;
 mod retries;
 mod run_crash;
 mod search;

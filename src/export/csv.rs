@@ -43,6 +43,17 @@ pub fn neutralize_formula(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The I/O error under a csv error as it is (a closed pipe stays `BrokenPipe`).
+fn io_error(e: csv::Error) -> std::io::Error {
+    if !matches!(e.kind(), csv::ErrorKind::Io(_)) {
+        return std::io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
+}
+
 pub(super) struct Writer<W: Write> {
     inner: csv::Writer<W>,
     record: Vec<String>,
@@ -52,7 +63,7 @@ impl<W: Write> Writer<W> {
     /// Starts the file with the header row.
     pub fn new(out: W) -> std::io::Result<Self> {
         let mut inner = csv::WriterBuilder::new().buffer_capacity(1 << 20).from_writer(out);
-        inner.write_record(CSV_COLUMNS)?;
+        inner.write_record(CSV_COLUMNS).map_err(io_error)?;
         Ok(Writer { inner, record: Vec::with_capacity(CSV_COLUMNS.len()) })
     }
 
@@ -89,9 +100,9 @@ impl<W: Write> Writer<W> {
             lead.absorbed_ids().map(|id| id.to_string()).collect::<Vec<_>>().join(";"),
         ]);
         for value in &self.record {
-            self.inner.write_field(neutralize_formula(value).as_bytes())?;
+            self.inner.write_field(neutralize_formula(value).as_bytes()).map_err(io_error)?;
         }
-        self.inner.write_record(None::<&[u8]>)?;
+        self.inner.write_record(None::<&[u8]>).map_err(io_error)?;
         Ok(())
     }
 
