@@ -55,6 +55,19 @@ impl VendorKind {
         }
     }
 
+    /// The page size each vendor documents: (default, fewest, most). Bright Data's
+    /// snapshot download takes `batch_size` ≥ 1000; Apollo's People API Search
+    /// `per_page` ≤ 100; ZoomInfo's search `rpp` ≤ 100 (the ceiling we use; its
+    /// documentation leaves it unconfirmed).
+    fn page_bounds(self) -> (u32, u32, u32) {
+        match self {
+            VendorKind::Brightdata => (1000, 1000, 100_000),
+            VendorKind::Apollo => (100, 1, 100),
+            VendorKind::Zoominfo => (100, 1, 100),
+            VendorKind::Salesnav => (100, 1, u32::MAX),
+        }
+    }
+
     fn default_base_url(self) -> &'static str {
         match self {
             VendorKind::Brightdata => "https://api.brightdata.com",
@@ -355,9 +368,14 @@ fn vendor_settings(
         Some(text) => parse_duration(&text).map_err(|why| format!("{} = {text:?}: {why}", at("timeout")))?,
         None => Duration::from_secs(30),
     };
-    let page_size = file.page_size.unwrap_or(100);
-    if page_size == 0 {
-        return Err(format!("{} must be at least 1", at("page_size")));
+    let (default_page, fewest, most) = kind.page_bounds();
+    let page_size = file.page_size.unwrap_or(default_page);
+    if !(fewest..=most).contains(&page_size) {
+        return Err(format!(
+            "{} = {page_size} is outside what {} accepts ({fewest} to {most}); set it within, or leave it out for {default_page}",
+            at("page_size"),
+            kind.name()
+        ));
     }
     let names = [file.api_key_env, file.username_env, file.password_env];
     let credentials = names

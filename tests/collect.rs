@@ -219,7 +219,7 @@ mod brightdata {
             "gd_l1viktl72bvl7bjuj0".into(),
             query,
             "bd-test".into(),
-            100,
+            1000,
             costs,
             metrics.clone(),
         );
@@ -228,7 +228,7 @@ mod brightdata {
 
     #[tokio::test]
     async fn snapshot_is_requested_once_awaited_and_downloaded_in_parts() {
-        let config = SandboxConfig { population: 8000, speed: 200.0, ..SandboxConfig::default() };
+        let config = SandboxConfig { population: 80_000, speed: 200.0, ..SandboxConfig::default() };
         let sb = Sandbox::start(config).await.unwrap();
         let (mut bd, _) = connector(&sb, "sandbox-key", None);
         let first = bd.next_page(BrightDataCursor::default(), 0).await.unwrap();
@@ -259,7 +259,7 @@ mod brightdata {
             .map(|p| format!("brightdata:{}", p.slug))
             .collect();
         let got: BTreeSet<String> = records.iter().map(|r| r.profile_ids[0].clone()).collect();
-        assert!(expected.len() > 100, "several parts: {}", expected.len());
+        assert!(expected.len() > 1000, "several parts of 1000: {}", expected.len());
         assert_eq!(got, expected);
         assert_eq!(records.len(), expected.len());
         assert!((cost - records.len() as f64 * 0.0015).abs() < 1e-6, "billed per record: {cost}");

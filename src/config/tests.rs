@@ -153,3 +153,34 @@ fn rates_and_durations() {
         assert_eq!(parse_duration(text).ok().map(|d| d.as_millis() as u64), want, "duration {text:?}");
     }
 }
+
+fn parse_for_test(text: &str) -> Result<Settings, String> {
+    load(Source { origin: "t.toml", text }, &env_of(&[]), &Flags::default()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn page_sizes_are_checked_against_what_each_vendor_documents() {
+    let with = |vendor: &str, extra: &str| {
+        format!("[campaign]\nname = \"t\"\ntarget = 10\n[vendors.{vendor}]\n{extra}\n")
+    };
+    let refused = [
+        (
+            "brightdata",
+            "page_size = 100",
+            "vendors.brightdata.page_size = 100 is outside what brightdata accepts (1000 to",
+        ),
+        (
+            "apollo",
+            "page_size = 500",
+            "vendors.apollo.page_size = 500 is outside what apollo accepts (1 to 100)",
+        ),
+        ("zoominfo", "page_size = 0", "vendors.zoominfo.page_size = 0"),
+    ];
+    for (vendor, line, want) in refused {
+        let err = parse_for_test(&with(vendor, line)).expect_err(line);
+        assert!(err.contains(want), "{err}");
+    }
+    let settings = parse_for_test(&with("brightdata", "")).expect("defaults are valid");
+    let brightdata = &settings.vendors[&VendorKind::Brightdata];
+    assert_eq!(brightdata.page_size, 1000, "without page_size, the documented minimum batch_size");
+}

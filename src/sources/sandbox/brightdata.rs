@@ -162,6 +162,11 @@ async fn download(
                 .into_response()
         };
     }
+    // As the real API: a batch_size under 1000 is refused.
+    if query.batch_size.is_some_and(|size| size < 1000) {
+        let body = json!({ "error": "batch_size must be greater than or equal to 1000" });
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
     let size = query.batch_size.unwrap_or(people.len().max(1)).max(1);
     let part = query.part.unwrap_or(1).max(1);
     let records: Vec<Value> = people
