@@ -118,6 +118,9 @@ pub struct VendorClient {
     base_url: String,
     http: reqwest::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
+    /// A limit of its own for the calls that authenticate, when the vendor limits
+    /// them apart (ZoomInfo: `/authenticate` once a second); shared like `limiter`.
+    auth_limiter: Option<Arc<DefaultDirectRateLimiter>>,
     /// Vendor time runs this many times faster than real time (the sandbox's speed).
     speed: f64,
     /// 429s the account may collect in a window before it stops sending until the
@@ -155,6 +158,15 @@ impl ThrottleGuard {
     }
 }
 
+/// A limiter allowing `rate` (vendor time) at clock `speed`, no burst.
+fn spaced_limiter(rate: Rate, speed: f64) -> Arc<DefaultDirectRateLimiter> {
+    let spacing = (rate.per / rate.requests.max(1)).mul_f64(1.02).div_f64(speed);
+    let quota = Quota::with_period(spacing.max(Duration::from_micros(1)))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::MIN);
+    Arc::new(RateLimiter::direct(quota))
+}
+
 impl VendorClient {
     /// A client allowed `rate` (in vendor time) at clock `speed`. Requests are
     /// spaced 2 % wider than the limit, so arrival jitter of a few
@@ -167,18 +179,31 @@ impl VendorClient {
         speed: f64,
     ) -> Result<Self, reqwest::Error> {
         let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
-        let spacing = (rate.per / rate.requests.max(1)).mul_f64(1.02).div_f64(speed);
-        let quota = Quota::with_period(spacing.max(Duration::from_micros(1)))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::MIN);
         Ok(VendorClient {
             vendor,
             base_url: base_url.trim_end_matches('/').to_owned(),
             http: http(timeout.div_f64(speed))?,
-            limiter: Arc::new(RateLimiter::direct(quota)),
+            limiter: spaced_limiter(rate, speed),
+            auth_limiter: None,
             speed,
             throttle_guard: None,
         })
+    }
+
+    /// Gives authentication calls a limit of their own (see [`VendorClient::for_auth`]).
+    pub fn with_auth_limit(mut self, rate: Rate) -> Self {
+        self.auth_limiter = Some(spaced_limiter(rate, self.speed));
+        self
+    }
+
+    /// This account's client for authenticating: under the authentication limit
+    /// when it has one (and not counted against the data limit), else the same.
+    pub fn for_auth(&self) -> VendorClient {
+        let mut client = self.clone();
+        if let Some(limiter) = &self.auth_limiter {
+            client.limiter = limiter.clone();
+        }
+        client
     }
 
     /// Holds requests back once `max` 429s arrived within `window` (vendor time).

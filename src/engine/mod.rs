@@ -258,6 +258,7 @@ fn client_for(
     let client = VendorClient::new(kind.name(), &vendor.base_url, rate, vendor.timeout, speed)?;
     Ok(match kind {
         VendorKind::Brightdata => client.with_throttle_guard(20, Duration::from_secs(300)),
+        VendorKind::Zoominfo => client.with_auth_limit(crate::sources::zoominfo::AUTH_RATE),
         _ => client,
     })
 }

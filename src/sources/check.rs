@@ -74,8 +74,12 @@ async fn apollo(vendor: &VendorSettings) -> Result<u64, FetchError> {
 }
 
 fn client(kind: VendorKind, vendor: &VendorSettings) -> Result<VendorClient, FetchError> {
-    VendorClient::new(kind.name(), &vendor.base_url, vendor.rate, vendor.timeout, 1.0)
-        .map_err(|e| FetchError::Connect(e.to_string()))
+    let client = VendorClient::new(kind.name(), &vendor.base_url, vendor.rate, vendor.timeout, 1.0)
+        .map_err(|e| FetchError::Connect(e.to_string()))?;
+    Ok(match kind {
+        VendorKind::Zoominfo => client.with_auth_limit(super::zoominfo::AUTH_RATE),
+        _ => client,
+    })
 }
 
 fn secret(vendor: &VendorSettings, i: usize) -> String {

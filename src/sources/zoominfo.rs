@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::{Page, SearchCursor, json_text};
-use crate::config::{Costs, Secret, ZoomInfoQuery};
+use crate::config::{Costs, Rate, Secret, ZoomInfoQuery};
 use crate::http::{FetchError, RequestMetrics, VendorClient, snippet};
 use crate::lead::{Millis, RawLead, Source};
 
@@ -36,6 +36,9 @@ pub struct ZoomInfo {
     token: Option<(Secret, Instant)>,
     search: Option<(u32, Vec<u64>)>,
 }
+
+/// ZoomInfo documents one `/authenticate` call a second, apart from the data limit.
+pub const AUTH_RATE: Rate = Rate { requests: 1, per: std::time::Duration::from_secs(1) };
 
 impl ZoomInfo {
     #[allow(clippy::too_many_arguments)]
@@ -146,8 +149,9 @@ impl ZoomInfo {
         }
         let url = format!("{}/authenticate", self.client.base_url());
         let body = json!({ "username": self.username.expose(), "password": self.password.expose() });
-        let answer: Value =
-            self.client.json(&self.metrics, classify, |http| http.post(&url).json(&body)).await?;
+        // Under its own limit: ZoomInfo allows one `/authenticate` a second.
+        let auth = self.client.for_auth();
+        let answer: Value = auth.json(&self.metrics, classify, |http| http.post(&url).json(&body)).await?;
         let jwt = answer["jwt"].as_str().ok_or_else(|| FetchError::Garbage {
             detail: "no jwt in the authentication answer".into(),
             snippet: String::new(),

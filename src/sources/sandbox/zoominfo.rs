@@ -27,6 +27,8 @@ pub const TOKEN_LIFE: Duration = Duration::from_secs(3600);
 #[derive(Default)]
 pub(super) struct Tokens {
     issued: Mutex<HashMap<String, Instant>>,
+    /// The last `/authenticate` call: the real API allows one a second.
+    last_auth: Mutex<Option<Instant>>,
 }
 
 pub(super) fn router() -> Router<Arc<State>> {
@@ -51,6 +53,17 @@ async fn gate(state: &State) -> Option<Response> {
 async fn authenticate(Extract(state): Extract<Arc<State>>, body: Bytes) -> Response {
     if let Some(refused) = gate(&state).await {
         return refused;
+    }
+    {
+        let mut last = state.zoominfo.last_auth.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| at.elapsed() < state.real(Duration::from_secs(1))) {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "PFAPI0005",
+                "authenticate is limited to 1 request per second",
+            );
+        }
+        *last = Some(Instant::now());
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if body["password"].as_str() != Some(state.config.api_key.as_str()) || body["username"].as_str().is_none()
