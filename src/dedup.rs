@@ -49,14 +49,6 @@ impl Splits {
         self.pairs.push((moved.iter().cloned().collect(), kept.iter().cloned().collect()));
     }
 
-    pub fn len(&self) -> usize {
-        self.pairs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
-    }
-
     /// Whether joining leads holding `a` and `b` would undo a split.
     pub fn forbids(&self, a: &Identity, b: &Identity) -> bool {
         if self.pairs.is_empty() {

@@ -22,13 +22,7 @@ fn people(n: usize, no_email: usize, email: impl Fn(usize) -> String) -> String 
 }
 
 fn hubspot(sb: &Sandbox, fake: &FakeHubSpot, token: &str, extra: &[&str]) -> Run {
-    let report = sb.path("hubspot-report.csv");
-    let mut args = vec!["export", "hubspot", "--base-url", &fake.url, "--rate", "1000/s", "--json"];
-    let report = report.to_str().unwrap().to_owned();
-    args.extend_from_slice(&["--report", &report]);
-    args.extend_from_slice(extra);
-    let output = sb.command(&args).env("HUBSPOT_TOKEN", token).output().expect("run leadsprint");
-    Run::from(output)
+    crate::support::crm::export(sb, fake, token, extra)
 }
 
 #[test]

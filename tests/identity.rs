@@ -172,21 +172,7 @@ fn hubspot_contacts_of_merged_leads_are_merged_there_once() {
         Dana,Wills,PPC Manager,Acme,dana@acme.com,\n\
         Dana,Wills,PPC Manager,Acme,dana.wills@gmail.com,https://www.linkedin.com/in/dana-wills\n";
     assert_eq!(sb.import(&sb.write("people.csv", people)).code, 0);
-    let hubspot = |sb: &Sandbox| {
-        let report = sb.path("hubspot-report.csv");
-        let args = [
-            "export",
-            "hubspot",
-            "--base-url",
-            &fake.url,
-            "--rate",
-            "1000/s",
-            "--json",
-            "--report",
-            report.to_str().unwrap(),
-        ];
-        crate::support::Run::from(sb.command(&args).env("HUBSPOT_TOKEN", TOKEN).output().expect("run")).json()
-    };
+    let hubspot = |sb: &Sandbox| crate::support::crm::export(sb, &fake, TOKEN, &[]).json();
     assert_eq!(hubspot(&sb)["created"], 2);
     let bridge =
         "First Name,Email,Person Linkedin Url\nDana,dana@acme.com,https://www.linkedin.com/in/dana-wills\n";
@@ -321,10 +307,7 @@ fn a_suppressed_domain_is_left_out_of_every_export_and_dropped_when_it_comes_aga
     }
     // Never sent to HubSpot.
     let fake = FakeHubSpot::start();
-    let args =
-        ["export", "hubspot", "--base-url", &fake.url, "--rate", "1000/s", "--json", "--report", "/dev/null"];
-    let sent =
-        crate::support::Run::from(sb.command(&args).env("HUBSPOT_TOKEN", TOKEN).output().unwrap()).json();
+    let sent = crate::support::crm::export(&sb, &fake, TOKEN, &[]).json();
     assert_eq!((sent["created"].as_u64(), sent["suppressed"].as_u64()), (Some(2), Some(1)), "{sent}");
     assert!(!fake.hub.lock().unwrap().contacts.contains_key("zed@blocked.com"));
     // New records at the domain are dropped and counted.

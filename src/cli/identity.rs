@@ -207,7 +207,9 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
                 .reader()?
                 .suppressions()?
                 .iter()
-                .map(|(e, r)| json!({ "entry": e.display(), "added_at": r.added_at, "origin": r.origin }))
+                .map(|(e, r)| {
+                    json!({ "entry": e.display(), "kind": e.kind(), "added_at": r.added_at, "origin": r.origin })
+                })
                 .collect();
             json!({ "total": entries.len(), "entries": entries })
         }

@@ -52,15 +52,8 @@ fn id_text(n: u32, spelling: u8) -> String {
 
 impl Gen {
     pub fn raw(&self, line: u32) -> RawLead {
-        let mut r = RawLead {
-            source: Source {
-                vendor: "test".into(),
-                workflow: "w".into(),
-                record_id: Some(line.to_string()),
-                fetched_at: 0,
-            },
-            ..RawLead::default()
-        };
+        let mut r =
+            RawLead { source: Source::new("test", "w", Some(line.to_string()), 0), ..RawLead::default() };
         r.linkedin_url = self.url.map(|(n, s)| url_text(n, s));
         r.emails = self.emails.iter().map(|&(n, s)| email_text(n, s)).collect();
         if self.fields & 8 != 0 {

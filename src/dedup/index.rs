@@ -140,10 +140,6 @@ impl KeyIndex {
         self.aliases.get(&lead).copied().unwrap_or(lead)
     }
 
-    pub fn alias_count(&self) -> usize {
-        self.aliases.len()
-    }
-
     fn sorted_leads(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
         let start = self.lower_bound(hash);
         self.sorted[start..].iter().take_while(move |e| e.hash() == hash).map(|e| e.lead)

@@ -48,12 +48,7 @@ fn record(url: Option<&str>, email: Option<&str>, id: Option<&str>, line: u32) -
         linkedin_url: url.map(|u| format!("https://www.linkedin.com/in/{u}")),
         emails: email.map(|e| vec![e.to_owned()]).unwrap_or_default(),
         profile_ids: id.map(|i| vec![i.to_owned()]).unwrap_or_default(),
-        source: Source {
-            vendor: "test".into(),
-            workflow: "w".into(),
-            record_id: Some(line.to_string()),
-            fetched_at: 0,
-        },
+        source: Source::new("test", "w", Some(line.to_string()), 0),
         ..RawLead::default()
     }
 }

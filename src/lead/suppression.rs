@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use super::Lead;
-use super::identity::{self, IdentityKey};
+use super::identity;
 
 /// One entry of the list.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,10 +49,20 @@ impl Suppression {
     }
 
     /// Reads the stored form back.
-    pub fn from_encoded(encoded: &str) -> Option<Suppression> {
+    pub fn from_encoded(encoded: &str) -> Suppression {
         match encoded.strip_prefix("d:") {
-            Some(domain) => Some(Suppression::Domain(domain.to_owned())),
-            None => Some(Suppression::Key(encoded.to_owned())),
+            Some(domain) => Suppression::Domain(domain.to_owned()),
+            None => Suppression::Key(encoded.to_owned()),
+        }
+    }
+
+    /// What it names: `email`, `domain`, `linkedin_url` or `profile_id`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Suppression::Domain(_) => "domain",
+            Suppression::Key(k) if k.starts_with("e:") => "email",
+            Suppression::Key(k) if k.starts_with("u:") => "linkedin_url",
+            Suppression::Key(_) => "profile_id",
         }
     }
 
@@ -130,11 +140,6 @@ impl SuppressionList {
             emails.filter_map(|e| e.rsplit_once('@').map(|(_, d)| d)).chain(lead.company.domain.as_deref());
         domains.find(|d| self.domains.contains(*d)).map(|d| Suppression::Domain(d.to_owned()))
     }
-
-    /// Whether any of `keys` is on the list.
-    pub fn holds_key(&self, key: &IdentityKey) -> bool {
-        self.keys.contains(&key.encoded())
-    }
 }
 
 #[cfg(test)]
@@ -160,7 +165,7 @@ mod tests {
         }
         let url = Suppression::parse("linkedin.com/in/dana").unwrap();
         assert_eq!(url.display(), "https://www.linkedin.com/in/dana");
-        assert_eq!(Suppression::from_encoded(&url.encoded()), Some(url));
+        assert_eq!(Suppression::from_encoded(&url.encoded()), url);
     }
 
     fn lead(emails: &[&str], primary: Option<&str>, company_domain: Option<&str>) -> Lead {

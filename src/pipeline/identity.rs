@@ -319,7 +319,7 @@ impl Resolver {
         report.splits_purged = batch.remove_splits_touching(&encoded)? as u64;
         if report.splits_purged > 0 {
             self.splits = Splits::default();
-            for split in batch_splits(batch)? {
+            for split in batch.splits()? {
                 self.splits.add(&split.moved, &split.kept);
             }
         }
@@ -329,11 +329,6 @@ impl Resolver {
         changed.purge();
         Ok(report)
     }
-}
-
-/// The splits as this transaction sees them.
-fn batch_splits(batch: &Batch<'_>) -> Result<Vec<SplitRecord>, PipelineError> {
-    Ok(batch.splits()?)
 }
 
 /// The text a quarantined raw record would hold for `key` (lower-case): the

@@ -285,8 +285,8 @@ impl Writer {
             Ok((totals, changed, batch.seq()))
         })?;
         self.feed.send(changed, seq);
-        let net = totals.new_leads.wrapping_sub(totals.leads_merged);
-        self.unique.fetch_add(net, Ordering::Relaxed);
+        self.unique.fetch_add(totals.new_leads, Ordering::Relaxed);
+        self.unique.fetch_sub(totals.leads_merged, Ordering::Relaxed);
         self.totals.add(totals.clone());
         Ok(totals)
     }

@@ -92,7 +92,7 @@ async fn suppressions(State(state): State<AppState>) -> Response {
                 .map(|(entry, record)| {
                     json!({
                         "entry": entry.display(),
-                        "kind": kind(entry),
+                        "kind": entry.kind(),
                         "added_at": record.added_at,
                         "origin": record.origin,
                     })
@@ -105,16 +105,6 @@ async fn suppressions(State(state): State<AppState>) -> Response {
             error(StatusCode::INTERNAL_SERVER_ERROR, "the server could not read the store; see its log")
         }
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "reading the list failed; see the server log"),
-    }
-}
-
-/// What an entry is, for the UI.
-fn kind(entry: &Suppression) -> &'static str {
-    match entry {
-        Suppression::Domain(_) => "domain",
-        Suppression::Key(k) if k.starts_with("e:") => "email",
-        Suppression::Key(k) if k.starts_with("u:") => "linkedin_url",
-        Suppression::Key(_) => "profile_id",
     }
 }
 

@@ -297,9 +297,7 @@ impl Reader {
         let mut out = Vec::new();
         for entry in table.iter()? {
             let (key, value) = entry?;
-            if let Some(entry) = Suppression::from_encoded(key.value()) {
-                out.push((entry, codec::decode(value.value())?));
-            }
+            out.push((Suppression::from_encoded(key.value()), codec::decode(value.value())?));
         }
         Ok(out)
     }

@@ -60,29 +60,37 @@ impl FakeHubSpot {
 }
 
 async fn list(headers: HeaderMap) -> Response {
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {TOKEN}")) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_AUTHENTICATION",
-            "Authentication credentials not found.",
-        );
+    if let Some(refused) = unauthorized(&headers) {
+        return refused;
     }
     Json(json!({"results": []})).into_response()
 }
 
-fn authorized(headers: &HeaderMap) -> bool {
-    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
+/// HubSpot's 401 for a request without the private app's token.
+fn unauthorized(headers: &HeaderMap) -> Option<Response> {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+    (bearer != Some(&format!("Bearer {TOKEN}"))).then(|| {
+        error(StatusCode::UNAUTHORIZED, "INVALID_AUTHENTICATION", "Authentication credentials not found.")
+    })
+}
+
+/// `leadsprint export hubspot` of `sb` against `fake` with `token`, its report
+/// beside the data dir (`hubspot-report.csv`).
+pub fn export(sb: &super::Sandbox, fake: &FakeHubSpot, token: &str, extra: &[&str]) -> super::Run {
+    let report = sb.path("hubspot-report.csv");
+    let report = report.to_str().expect("utf-8 path");
+    let mut args =
+        vec!["export", "hubspot", "--base-url", &fake.url, "--rate", "1000/s", "--json", "--report", report];
+    args.extend_from_slice(extra);
+    let output = sb.command(&args).env("HUBSPOT_TOKEN", token).output().expect("run leadsprint");
+    super::Run::from(output)
 }
 
 async fn read(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let mut hub = hub.lock().unwrap();
     hub.requests += 1;
-    if !authorized(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_AUTHENTICATION",
-            "Authentication credentials not found.",
-        );
+    if let Some(refused) = unauthorized(&headers) {
+        return refused;
     }
     if body["idProperty"] != "email" {
         return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "this fake reads by email only");
@@ -116,12 +124,8 @@ async fn read(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body)
 async fn merge(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let mut hub = hub.lock().unwrap();
     hub.requests += 1;
-    if !authorized(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_AUTHENTICATION",
-            "Authentication credentials not found.",
-        );
+    if let Some(refused) = unauthorized(&headers) {
+        return refused;
     }
     let (Some(keep), Some(other)) = (body["primaryObjectId"].as_str(), body["objectIdToMerge"].as_str())
     else {
@@ -158,12 +162,8 @@ fn error(status: StatusCode, category: &str, message: &str) -> Response {
 async fn upsert(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let mut hub = hub.lock().unwrap();
     hub.requests += 1;
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {TOKEN}")) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_AUTHENTICATION",
-            "Authentication credentials not found.",
-        );
+    if let Some(refused) = unauthorized(&headers) {
+        return refused;
     }
     if hub.throttle_next > 0 {
         hub.throttle_next -= 1;
