@@ -101,6 +101,9 @@ struct File {
 struct CampaignFile {
     name: String,
     target: u64,
+    /// Dollars the whole campaign may spend on vendors (default: target × the
+    /// cost-per-qualified-lead KPI).
+    spend_cap: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +124,8 @@ struct VendorFile {
     cost_per_credit: f64,
     #[serde(default)]
     cost_per_record: f64,
+    /// Dollars this vendor may spend over the campaign (default: the campaign's cap).
+    spend_cap: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,6 +231,8 @@ pub struct VendorSettings {
     pub page_size: u32,
     pub timeout: Duration,
     pub costs: Costs,
+    /// Dollars this vendor may spend over the campaign; `None`: only the campaign's cap.
+    pub spend_cap: Option<f64>,
 }
 
 impl VendorSettings {
@@ -300,6 +307,8 @@ pub struct WorkflowSettings {
 pub struct Settings {
     pub name: String,
     pub target: u64,
+    /// Dollars the campaign may spend on vendors, all of them together.
+    pub spend_cap: f64,
     pub kpi: Kpi,
     pub vendors: BTreeMap<VendorKind, VendorSettings>,
     pub workflows: Vec<WorkflowSettings>,
@@ -342,7 +351,20 @@ pub fn load(
         vendors.insert(kind, vendor_settings(kind, vendor, env).map_err(invalid)?);
     }
     let workflows = workflows(parsed.workflows, &vendors).map_err(invalid)?;
-    Ok(Settings { name: parsed.campaign.name, target, kpi: parsed.kpi, vendors, workflows })
+    let spend_cap = match parsed.campaign.spend_cap {
+        Some(cap) => valid_cap(cap, "campaign.spend_cap").map_err(invalid)?,
+        None => target as f64 * parsed.kpi.cost_per_qualified_lead,
+    };
+    Ok(Settings { name: parsed.campaign.name, target, spend_cap, kpi: parsed.kpi, vendors, workflows })
+}
+
+/// A spend cap is a finite number of dollars, zero or more.
+fn valid_cap(cap: f64, key: &str) -> Result<f64, String> {
+    if cap.is_finite() && cap >= 0.0 {
+        Ok(cap)
+    } else {
+        Err(format!("{key} = {cap} must be a number of dollars, zero or more"))
+    }
 }
 
 fn vendor_settings(
@@ -391,6 +413,7 @@ fn vendor_settings(
     if [costs.per_request, costs.per_credit, costs.per_record].iter().any(|c| !c.is_finite() || *c < 0.0) {
         return Err(format!("vendors.{}: costs must be zero or more", kind.name()));
     }
+    let spend_cap = file.spend_cap.map(|cap| valid_cap(cap, &at("spend_cap"))).transpose()?;
     let inbox = file.inbox.or_else(|| (kind == VendorKind::Salesnav).then(|| PathBuf::from("inbox")));
     Ok(VendorSettings {
         kind,
@@ -402,6 +425,7 @@ fn vendor_settings(
         page_size,
         timeout,
         costs,
+        spend_cap,
     })
 }
 
@@ -431,6 +455,9 @@ fn workflows(
             }
             let query =
                 parse_query(w.vendor, w.query).map_err(|e| format!("workflow {:?} query: {e}", w.name))?;
+            if let Query::BrightData(BrightDataQuery { records_limit: Some(0), .. }) = query {
+                return Err(format!("workflow {:?} query: records_limit must be at least 1", w.name));
+            }
             let rate = w
                 .rate_limit
                 .map(|t| {

@@ -42,6 +42,9 @@ pub enum FetchError {
     Throttled { retry_after: Option<Duration> },
     #[error("quota exhausted: {0}")]
     QuotaExhausted(String),
+    /// Our own spend cap, reached before the vendor could bill more.
+    #[error("spend cap reached: {0}; raise the cap to go on")]
+    SpendCap(String),
     #[error("credentials refused ({status}): {message}")]
     Unauthorized { status: u16, message: String },
     #[error("request refused ({status}): {body}")]
@@ -78,11 +81,19 @@ impl FetchError {
         matches!(self, FetchError::QuotaExhausted(_) | FetchError::Unauthorized { .. })
     }
 
+    /// Ends this workflow for the run, without a retry: what it has bought stays
+    /// its own (a Bright Data snapshot already paid for is still downloaded by
+    /// the workflow that holds it).
+    pub fn ends_workflow(&self) -> bool {
+        matches!(self, FetchError::SpendCap(_))
+    }
+
     /// A short label for per-kind error counts.
     pub fn kind(&self) -> &'static str {
         match self {
             FetchError::Throttled { .. } => "throttled",
             FetchError::QuotaExhausted(_) => "quota",
+            FetchError::SpendCap(_) => "spend_cap",
             FetchError::Unauthorized { .. } => "auth",
             FetchError::Rejected { .. } => "rejected",
             FetchError::Server { .. } => "server",

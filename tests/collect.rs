@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use leadsprint::config::{ApolloQuery, Costs, Rate, Secret};
 use leadsprint::http::{FetchError, RequestMetrics, VendorClient};
+use leadsprint::sources::Link;
 use leadsprint::sources::apollo::{Apollo, ApolloCursor};
 use leadsprint::sources::sandbox::faults::FaultRates;
 use leadsprint::sources::sandbox::population::Vendor;
 use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+use leadsprint::sources::spend::Spend;
 
 const SPEED: f64 = 20.0;
 
@@ -34,20 +36,18 @@ fn apollo_query() -> ApolloQuery {
     }
 }
 
-fn apollo(sb: &Sandbox, client: &VendorClient, key: &str) -> (Apollo, Arc<RequestMetrics>) {
+/// A connector's wiring with no spend cap.
+fn link(client: VendorClient, workflow: &str, page_size: u32, costs: Costs) -> (Link, Arc<RequestMetrics>) {
     let metrics = Arc::new(RequestMetrics::default());
+    let spend = Spend::unlimited(leadsprint::config::VendorKind::Apollo);
+    let link = Link { client, workflow: workflow.into(), page_size, costs, metrics: metrics.clone(), spend };
+    (link, metrics)
+}
+
+fn apollo(client: &VendorClient, key: &str) -> (Apollo, Arc<RequestMetrics>) {
     let costs = Costs { per_request: 0.0, per_credit: 0.025, per_record: 0.0 };
-    let _ = sb;
-    let connector = Apollo::new(
-        client.clone(),
-        secret(key),
-        apollo_query(),
-        "apollo-test".into(),
-        100,
-        costs,
-        metrics.clone(),
-    );
-    (connector, metrics)
+    let (link, metrics) = link(client.clone(), "apollo-test", 100, costs);
+    (Apollo::new(link, secret(key), apollo_query()), metrics)
 }
 
 fn secret(value: &str) -> Secret {
@@ -90,7 +90,7 @@ async fn drain(connector: &mut Apollo) -> Result<(Vec<leadsprint::lead::RawLead>
 #[tokio::test]
 async fn apollo_pages_to_exhaustion_and_maps_every_field() {
     let sb = Sandbox::start(sandbox_config(FaultRates::NONE)).await.unwrap();
-    let (mut connector, metrics) = apollo(&sb, &client(&sb), "sandbox-key");
+    let (mut connector, metrics) = apollo(&client(&sb), "sandbox-key");
     let (records, credits, failures) = drain(&mut connector).await.unwrap();
     let expected: BTreeSet<String> = sb
         .population()
@@ -140,7 +140,7 @@ async fn apollo_survives_throttling_errors_and_garbage() {
         timeout: 0.0,
     };
     let sb = Sandbox::start(sandbox_config(faults)).await.unwrap();
-    let (mut connector, metrics) = apollo(&sb, &client(&sb), "sandbox-key");
+    let (mut connector, metrics) = apollo(&client(&sb), "sandbox-key");
     let (records, _, _) = drain(&mut connector).await.unwrap();
     let expected = sb.population().matching(Vendor::Apollo, &["paid"], &[]).count();
     let unique: BTreeSet<Vec<String>> = records.iter().map(|r| r.profile_ids.clone()).collect();
@@ -153,7 +153,7 @@ async fn apollo_survives_throttling_errors_and_garbage() {
 #[tokio::test]
 async fn apollo_bad_key_and_exhausted_quota_stop_the_vendor() {
     let sb = Sandbox::start(sandbox_config(FaultRates::NONE)).await.unwrap();
-    let (mut connector, _) = apollo(&sb, &client(&sb), "wrong-key");
+    let (mut connector, _) = apollo(&client(&sb), "wrong-key");
     let err = drain(&mut connector).await.unwrap_err();
     assert!(matches!(err, FetchError::Unauthorized { status: 401, .. }), "{err:?}");
     assert!(err.to_string().contains("Invalid API key"), "{err}");
@@ -162,7 +162,7 @@ async fn apollo_bad_key_and_exhausted_quota_stop_the_vendor() {
     let sb = Sandbox::start(SandboxConfig { daily_quota: Some(5), ..sandbox_config(FaultRates::NONE) })
         .await
         .unwrap();
-    let (mut connector, metrics) = apollo(&sb, &client(&sb), "sandbox-key");
+    let (mut connector, metrics) = apollo(&client(&sb), "sandbox-key");
     let err = drain(&mut connector).await.unwrap_err();
     assert!(matches!(err, FetchError::QuotaExhausted(_)), "{err:?}");
     assert_eq!(metrics.retries.load(std::sync::atomic::Ordering::Relaxed), 0, "quota is not retried");
@@ -184,8 +184,8 @@ async fn two_workflows_share_the_vendor_limit_measured_at_the_server() {
     let shared =
         VendorClient::new("apollo", &base, RATE_TEST_LIMIT, Duration::from_secs(30), RATE_TEST_SPEED)
             .expect("client");
-    let (mut a, _) = apollo(&sb, &shared, "sandbox-key");
-    let (mut b, _) = apollo(&sb, &shared, "sandbox-key");
+    let (mut a, _) = apollo(&shared, "sandbox-key");
+    let (mut b, _) = apollo(&shared, "sandbox-key");
     let (ra, rb) = tokio::join!(drain(&mut a), drain(&mut b));
     assert!(ra.is_ok() && rb.is_ok());
     let c = sb.counters("apollo");
@@ -209,20 +209,11 @@ mod brightdata {
         let client =
             VendorClient::new("brightdata", &sb.base_url("brightdata"), rate, Duration::from_secs(60), 200.0)
                 .unwrap();
-        let metrics = Arc::new(RequestMetrics::default());
         let query =
             BrightDataQuery { title: "PPC Manager".into(), location: "Chicago, IL".into(), records_limit };
         let costs = Costs { per_request: 0.0, per_credit: 0.0, per_record: 0.0015 };
-        let bd = BrightData::new(
-            client,
-            Secret::new(key),
-            "gd_l1viktl72bvl7bjuj0".into(),
-            query,
-            "bd-test".into(),
-            1000,
-            costs,
-            metrics.clone(),
-        );
+        let (link, metrics) = link(client, "bd-test", 1000, costs);
+        let bd = BrightData::new(link, Secret::new(key), "gd_l1viktl72bvl7bjuj0".into(), query, 20_000);
         (bd, metrics)
     }
 
@@ -235,9 +226,16 @@ mod brightdata {
         assert!(first.records.is_empty(), "the first page only requests the snapshot");
         let mut cursor = first.next.clone().unwrap();
         let snapshot = cursor.snapshot.clone().unwrap();
+        assert!(
+            (first.cost - 20_000.0 * 0.0015).abs() < 1e-6,
+            "billed at creation, at its limit: {}",
+            first.cost
+        );
         let mut records = Vec::new();
-        let mut cost = 0.0;
+        let mut cost = first.cost;
+        let mut pages = 0;
         loop {
+            pages += 1;
             let page = bd.next_page(cursor.clone(), 0).await.unwrap();
             cost += page.cost;
             records.extend(page.records);
@@ -263,6 +261,9 @@ mod brightdata {
         assert_eq!(got, expected);
         assert_eq!(records.len(), expected.len());
         assert!((cost - records.len() as f64 * 0.0015).abs() < 1e-6, "billed per record: {cost}");
+        assert_eq!(sb.counters("brightdata").billed, records.len() as u64, "what the twin billed, counted");
+        let parts = expected.len().div_ceil(1000);
+        assert_eq!(pages, parts + 1, "one page to learn it is ready, then one per part");
         let person = sb.population().matching(Vendor::BrightData, &["paid"], &[3]).next().unwrap();
         let r = records.iter().find(|r| r.profile_ids[0] == format!("brightdata:{}", person.slug)).unwrap();
         assert_eq!(r.profile_ids[1], format!("li:{}", person.member_id));
@@ -312,17 +313,8 @@ mod zoominfo {
             department: None,
         };
         let costs = Costs { per_request: 0.0, per_credit: 0.1, per_record: 0.0 };
-        let metrics = Arc::new(RequestMetrics::default());
-        ZoomInfo::new(
-            client,
-            Secret::new("user"),
-            Secret::new(password),
-            query,
-            "zi".into(),
-            100,
-            costs,
-            metrics,
-        )
+        let (link, _) = link(client, "zi", 100, costs);
+        ZoomInfo::new(link, Secret::new("user"), Secret::new(password), query)
     }
 
     async fn drain(zi: &mut ZoomInfo) -> Result<Vec<leadsprint::lead::RawLead>, FetchError> {

@@ -301,3 +301,79 @@ async fn pause_takes_effect_within_its_grace_even_while_a_vendor_stalls() {
     assert!(stats.workflows.iter().all(|w| w.state.label() == "stopped"), "{:?}", stats.workflows);
     sb.stop().await;
 }
+
+/// The three API vendors, priced, over the sandbox: `extra` goes in the campaign.
+fn priced_campaign(sb: &Sandbox, brightdata_lines: &str, workflows: &str) -> Settings {
+    let text = format!(
+        "[campaign]\nname = \"t\"\ntarget = 1000000\n\
+         [vendors.apollo]\nbase_url = \"{}\"\napi_key_env = \"KEY\"\ncost_per_credit = 0.025\n\
+         [vendors.brightdata]\nbase_url = \"{}\"\napi_key_env = \"KEY\"\ncost_per_record = 0.0015\n{brightdata_lines}\
+         [vendors.zoominfo]\nbase_url = \"{}\"\nusername_env = \"USER\"\npassword_env = \"KEY\"\ncost_per_credit = 0.10\n\
+         {workflows}",
+        sb.base_url("apollo"),
+        sb.base_url("brightdata"),
+        sb.base_url("zoominfo"),
+    );
+    let env = |k: &str| match k {
+        "KEY" => Some("sandbox-key".to_owned()),
+        "USER" => Some("user".to_owned()),
+        _ => None,
+    };
+    config::load(Source { origin: "t", text: &text }, &env, &Flags::default()).expect("settings")
+}
+
+fn cost_of(stats: &RunStats, vendor: &str) -> f64 {
+    stats.workflows.iter().filter(|w| w.vendor == vendor).map(|w| w.cost).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cost_counted_is_what_each_vendor_billed() {
+    let sb =
+        Sandbox::start(SandboxConfig { population: 6000, speed: 50.0, ..sandbox_config() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let workflows = "[[workflow]]\nname = \"bd1\"\nvendor = \"brightdata\"\nquery = { title = \"PPC Manager\", location = \"Chicago, IL\" }\n\
+         [[workflow]]\nname = \"bd2\"\nvendor = \"brightdata\"\nquery = { title = \"Paid Media Manager\", location = \"\", records_limit = 1200 }\n\
+         [[workflow]]\nname = \"ap\"\nvendor = \"apollo\"\nquery = { person_titles = [\"growth marketing manager\"] }\n\
+         [[workflow]]\nname = \"zi\"\nvendor = \"zoominfo\"\nquery = { jobTitle = \"performance marketing\", country = \"United States\" }\n";
+    let settings = priced_campaign(&sb, "", workflows);
+    let stats = run(&settings, dir.path()).await;
+    assert!(stats.workflows.iter().all(|w| w.state.label() == "done"), "{:?}", stats.workflows);
+    for (vendor, price) in [("brightdata", 0.0015), ("apollo", 0.025), ("zoominfo", 0.10)] {
+        let billed = sb.counters(vendor).billed;
+        assert!(billed > 0, "{vendor} billed something");
+        let counted = cost_of(&stats, vendor);
+        assert!(
+            (counted - billed as f64 * price).abs() < 1e-6,
+            "{vendor}: counted ${counted}, billed {billed} units"
+        );
+    }
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spend_cap_stops_a_vendor_before_it_overspends() {
+    let sb =
+        Sandbox::start(SandboxConfig { population: 6000, speed: 50.0, ..sandbox_config() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let workflows = "[[workflow]]\nname = \"bd1\"\nvendor = \"brightdata\"\nquery = { title = \"Paid Media Manager\", location = \"\", records_limit = 500 }\n\
+         [[workflow]]\nname = \"bd2\"\nvendor = \"brightdata\"\nquery = { title = \"PPC Manager\", location = \"\", records_limit = 500 }\n\
+         [[workflow]]\nname = \"ap\"\nvendor = \"apollo\"\nquery = { person_titles = [\"growth marketing manager\"] }\n";
+    // $0.50 buys 333 records: one snapshot, cut to fit; the second finds the cap reached.
+    let settings = priced_campaign(&sb, "spend_cap = 0.5\n", workflows);
+    let stats = run(&settings, dir.path()).await;
+    let billed = sb.counters("brightdata").billed as f64 * 0.0015;
+    assert!(billed <= 0.5 + 1e-9, "Bright Data billed ${billed} against a $0.50 cap");
+    assert!((cost_of(&stats, "brightdata") - billed).abs() < 1e-6);
+    let states: Vec<String> = stats
+        .workflows
+        .iter()
+        .filter(|w| w.vendor == "brightdata")
+        .map(|w| format!("{:?}", w.state))
+        .collect();
+    assert_eq!(states.iter().filter(|s| s.contains("Done")).count(), 1, "{states:?}");
+    let stopped = states.iter().find(|s| s.contains("Failed")).expect("one workflow stopped");
+    assert!(stopped.contains("vendors.brightdata.spend_cap"), "{stopped}");
+    let apollo = stats.workflows.iter().find(|w| w.name == "ap").unwrap();
+    assert_eq!(apollo.state.label(), "done", "another vendor goes on");
+    sb.stop().await;
+}

@@ -6,6 +6,7 @@ mod support;
 mod api;
 mod browser;
 mod collect;
+mod conformance;
 mod crash;
 mod disk_full;
 mod engine;

@@ -380,6 +380,29 @@ fn print_report(settings: &Settings, last: &RunStats, store: &Store) -> anyhow::
     Ok(())
 }
 
+fn dollars(value: Option<f64>) -> String {
+    value.map_or_else(|| "unbounded".to_owned(), |d| format!("${d:.2}"))
+}
+
+/// The most a run could cost, before any spend: per workflow, vendor and campaign.
+fn print_cost_ceiling(ceiling: &leadsprint::sources::check::CostCeiling) {
+    println!("\nmost a run can cost (before any spend):");
+    for b in &ceiling.workflows {
+        println!("  {:<44} {:>12}  {}", b.workflow, dollars(b.dollars), b.how);
+    }
+    for v in &ceiling.vendors {
+        let cap = v.cap.map_or_else(|| "none of its own".to_owned(), |c| format!("${c:.2}"));
+        let name = format!("{} at most", v.vendor.name());
+        println!("  {name:<44} {:>12}  workflows {}, cap {cap}", dollars(v.most), dollars(v.workflows));
+    }
+    println!(
+        "  {:<44} {:>12}  campaign.spend_cap ${:.2}\n",
+        "campaign at most",
+        format!("${:.2}", ceiling.campaign),
+        ceiling.campaign_cap
+    );
+}
+
 /// `leadsprint check`: one line per configured connection.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let settings = load_settings(args.config.as_deref(), &process_env, &Flags::default())?;
@@ -390,6 +413,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         failed |= !line.ok;
         println!("{} {:<12} {}", if line.ok { "ok  " } else { "FAIL" }, line.name, line.detail);
     }
+    print_cost_ceiling(&leadsprint::sources::check::cost_ceiling(&settings));
     for (name, result) in runtime.block_on(super::export::check_all()) {
         let (mark, detail) = match result {
             Some(Ok(detail)) => ("ok  ", detail),

@@ -184,3 +184,25 @@ fn page_sizes_are_checked_against_what_each_vendor_documents() {
     let brightdata = &settings.vendors[&VendorKind::Brightdata];
     assert_eq!(brightdata.page_size, 1000, "without page_size, the documented minimum batch_size");
 }
+
+#[test]
+fn spend_caps_default_to_what_the_kpi_allows_and_refuse_nonsense() {
+    let base = "[campaign]\nname = \"t\"\ntarget = 1000\n";
+    let settings = parse_for_test(&format!("{base}[vendors.apollo]\n")).unwrap();
+    assert!((settings.spend_cap - 1000.0 * 0.60).abs() < 1e-9, "target × cost-per-qualified-lead KPI");
+    assert_eq!(settings.vendors[&VendorKind::Apollo].spend_cap, None, "only the campaign's cap");
+    let capped = parse_for_test(&format!("{base}[vendors.apollo]\nspend_cap = 25.5\n")).unwrap();
+    assert_eq!(capped.vendors[&VendorKind::Apollo].spend_cap, Some(25.5));
+    let err = parse_for_test(&format!("{base}[vendors.apollo]\nspend_cap = -1.0\n")).unwrap_err();
+    assert!(err.contains("vendors.apollo.spend_cap = -1") && err.contains("zero or more"), "{err}");
+    let err =
+        parse_for_test(&base.replace("target = 1000\n", "target = 1000\nspend_cap = nan\n")).unwrap_err();
+    assert!(err.contains("campaign.spend_cap"), "{err}");
+    let zero = format!(
+        "{base}[vendors.brightdata]\n[[workflow]]\nname = \"b\"\nvendor = \"brightdata\"\n\
+         query = {{ title = \"t\", location = \"l\", records_limit = 0 }}\n"
+    );
+    assert!(parse_for_test(&zero).unwrap_err().contains("records_limit must be at least 1"));
+    let default = default_with(&[], &Flags::default()).unwrap();
+    assert_eq!(default.spend_cap, 1000.0, "the embedded campaign sets its cap");
+}

@@ -18,11 +18,12 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Query, Settings, VendorKind, VendorSettings, WorkflowSettings};
 use crate::http::{RequestMetrics, VendorClient};
 use crate::pipeline::{Intake, PipelineError, Writer};
-use crate::sources::Connector;
 use crate::sources::apollo::Apollo;
 use crate::sources::brightdata::BrightData;
 use crate::sources::salesnav::SalesNav;
+use crate::sources::spend::Budget;
 use crate::sources::zoominfo::ZoomInfo;
+use crate::sources::{Connector, Link};
 use crate::store::{Store, StoreError, WorkflowRecord};
 use stats::{LiveWorkflow, RunStats, WorkflowState, WorkflowView};
 pub use workflow::{BREAKER_COOL_DOWN, BREAKER_PAGES, BREAKER_TRIPS, PAGE_RETRY};
@@ -213,6 +214,7 @@ fn plan(
     data_dir: &std::path::Path,
 ) -> Result<Vec<Planned>, EngineError> {
     let mut shared: BTreeMap<VendorKind, VendorClient> = BTreeMap::new();
+    let budget = budget(settings, records);
     let mut plans = Vec::new();
     for wf in settings.workflows.iter().filter(|w| w.enabled) {
         let Some(vendor) = settings.vendors.get(&wf.vendor) else { continue };
@@ -240,11 +242,35 @@ fn plan(
                     c
                 }
             };
-            connector(wf, vendor, client, metrics, data_dir)
+            let link = Link {
+                client,
+                workflow: wf.name.clone(),
+                page_size: vendor.page_size,
+                costs: vendor.costs.clone(),
+                metrics,
+                spend: budget.for_vendor(wf.vendor),
+            };
+            connector(wf, vendor, link, settings.target, data_dir)
         };
         plans.push(Planned { live, start, cursor: record.cursor });
     }
     Ok(plans)
+}
+
+/// The campaign's spend ledger: its caps, and what each vendor's workflows have
+/// already committed in the store.
+fn budget(settings: &Settings, records: &BTreeMap<String, WorkflowRecord>) -> Budget {
+    let caps = settings.vendors.iter().filter_map(|(kind, v)| Some((*kind, v.spend_cap?))).collect();
+    let mut spent: BTreeMap<VendorKind, f64> = BTreeMap::new();
+    let mut elsewhere = 0.0;
+    for (name, record) in records {
+        match settings.workflows.iter().find(|w| &w.name == name) {
+            Some(wf) => *spent.entry(wf.vendor).or_default() += record.cost,
+            // A workflow no longer in the campaign still spent the campaign's money.
+            None => elsewhere += record.cost,
+        }
+    }
+    Budget::new(settings.spend_cap, caps, spent, elsewhere)
 }
 
 /// A vendor account's client; Bright Data's also holds back before its IP block
@@ -266,8 +292,8 @@ fn client_for(
 fn connector(
     wf: &WorkflowSettings,
     vendor: &VendorSettings,
-    client: VendorClient,
-    metrics: Arc<RequestMetrics>,
+    link: Link,
+    target: u64,
     data_dir: &std::path::Path,
 ) -> Result<Connector, WorkflowState> {
     let missing = vendor.missing_credentials();
@@ -282,34 +308,21 @@ fn connector(
     match &wf.query {
         Query::Apollo(query) => {
             let key = secret(0).ok_or_else(|| WorkflowState::Failed("apollo needs api_key_env".into()))?;
-            let apollo = Apollo::new(
-                client,
-                key,
-                query.clone(),
-                wf.name.clone(),
-                vendor.page_size,
-                vendor.costs.clone(),
-                metrics,
-            );
-            Ok(Connector::Apollo(apollo))
+            Ok(Connector::Apollo(Apollo::new(link, key, query.clone())))
         }
         Query::BrightData(query) => {
             let key =
                 secret(0).ok_or_else(|| WorkflowState::Failed("brightdata needs api_key_env".into()))?;
             let dataset = vendor.dataset_id.clone().unwrap_or_else(|| DEFAULT_DATASET.to_owned());
-            let (name, costs) = (wf.name.clone(), vendor.costs.clone());
-            let bd =
-                BrightData::new(client, key, dataset, query.clone(), name, vendor.page_size, costs, metrics);
-            Ok(Connector::BrightData(bd))
+            // A filter never needs more records than the campaign's target.
+            let default_limit = u32::try_from(target).unwrap_or(u32::MAX);
+            Ok(Connector::BrightData(BrightData::new(link, key, dataset, query.clone(), default_limit)))
         }
         Query::ZoomInfo(query) => {
             let (Some(user), Some(password)) = (secret(0), secret(1)) else {
                 return Err(WorkflowState::Failed("zoominfo needs username_env and password_env".into()));
             };
-            let (name, costs) = (wf.name.clone(), vendor.costs.clone());
-            let zi =
-                ZoomInfo::new(client, user, password, query.clone(), name, vendor.page_size, costs, metrics);
-            Ok(Connector::ZoomInfo(zi))
+            Ok(Connector::ZoomInfo(ZoomInfo::new(link, user, password, query.clone())))
         }
         Query::SalesNav(query) => {
             let inbox = data_dir.join(vendor.inbox.clone().unwrap_or_else(|| "inbox".into()));

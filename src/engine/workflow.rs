@@ -114,6 +114,10 @@ impl WorkflowTask {
             match fetched {
                 Ok(page) => {
                     failures = 0;
+                    if let Some(notice) = &page.notice {
+                        tracing::warn!(workflow = %self.live.name, "{notice}");
+                        self.live.set_error(notice.clone());
+                    }
                     let done = page.next.is_none();
                     let next = page.next.clone().or_else(|| self.cursor.clone());
                     let records = (page.records.len() + page.items.len()) as u64;
@@ -133,6 +137,9 @@ impl WorkflowTask {
                     self.record_failure(&error).await;
                     if error.stops_vendor() {
                         self.stop_vendor(&error);
+                        break WorkflowState::Failed(error.to_string());
+                    }
+                    if error.ends_workflow() {
                         break WorkflowState::Failed(error.to_string());
                     }
                     failures += 1;
@@ -226,6 +233,7 @@ impl WorkflowTask {
             cost: page.cost,
             pages: 1,
             retries: self.unreported(|m| &m.retries, |t| &mut t.retries_reported),
+            last_error: page.notice,
             ..Checkpoint::default()
         };
         items.push(Item::Checkpoint(Box::new(checkpoint)));

@@ -2,21 +2,25 @@
 //! the query; People Bulk Match (`people/bulk_match`, ≤ 10 per call, credits)
 //! turns each run of ten ids into full records. A page of the workflow is one
 //! bulk-match call, so the cursor (search page, offset in it) advances by ten.
+//!
+//! Billing rule (Apollo's): search costs nothing; bulk match costs credits per
+//! person found (`credits_consumed`, 0 for a miss). Before each call the ids are
+//! cut to what the spend cap still allows at one credit each; afterwards the
+//! credits Apollo reports are what is counted.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Page, SearchCursor, json_text};
-use crate::config::{ApolloQuery, Costs, Secret};
-use crate::http::{FetchError, RequestMetrics, VendorClient, snippet};
+use super::{Link, Page, SearchCursor, json_text};
+use crate::config::{ApolloQuery, Secret};
+use crate::http::{FetchError, snippet};
 use crate::lead::{Millis, RawLead, Source};
 
-/// Apollo shows at most 500 search pages.
-const MAX_SEARCH_PAGES: u32 = 500;
+/// Apollo shows at most 500 search pages (50,000 people at 100 a page).
+pub const MAX_SEARCH_PAGES: u32 = 500;
 /// Ids per bulk-match call.
 const MATCH_BATCH: usize = 10;
 
@@ -24,13 +28,9 @@ const MATCH_BATCH: usize = 10;
 pub type ApolloCursor = SearchCursor;
 
 pub struct Apollo {
-    client: VendorClient,
+    link: Link,
     key: Secret,
     query: ApolloQuery,
-    workflow: String,
-    page_size: u32,
-    costs: Costs,
-    metrics: Arc<RequestMetrics>,
     /// The ids of the search page the cursor is in, once fetched.
     search: Option<(u32, Vec<String>)>,
 }
@@ -55,47 +55,59 @@ struct MatchResponse {
 }
 
 impl Apollo {
-    pub fn new(
-        client: VendorClient,
-        key: Secret,
-        query: ApolloQuery,
-        workflow: String,
-        page_size: u32,
-        costs: Costs,
-        metrics: Arc<RequestMetrics>,
-    ) -> Self {
-        Apollo {
-            client,
-            key,
-            query,
-            workflow,
-            page_size: page_size.clamp(1, 100),
-            costs,
-            metrics,
-            search: None,
-        }
+    pub fn new(link: Link, key: Secret, query: ApolloQuery) -> Self {
+        Apollo { link, key, query, search: None }
     }
 
-    /// Fetches the records after `cursor`; `next` is `None` once the search is exhausted.
+    /// Fetches the records after `cursor`; `next` is `None` once the search is
+    /// exhausted or at Apollo's last page.
     pub async fn next_page(
         &mut self,
         cursor: ApolloCursor,
         now: Millis,
     ) -> Result<Page<ApolloCursor>, FetchError> {
         let page = cursor.page.max(1);
-        let requests_before = self.metrics.requests.load(Ordering::Relaxed);
-        let ids = self.search_page(page).await?;
-        let offset = (cursor.offset as usize).min(ids.len());
-        if ids.is_empty() || page > MAX_SEARCH_PAGES {
+        if page > MAX_SEARCH_PAGES {
             return Ok(Page::exhausted());
         }
-        let chunk = &ids[offset..(offset + MATCH_BATCH).min(ids.len())];
-        let (records, credits) =
-            if chunk.is_empty() { (Vec::new(), 0) } else { self.bulk_match(chunk, now).await? };
-        let next = cursor.after(offset + chunk.len(), ids.len(), self.page_size);
-        let requests = (self.metrics.requests.load(Ordering::Relaxed) - requests_before) as u32;
-        let cost = f64::from(requests) * self.costs.per_request + f64::from(credits) * self.costs.per_credit;
-        Ok(Page { records, items: Vec::new(), next, requests, credits, cost })
+        let requests_before = self.link.metrics.requests.load(Ordering::Relaxed);
+        let ids = self.search_page(page).await?;
+        if ids.is_empty() {
+            return Ok(Page::exhausted());
+        }
+        let offset = (cursor.offset as usize).min(ids.len());
+        let per_credit = self.link.costs.per_credit;
+        let wanted = MATCH_BATCH.min(ids.len() - offset) as u64;
+        let affordable = self.link.spend.take(wanted, per_credit)? as usize;
+        let chunk = &ids[offset..offset + affordable];
+        let matched = if chunk.is_empty() { Ok((Vec::new(), 0)) } else { self.bulk_match(chunk, now).await };
+        // What was set aside for the call, back; what Apollo billed, counted.
+        self.link.spend.charge(-(affordable as f64) * per_credit);
+        let (records, credits) = matched?;
+        let next = cursor
+            .after(offset + chunk.len(), ids.len(), self.link.page_size)
+            .filter(|next| next.page <= MAX_SEARCH_PAGES);
+        let requests = (self.link.metrics.requests.load(Ordering::Relaxed) - requests_before) as u32;
+        let cost = f64::from(requests) * self.link.costs.per_request + f64::from(credits) * per_credit;
+        self.link.spend.charge(cost);
+        Ok(Page { records, items: Vec::new(), next, requests, credits, cost, notice: None })
+    }
+
+    /// The filters as Apollo documents them: query parameters, lists with `[]`.
+    fn search_query(&self, page: u32) -> Vec<(&'static str, String)> {
+        let q = &self.query;
+        let lists = [
+            ("person_titles[]", &q.person_titles),
+            ("person_locations[]", &q.person_locations),
+            ("person_seniorities[]", &q.person_seniorities),
+            ("organization_num_employees_ranges[]", &q.organization_num_employees_ranges),
+        ];
+        let mut query: Vec<(&'static str, String)> =
+            lists.iter().flat_map(|(key, values)| values.iter().map(|v| (*key, v.clone()))).collect();
+        query.extend(q.q_keywords.iter().map(|k| ("q_keywords", k.clone())));
+        query.push(("page", page.to_string()));
+        query.push(("per_page", self.link.page_size.to_string()));
+        query
     }
 
     async fn search_page(&mut self, page: u32) -> Result<Vec<String>, FetchError> {
@@ -104,18 +116,13 @@ impl Apollo {
         {
             return Ok(ids.clone());
         }
-        let body = json!({
-            "person_titles": self.query.person_titles,
-            "person_locations": self.query.person_locations,
-            "person_seniorities": self.query.person_seniorities,
-            "q_keywords": self.query.q_keywords,
-            "organization_num_employees_ranges": self.query.organization_num_employees_ranges,
-            "page": page,
-            "per_page": self.page_size,
-        });
-        let url = format!("{}/mixed_people/api_search", self.client_base());
-        let response: SearchResponse =
-            self.client.json(&self.metrics, classify, |http| self.post(http, &url).json(&body)).await?;
+        let query = self.search_query(page);
+        let url = format!("{}/mixed_people/api_search", self.link.client.base_url());
+        let response: SearchResponse = self
+            .link
+            .client
+            .json(&self.link.metrics, classify, |http| self.post(http, &url).query(&query))
+            .await?;
         let ids: Vec<String> = response.people.into_iter().map(|p| p.id).collect();
         self.search = Some((page, ids.clone()));
         Ok(ids)
@@ -124,16 +131,15 @@ impl Apollo {
     async fn bulk_match(&self, ids: &[String], now: Millis) -> Result<(Vec<RawLead>, u32), FetchError> {
         let details: Vec<Value> = ids.iter().map(|id| json!({ "id": id })).collect();
         let body = json!({ "details": details });
-        let url = format!("{}/people/bulk_match", self.client_base());
-        let response: MatchResponse =
-            self.client.json(&self.metrics, classify, |http| self.post(http, &url).json(&body)).await?;
-        let records =
-            response.matches.iter().flatten().map(|person| to_raw(person, &self.workflow, now)).collect();
+        let url = format!("{}/people/bulk_match", self.link.client.base_url());
+        let response: MatchResponse = self
+            .link
+            .client
+            .json(&self.link.metrics, classify, |http| self.post(http, &url).json(&body))
+            .await?;
+        let workflow = &self.link.workflow;
+        let records = response.matches.iter().flatten().map(|person| to_raw(person, workflow, now)).collect();
         Ok((records, response.credits_consumed))
-    }
-
-    fn client_base(&self) -> &str {
-        self.client.base_url()
     }
 
     fn post(&self, http: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {

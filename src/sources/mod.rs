@@ -8,9 +8,27 @@ pub mod brightdata;
 pub mod check;
 pub mod salesnav;
 pub mod sandbox;
+pub mod spend;
 pub mod zoominfo;
 
+use std::sync::Arc;
+
+use crate::config::Costs;
+use crate::http::{RequestMetrics, VendorClient};
 use crate::lead::RawLead;
+use spend::Spend;
+
+/// What every vendor connector is built from: the account's client, the workflow
+/// it serves, the vendor's page size and prices, the workflow's request counters,
+/// and the vendor's share of the campaign's spend cap.
+pub struct Link {
+    pub client: VendorClient,
+    pub workflow: String,
+    pub page_size: u32,
+    pub costs: Costs,
+    pub metrics: Arc<RequestMetrics>,
+    pub spend: Spend,
+}
 
 /// One page of a workflow: its records, the cursor after them (`None` once the
 /// query is exhausted), and what it cost.
@@ -23,12 +41,22 @@ pub struct Page<C> {
     pub requests: u32,
     pub credits: u32,
     pub cost: f64,
+    /// Something the user should see in the sprint's events (a replaced snapshot).
+    pub notice: Option<String>,
 }
 
 impl<C> Page<C> {
     /// A page with no records and no further cursor: the query is exhausted.
     pub fn exhausted() -> Self {
-        Page { records: Vec::new(), items: Vec::new(), next: None, requests: 0, credits: 0, cost: 0.0 }
+        Page {
+            records: Vec::new(),
+            items: Vec::new(),
+            next: None,
+            requests: 0,
+            credits: 0,
+            cost: 0.0,
+            notice: None,
+        }
     }
 }
 
@@ -133,6 +161,7 @@ fn page_with_json_cursor<C: serde::Serialize>(page: Page<C>) -> Page<String> {
         requests: page.requests,
         credits: page.credits,
         cost: page.cost,
+        notice: page.notice,
     }
 }
 

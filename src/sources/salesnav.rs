@@ -71,19 +71,12 @@ impl SalesNav {
         };
         let waiting = self.waiting().map_err(io)?;
         let Some((name, key)) = waiting.into_iter().find(|(_, key)| !cursor.files.contains(key)) else {
-            return Ok(Page {
-                records: Vec::new(),
-                items: Vec::new(),
-                next: None,
-                requests: 0,
-                credits: 0,
-                cost: 0.0,
-            });
+            return Ok(Page::exhausted());
         };
         let items = read(&self.folder.join(&name), workflow);
         let mut next = cursor;
         next.files.insert(key);
-        Ok(Page { records: Vec::new(), items, next: Some(next), requests: 0, credits: 0, cost: 0.0 })
+        Ok(Page { records: Vec::new(), items, next: Some(next), ..Page::exhausted() })
     }
 
     /// Waiting files as (name, identity key), in name order.

@@ -3,36 +3,42 @@
 //! (`POST /search/contact`, ids only), then `POST /enrich/contact` for up to 25 ids
 //! at a time. A page of the workflow is one enrich call; the cursor is (search page,
 //! offset in it).
+//!
+//! Search fields sent, each from ZoomInfo's contact-search input list (the legacy
+//! API documentation, and `GET /lookup/inputfields/contact/search`): `rpp`, `page`,
+//! `jobTitle` (titles joined by OR), `managementLevel`, `department`, and `country`
+//! — the country of the company's primary address, not the person's.
+//!
+//! Billing rule (ZoomInfo's): search is free; enrich uses a credit per contact it
+//! returns. Before each call the ids are cut to what the spend cap allows.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use super::{Page, SearchCursor, json_text};
-use crate::config::{Costs, Rate, Secret, ZoomInfoQuery};
-use crate::http::{FetchError, RequestMetrics, VendorClient, snippet};
+use super::{Link, Page, SearchCursor, json_text};
+use crate::config::{Rate, Secret, ZoomInfoQuery};
+use crate::http::{FetchError, snippet};
 use crate::lead::{Millis, RawLead, Source};
 
 /// Renew the token after this much of its 60-minute life (vendor time).
 const TOKEN_RENEW_AFTER: Duration = Duration::from_secs(55 * 60);
 /// Ids per enrich call.
 const ENRICH_BATCH: usize = 25;
+/// ZoomInfo's 400 messages that mean "no further page" rather than a fault.
+const END_OF_RESULTS: [&str; 2] =
+    ["Total record pagination is over max allowed value", "greater than the available results"];
 
 /// Where a ZoomInfo workflow resumes: the search page and the offset in it.
 pub type ZoomInfoCursor = SearchCursor;
 
 pub struct ZoomInfo {
-    client: VendorClient,
+    link: Link,
     username: Secret,
     password: Secret,
     query: ZoomInfoQuery,
-    workflow: String,
-    page_size: u32,
-    costs: Costs,
-    metrics: Arc<RequestMetrics>,
     token: Option<(Secret, Instant)>,
     search: Option<(u32, Vec<u64>)>,
 }
@@ -41,30 +47,8 @@ pub struct ZoomInfo {
 pub const AUTH_RATE: Rate = Rate { requests: 1, per: std::time::Duration::from_secs(1) };
 
 impl ZoomInfo {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        client: VendorClient,
-        username: Secret,
-        password: Secret,
-        query: ZoomInfoQuery,
-        workflow: String,
-        page_size: u32,
-        costs: Costs,
-        metrics: Arc<RequestMetrics>,
-    ) -> Self {
-        let page_size = page_size.clamp(1, 100);
-        ZoomInfo {
-            client,
-            username,
-            password,
-            query,
-            workflow,
-            page_size,
-            costs,
-            metrics,
-            token: None,
-            search: None,
-        }
+    pub fn new(link: Link, username: Secret, password: Secret, query: ZoomInfoQuery) -> Self {
+        ZoomInfo { link, username, password, query, token: None, search: None }
     }
 
     pub async fn next_page(
@@ -72,17 +56,48 @@ impl ZoomInfo {
         cursor: ZoomInfoCursor,
         now: Millis,
     ) -> Result<Page<ZoomInfoCursor>, FetchError> {
-        let before = self.metrics.requests.load(Ordering::Relaxed);
+        let before = self.link.metrics.requests.load(Ordering::Relaxed);
         let page = cursor.page.max(1);
-        let ids = self.search_page(page).await?;
+        let ids = match self.search_page(page).await {
+            Err(FetchError::Rejected { status: 400, body })
+                if END_OF_RESULTS.iter().any(|m| body.contains(m)) =>
+            {
+                return Ok(Page {
+                    notice: Some(format!("ZoomInfo pages no further: {body}")),
+                    ..Page::exhausted()
+                });
+            }
+            other => other?,
+        };
         let offset = (cursor.offset as usize).min(ids.len());
-        let chunk = ids[offset..(offset + ENRICH_BATCH).min(ids.len())].to_vec();
-        let records = if chunk.is_empty() { Vec::new() } else { self.enrich(&chunk, now).await? };
-        let next = cursor.after(offset + chunk.len(), ids.len(), self.page_size);
-        let requests = (self.metrics.requests.load(Ordering::Relaxed) - before) as u32;
+        let per_credit = self.link.costs.per_credit;
+        let wanted = ENRICH_BATCH.min(ids.len() - offset) as u64;
+        let affordable = self.link.spend.take(wanted, per_credit)? as usize;
+        let chunk = ids[offset..offset + affordable].to_vec();
+        let enriched = if chunk.is_empty() { Ok(Vec::new()) } else { self.enrich(&chunk, now).await };
+        self.link.spend.charge(-(affordable as f64) * per_credit);
+        let records = enriched?;
+        let next = cursor.after(offset + chunk.len(), ids.len(), self.link.page_size);
+        let requests = (self.link.metrics.requests.load(Ordering::Relaxed) - before) as u32;
         let credits = records.len() as u32;
-        let cost = f64::from(requests) * self.costs.per_request + f64::from(credits) * self.costs.per_credit;
-        Ok(Page { records, items: Vec::new(), next, requests, credits, cost })
+        let cost = f64::from(requests) * self.link.costs.per_request + f64::from(credits) * per_credit;
+        self.link.spend.charge(cost);
+        Ok(Page { records, items: Vec::new(), next, requests, credits, cost, notice: None })
+    }
+
+    /// The search body: documented input fields only (see the module's note).
+    fn search_body(&self, page: u32) -> Value {
+        let mut body = json!({ "rpp": self.link.page_size, "page": page, "jobTitle": self.query.job_title });
+        for (key, value) in [
+            ("managementLevel", &self.query.management_level),
+            ("department", &self.query.department),
+            ("country", &self.query.country),
+        ] {
+            if let Some(v) = value {
+                body[key] = json!(v);
+            }
+        }
+        body
     }
 
     async fn search_page(&mut self, page: u32) -> Result<Vec<u64>, FetchError> {
@@ -91,17 +106,7 @@ impl ZoomInfo {
         {
             return Ok(ids.clone());
         }
-        let mut body = json!({ "rpp": self.page_size, "page": page, "jobTitle": self.query.job_title });
-        for (key, value) in [
-            ("country", &self.query.country),
-            ("managementLevel", &self.query.management_level),
-            ("department", &self.query.department),
-        ] {
-            if let Some(v) = value {
-                body[key] = json!(v);
-            }
-        }
-        let answer = self.call("search/contact", &body).await?;
+        let answer = self.call("search/contact", &self.search_body(page)).await?;
         let ids: Vec<u64> =
             answer["data"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_u64()).collect();
         self.search = Some((page, ids.clone()));
@@ -120,18 +125,21 @@ impl ZoomInfo {
         Ok(results
             .iter()
             .flat_map(|r| r["data"].as_array().cloned().unwrap_or_default())
-            .map(|c| to_raw(&c, &self.workflow, now))
+            .map(|c| to_raw(&c, &self.link.workflow, now))
             .collect())
     }
 
     /// POSTs with a live token; a 401 (expired token) re-authenticates once.
     async fn call(&mut self, path: &str, body: &Value) -> Result<Value, FetchError> {
-        let url = format!("{}/{path}", self.client.base_url());
+        let url = format!("{}/{path}", self.link.client.base_url());
         for renewed in [false, true] {
             let token = self.token().await?;
             let result: Result<Value, FetchError> = self
+                .link
                 .client
-                .json(&self.metrics, classify, |http| http.post(&url).bearer_auth(token.expose()).json(body))
+                .json(&self.link.metrics, classify, |http| {
+                    http.post(&url).bearer_auth(token.expose()).json(body)
+                })
                 .await;
             match result {
                 Err(FetchError::Unauthorized { status: 401, .. }) if !renewed => self.token = None,
@@ -143,15 +151,16 @@ impl ZoomInfo {
 
     async fn token(&mut self) -> Result<Secret, FetchError> {
         if let Some((token, at)) = &self.token
-            && at.elapsed() < self.client.real(TOKEN_RENEW_AFTER)
+            && at.elapsed() < self.link.client.real(TOKEN_RENEW_AFTER)
         {
             return Ok(token.clone());
         }
-        let url = format!("{}/authenticate", self.client.base_url());
+        let url = format!("{}/authenticate", self.link.client.base_url());
         let body = json!({ "username": self.username.expose(), "password": self.password.expose() });
         // Under its own limit: ZoomInfo allows one `/authenticate` a second.
-        let auth = self.client.for_auth();
-        let answer: Value = auth.json(&self.metrics, classify, |http| http.post(&url).json(&body)).await?;
+        let auth = self.link.client.for_auth();
+        let answer: Value =
+            auth.json(&self.link.metrics, classify, |http| http.post(&url).json(&body)).await?;
         let jwt = answer["jwt"].as_str().ok_or_else(|| FetchError::Garbage {
             detail: "no jwt in the authentication answer".into(),
             snippet: String::new(),

@@ -6,6 +6,7 @@ pub mod crm;
 pub mod fake;
 pub mod messy;
 pub mod postgres;
+pub mod replay;
 pub mod webdriver;
 
 use std::ops::{Deref, DerefMut};

@@ -1,12 +1,14 @@
-//! Apollo.io's twin: `POST /mixed_people/api_search` (ids and teasers, no emails)
-//! and `POST /people/bulk_match` (up to 10 full records, `null` for no match), with
+//! Apollo.io's twin: `POST /mixed_people/api_search` (filters as the documented
+//! query parameters, `person_titles[]` and the like; ids and teasers, no emails;
+//! `per_page` ≤ 100 and `page` ≤ 500 or 422) and `POST /people/bulk_match` (up to
+//! 10 full records, `null` for no match, a credit per person found), with
 //! `x-api-key` auth and Apollo's error shapes.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State as Extract;
+use axum::extract::{RawQuery, State as Extract};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -26,14 +28,30 @@ pub(super) fn router() -> Router<Arc<State>> {
         .route("/people/bulk_match", post(bulk_match))
 }
 
-#[derive(Debug, Deserialize)]
-struct SearchBody {
-    #[serde(default)]
+/// The search's query parameters: repeated `key[]` for lists, as Apollo documents.
+#[derive(Debug, Default)]
+struct SearchQuery {
     person_titles: Vec<String>,
-    #[serde(default)]
     person_locations: Vec<String>,
-    page: Option<u32>,
-    per_page: Option<u32>,
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+impl SearchQuery {
+    fn parse(raw: Option<&str>) -> SearchQuery {
+        let mut query = SearchQuery::default();
+        for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            let value = value.into_owned();
+            match key.as_ref() {
+                "person_titles[]" => query.person_titles.push(value),
+                "person_locations[]" => query.person_locations.push(value),
+                "page" => query.page = Some(value),
+                "per_page" => query.per_page = Some(value),
+                _ => {}
+            }
+        }
+        query
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,21 +84,32 @@ async fn admit(state: &State, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
-async fn search(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn search(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     if let Some(refused) = admit(&state, &headers).await {
         return refused;
     }
-    let Ok(body) = serde_json::from_slice::<SearchBody>(&body) else {
+    let query = SearchQuery::parse(raw.as_deref());
+    let number = |text: &Option<String>, default: u32| match text {
+        None => Some(default),
+        Some(t) => t.parse::<u32>().ok(),
+    };
+    let (Some(per_page), Some(page)) = (number(&query.per_page, 25), number(&query.page, 1)) else {
         return invalid("Invalid parameters");
     };
-    let per_page = body.per_page.unwrap_or(25).clamp(1, 100) as usize;
-    let page = body.page.unwrap_or(1).max(1);
-    let families: Vec<&str> = body.person_titles.iter().filter_map(|t| family_of(t)).collect();
-    let metros: Vec<usize> = body.person_locations.iter().filter_map(|l| metro_of(l)).collect();
+    // Apollo displays 100 per page over 500 pages at most.
+    if !(1..=100).contains(&per_page) || !(1..=MAX_PAGES).contains(&page) {
+        return invalid("Invalid parameters");
+    }
+    let families: Vec<&str> = query.person_titles.iter().filter_map(|t| family_of(t)).collect();
+    let metros: Vec<usize> = query.person_locations.iter().filter_map(|l| metro_of(l)).collect();
     let matching: Vec<&Person> = state.population.matching(Vendor::Apollo, &families, &metros).collect();
-    let shown = if page > MAX_PAGES { &[][..] } else { &matching[..] };
+    let (page, per_page) = (page as usize, per_page as usize);
     let people: Vec<Value> =
-        shown.iter().skip((page as usize - 1) * per_page).take(per_page).map(|p| teaser(p)).collect();
+        matching.iter().skip((page - 1) * per_page).take(per_page).map(|p| teaser(p)).collect();
     axum::Json(json!({ "total_entries": matching.len(), "people": people })).into_response()
 }
 
@@ -130,6 +159,7 @@ async fn bulk_match(Extract(state): Extract<Arc<State>>, headers: HeaderMap, bod
         .map(|m| m.unwrap_or(Value::Null))
         .collect();
     let found = matches.iter().filter(|m| !m.is_null()).count();
+    state.bill(VENDOR, found as u64);
     axum::Json(json!({
         "status": "success",
         "error_code": null,

@@ -1,8 +1,12 @@
-//! Bright Data's twin: the LinkedIn people dataset behind `POST /datasets/filter`
-//! (a snapshot is built in the background), `GET /datasets/v3/progress/{id}`
-//! (starting → running → ready) and `GET /datasets/v3/snapshot/{id}` (parts of
-//! `batch_size` records; "not ready" as a 200 status object or a 409), with
-//! Bearer auth. Profile records carry no email, as LinkedIn's do not.
+//! Bright Data's twin, the Marketplace Dataset API over the LinkedIn people
+//! dataset: `POST /datasets/filter` (a `snap_…` snapshot is built in the
+//! background, billed at creation per record it holds), `GET
+//! /datasets/snapshots/{id}` (metadata: scheduled → building → ready, with
+//! `dataset_size`; 404 text/html when unknown), `GET
+//! /datasets/snapshots/{id}/parts` and `GET /datasets/snapshots/{id}/download`
+//! (`format`, `batch_size` ≥ 1000 or 400, `part`), with Bearer auth. The Web
+//! Scraper routes (`/datasets/v3/…`) do not know filter snapshots: 404, as the
+//! real API answers. Profile records carry no email, as LinkedIn's do not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +15,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as Extract};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -21,8 +25,12 @@ use super::population::{Person, SplitMix, Vendor, family_of, metro_of};
 use super::{Gate, State};
 
 const VENDOR: &str = "brightdata";
-/// How long a snapshot takes to build, in sandbox time.
+/// How long a snapshot takes to build, in sandbox time (half of it scheduled).
 const BUILD_TIME: Duration = Duration::from_secs(20);
+/// Records a part holds at least (Bright Data refuses smaller batches).
+const MIN_BATCH: usize = 1000;
+/// The filter body's documented fields.
+const FILTER_FIELDS: [&str; 3] = ["dataset_id", "records_limit", "filter"];
 
 /// Snapshots by id: the matching people and when they are ready.
 #[derive(Default)]
@@ -32,14 +40,28 @@ pub(super) struct Snapshots {
 
 struct Snapshot {
     people: Vec<u32>,
+    created: Instant,
     ready_at: Instant,
+}
+
+impl Snapshot {
+    fn status(&self, now: Instant) -> &'static str {
+        if now >= self.ready_at {
+            "ready"
+        } else if now >= self.created + (self.ready_at - self.created) / 2 {
+            "building"
+        } else {
+            "scheduled"
+        }
+    }
 }
 
 pub(super) fn router() -> Router<Arc<State>> {
     Router::new()
         .route("/datasets/filter", post(filter))
-        .route("/datasets/v3/progress/{id}", get(progress))
-        .route("/datasets/v3/snapshot/{id}", get(download))
+        .route("/datasets/snapshots/{id}", get(metadata))
+        .route("/datasets/snapshots/{id}/parts", get(parts))
+        .route("/datasets/snapshots/{id}/download", get(download))
 }
 
 async fn admit(state: &State, headers: &HeaderMap) -> Option<Response> {
@@ -63,8 +85,8 @@ struct FilterBody {
     filter: Value,
 }
 
-fn bad_input(message: &str) -> Response {
-    let body = json!({ "error": "Invalid input provided", "code": "validation_error", "errors": [["filter", message]] });
+fn bad_input(field: &str, message: &str) -> Response {
+    let body = json!({ "validation_errors": [{ "field": field, "message": message }] });
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
@@ -83,11 +105,17 @@ async fn filter(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: B
     if let Some(refused) = admit(&state, &headers).await {
         return refused;
     }
-    let Ok(body) = serde_json::from_slice::<FilterBody>(&body) else {
-        return bad_input("body must be {dataset_id, records_limit, filter}");
+    let raw: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(unknown) =
+        raw.as_object().and_then(|o| o.keys().find(|k| !FILTER_FIELDS.contains(&k.as_str())))
+    {
+        return bad_input(unknown, "unknown field");
+    }
+    let Ok(body) = serde_json::from_value::<FilterBody>(raw) else {
+        return bad_input("filter", "body must be {dataset_id, records_limit, filter}");
     };
     if !body.dataset_id.starts_with("gd_") {
-        return bad_input("unknown dataset_id");
+        return bad_input("dataset_id", "unknown dataset");
     }
     let mut conditions = Vec::new();
     leaves(&body.filter, &mut conditions);
@@ -96,7 +124,7 @@ async fn filter(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: B
     let metros: Vec<usize> =
         conditions.iter().filter(|(n, _)| n == "city").filter_map(|(_, v)| metro_of(v)).collect();
     if families.is_empty() && metros.is_empty() {
-        return bad_input("filter on position and/or city");
+        return bad_input("filter", "filter on position and/or city");
     }
     let limit = body.records_limit.unwrap_or(usize::MAX);
     let people: Vec<u32> = state
@@ -105,17 +133,27 @@ async fn filter(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: B
         .take(limit)
         .map(|p| p.index)
         .collect();
+    // Billed now, per record the snapshot holds.
+    state.bill(VENDOR, people.len() as u64);
     let mut snapshots = state.brightdata.by_id.lock().unwrap_or_else(|p| p.into_inner());
-    let id = format!("s_{:x}{:04x}", state.population.seed, snapshots.len());
-    snapshots.insert(id.clone(), Snapshot { people, ready_at: Instant::now() + state.real(BUILD_TIME) });
+    let id = format!("snap_{:x}{:04x}", state.population.seed, snapshots.len());
+    let now = Instant::now();
+    snapshots.insert(id.clone(), Snapshot { people, created: now, ready_at: now + state.real(BUILD_TIME) });
     axum::Json(json!({ "snapshot_id": id })).into_response()
 }
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "Snapshot not found" }))).into_response()
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html")], "Snapshot not found").into_response()
 }
 
-async fn progress(
+/// The snapshot's people and status; `None` for an unknown id.
+fn lookup(state: &State, id: &str) -> Option<(Vec<u32>, &'static str)> {
+    let snapshots = state.brightdata.by_id.lock().unwrap_or_else(|p| p.into_inner());
+    let snapshot = snapshots.get(id)?;
+    Some((snapshot.people.clone(), snapshot.status(Instant::now())))
+}
+
+async fn metadata(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -123,59 +161,85 @@ async fn progress(
     if let Some(refused) = admit(&state, &headers).await {
         return refused;
     }
-    let snapshots = state.brightdata.by_id.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(snapshot) = snapshots.get(&id) else { return not_found() };
-    let status = if Instant::now() >= snapshot.ready_at { "ready" } else { "running" };
-    axum::Json(json!({ "snapshot_id": id, "dataset_id": "gd_l1viktl72bvl7bjuj0", "status": status }))
-        .into_response()
+    let Some((people, status)) = lookup(&state, &id) else { return not_found() };
+    let ready = status == "ready";
+    axum::Json(json!({
+        "id": id,
+        "created": "2026-11-30T00:00:00Z",
+        "status": status,
+        "dataset_id": "gd_l1viktl72bvl7bjuj0",
+        "dataset_size": ready.then_some(people.len()),
+        "file_size": ready.then_some(people.len() * 2048),
+    }))
+    .into_response()
 }
 
 #[derive(Debug, Deserialize)]
-struct DownloadQuery {
+struct PartQuery {
+    format: Option<String>,
     batch_size: Option<usize>,
     part: Option<usize>,
+}
+
+impl PartQuery {
+    /// The documented bounds: a known format, `batch_size` ≥ 1000.
+    fn refusal(&self) -> Option<Response> {
+        if self.format.as_deref().is_some_and(|f| !["json", "jsonl", "ndjson", "csv"].contains(&f)) {
+            return Some(bad_input("format", "must be one of json, jsonl, ndjson, csv"));
+        }
+        self.batch_size
+            .is_some_and(|size| size < MIN_BATCH)
+            .then(|| bad_input("batch_size", "must be greater than or equal to 1000"))
+    }
+}
+
+async fn parts(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<PartQuery>,
+) -> Response {
+    if let Some(refused) = admit(&state, &headers).await.or_else(|| query.refusal()) {
+        return refused;
+    }
+    let Some((people, status)) = lookup(&state, &id) else { return not_found() };
+    if status != "ready" {
+        return (StatusCode::CONFLICT, axum::Json(json!({ "error": "Snapshot is not ready" })))
+            .into_response();
+    }
+    let size = query.batch_size.unwrap_or(people.len().max(1));
+    axum::Json(json!({ "parts": people.len().div_ceil(size) })).into_response()
 }
 
 async fn download(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<DownloadQuery>,
+    Query(query): Query<PartQuery>,
 ) -> Response {
-    if let Some(refused) = admit(&state, &headers).await {
+    if let Some(refused) = admit(&state, &headers).await.or_else(|| query.refusal()) {
         return refused;
     }
-    let (people, ready) = {
-        let snapshots = state.brightdata.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(snapshot) = snapshots.get(&id) else { return not_found() };
-        (snapshot.people.clone(), Instant::now() >= snapshot.ready_at)
-    };
-    if !ready {
-        // Both documented shapes of "not ready", alternating by snapshot.
-        return if id.ends_with(['0', '2', '4', '6', '8', 'a', 'c', 'e']) {
-            axum::Json(
-                json!({ "status": "running", "message": "Snapshot is not ready yet, try again in 10s" }),
-            )
-            .into_response()
-        } else {
-            (StatusCode::CONFLICT, axum::Json(json!({ "error": "Snapshot is not ready for download" })))
-                .into_response()
-        };
+    let Some((people, status)) = lookup(&state, &id) else { return not_found() };
+    if status != "ready" {
+        return (StatusCode::CONFLICT, axum::Json(json!({ "error": "Snapshot is not ready for download" })))
+            .into_response();
     }
-    // As the real API: a batch_size under 1000 is refused.
-    if query.batch_size.is_some_and(|size| size < 1000) {
-        let body = json!({ "error": "batch_size must be greater than or equal to 1000" });
-        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
-    }
-    let size = query.batch_size.unwrap_or(people.len().max(1)).max(1);
+    let size = query.batch_size.unwrap_or(people.len().max(1));
     let part = query.part.unwrap_or(1).max(1);
-    let records: Vec<Value> = people
+    let records = people
         .iter()
         .skip((part - 1) * size)
         .take(size)
-        .map(|&i| profile(&state.population.people[i as usize]))
-        .collect();
-    axum::Json(Value::Array(records)).into_response()
+        .map(|&i| profile(&state.population.people[i as usize]));
+    // jsonl is the documented default; json is an array.
+    match query.format.as_deref().unwrap_or("jsonl") {
+        "json" => axum::Json(Value::Array(records.collect())).into_response(),
+        _ => {
+            let lines: String = records.map(|r| format!("{r}\n")).collect();
+            ([(header::CONTENT_TYPE, "application/jsonl")], lines).into_response()
+        }
+    }
 }
 
 /// A LinkedIn profile record as Bright Data ships it: position often hidden, the

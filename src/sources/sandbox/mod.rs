@@ -67,6 +67,9 @@ pub struct VendorCounters {
     pub faults_injected: u64,
     /// Arrival times (since start) of every admitted request, for rate measurements.
     pub admitted_at: Vec<Duration>,
+    /// What the vendor billed, in its unit: Bright Data records (at snapshot
+    /// creation), Apollo and ZoomInfo credits.
+    pub billed: u64,
 }
 
 pub(crate) struct State {
@@ -128,6 +131,12 @@ impl State {
             }
             Some(f) => Gate::Refuse(fault_response(f)),
         }
+    }
+
+    /// Records what the vendor bills for a call.
+    pub fn bill(&self, vendor: &'static str, units: u64) {
+        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        counters.entry(vendor).or_default().billed += units;
     }
 
     fn admit(&self, vendor: &'static str, now: Instant) -> Option<Duration> {

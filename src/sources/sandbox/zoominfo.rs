@@ -1,7 +1,9 @@
 //! ZoomInfo's twin (the Enterprise API): `POST /authenticate` (username and
-//! password → a JWT living 60 minutes), `POST /search/contact` (pages of ids and
-//! teasers, no emails) and `POST /enrich/contact` (≤ 25 per call), with ZoomInfo's
-//! error envelope (`ZI0001` for a bad or expired token).
+//! password → a JWT living 60 minutes; one call a second), `POST /search/contact`
+//! (pages of ids and teasers, no emails; only documented input fields, `rpp` ≤ 100,
+//! at most 1,000 records paged through, each refused with ZoomInfo's 400 message)
+//! and `POST /enrich/contact` (≤ 25 per call, a credit per contact returned), with
+//! ZoomInfo's error envelope (`ZI0001` for a bad or expired token).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -89,6 +91,40 @@ async fn admit(state: &State, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
+/// The contact search's documented input fields (ZoomInfo's input-field list for
+/// `search/contact`).
+const SEARCH_FIELDS: [&str; 27] = [
+    "rpp",
+    "page",
+    "sortBy",
+    "sortOrder",
+    "personId",
+    "emailAddress",
+    "firstName",
+    "lastName",
+    "fullName",
+    "jobTitle",
+    "exactJobTitle",
+    "excludeJobTitle",
+    "managementLevel",
+    "department",
+    "companyId",
+    "companyName",
+    "zipCode",
+    "zipCodeRadiusMiles",
+    "state",
+    "country",
+    "metroRegion",
+    "continent",
+    "excludedRegions",
+    "locationSearchType",
+    "requiredFields",
+    "contactAccuracyScoreMin",
+    "executivesOnly",
+];
+/// Records a search may page through (`rpp` × `page`).
+const MAX_PAGED: usize = 1000;
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SearchBody {
@@ -101,11 +137,31 @@ async fn search(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: B
     if let Some(refused) = admit(&state, &headers).await {
         return refused;
     }
-    let Ok(body) = serde_json::from_slice::<SearchBody>(&body) else {
+    let raw: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let unknown: Vec<&String> = raw
+        .as_object()
+        .map(|o| o.keys().filter(|k| !SEARCH_FIELDS.contains(&k.as_str())).collect())
+        .unwrap_or_default();
+    if !unknown.is_empty() {
+        let message = format!("There are invalid fields in your request: {unknown:?}");
+        return error(StatusCode::BAD_REQUEST, "PFAPI0002", &message);
+    }
+    let Ok(body) = serde_json::from_value::<SearchBody>(raw) else {
         return error(StatusCode::BAD_REQUEST, "PFAPI0002", "Invalid request body");
     };
-    let rpp = body.rpp.unwrap_or(25).clamp(1, 100);
+    let rpp = body.rpp.unwrap_or(25).max(1);
     let page = body.page.unwrap_or(1).max(1);
+    if rpp > 100 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "PFAPI0002",
+            "Results per page (rpp) is over max allowed value (100)",
+        );
+    }
+    if rpp * page > MAX_PAGED {
+        let message = format!("Total record pagination is over max allowed value ({MAX_PAGED})");
+        return error(StatusCode::BAD_REQUEST, "PFAPI0002", &message);
+    }
     let title = body.job_title.unwrap_or_default();
     let families: Vec<&str> = title.split(" OR ").filter_map(family_of).collect();
     let matching: Vec<&Person> = state.population.matching(Vendor::ZoomInfo, &families, &[]).collect();
@@ -146,6 +202,8 @@ async fn enrich(Extract(state): Extract<Arc<State>>, headers: HeaderMap, body: B
             json!({ "input": input, "data": data, "matchStatus": status })
         })
         .collect();
+    let found = result.iter().filter(|r| r["matchStatus"] == "FULL_MATCH").count();
+    state.bill(VENDOR, found as u64);
     axum::Json(json!({ "success": true, "data": { "outputFields": [], "result": result } })).into_response()
 }
 
