@@ -294,18 +294,19 @@ mod brightdata {
 mod zoominfo {
     use super::*;
     use leadsprint::config::ZoomInfoQuery;
-    use leadsprint::sources::zoominfo::{ZoomInfo, ZoomInfoCursor};
+    use leadsprint::sources::zoominfo::{AUTH_RATE, ZoomInfo, ZoomInfoCursor};
+
+    fn client(sb: &Sandbox, client_speed: f64) -> VendorClient {
+        let rate = Rate { requests: 25, per: Duration::from_secs(1) };
+        VendorClient::new("zoominfo", &sb.base_url("zoominfo"), rate, Duration::from_secs(30), client_speed)
+            .unwrap()
+    }
 
     fn connector(sb: &Sandbox, password: &str, client_speed: f64) -> ZoomInfo {
-        let rate = Rate { requests: 25, per: Duration::from_secs(1) };
-        let client = VendorClient::new(
-            "zoominfo",
-            &sb.base_url("zoominfo"),
-            rate,
-            Duration::from_secs(30),
-            client_speed,
-        )
-        .unwrap();
+        on_client(client(sb, client_speed), password)
+    }
+
+    fn on_client(client: VendorClient, password: &str) -> ZoomInfo {
         let query = ZoomInfoQuery {
             job_title: "performance marketing OR paid media".into(),
             country: Some("United States".into()),
@@ -358,6 +359,30 @@ mod zoominfo {
             assert_eq!(lead.linkedin_url, Some(format!("https://www.linkedin.com/in/{}", person.slug)));
         }
         sb.stop().await;
+    }
+
+    /// Workflows of one account authenticating at once: how many `/authenticate`
+    /// calls the twin refused for coming faster than one a second.
+    async fn auth_refusals(with_auth_limit: bool) -> u64 {
+        let config = SandboxConfig { population: 300, speed: 20.0, ..SandboxConfig::default() };
+        let sb = Sandbox::start(config).await.unwrap();
+        let shared = client(&sb, 20.0);
+        let shared = if with_auth_limit { shared.with_auth_limit(AUTH_RATE) } else { shared };
+        let mut workflows: Vec<ZoomInfo> = (0..3).map(|_| on_client(shared.clone(), "sandbox-key")).collect();
+        let pages = futures_util::future::join_all(
+            workflows.iter_mut().map(|zi| zi.next_page(ZoomInfoCursor::default(), 0)),
+        )
+        .await;
+        assert!(pages.iter().all(Result::is_ok), "{pages:?}");
+        let refused = sb.counters("zoominfo").rate_violations;
+        sb.stop().await;
+        refused
+    }
+
+    #[tokio::test]
+    async fn authentication_has_its_own_one_a_second_limit() {
+        assert_eq!(auth_refusals(true).await, 0, "three workflows authenticate a second apart");
+        assert!(auth_refusals(false).await > 0, "through the data limiter alone, the twin refuses some");
     }
 
     #[tokio::test]

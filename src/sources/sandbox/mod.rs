@@ -133,6 +133,12 @@ impl State {
         }
     }
 
+    /// Counts a request refused for a limit of the vendor's own (not the shared window).
+    pub fn violation(&self, vendor: &'static str) {
+        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        counters.entry(vendor).or_default().rate_violations += 1;
+    }
+
     /// Records what the vendor bills for a call.
     pub fn bill(&self, vendor: &'static str, units: u64) {
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());

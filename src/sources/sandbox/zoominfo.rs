@@ -59,6 +59,7 @@ async fn authenticate(Extract(state): Extract<Arc<State>>, body: Bytes) -> Respo
     {
         let mut last = state.zoominfo.last_auth.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_some_and(|at| at.elapsed() < state.real(Duration::from_secs(1))) {
+            state.violation(VENDOR);
             return error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "PFAPI0005",
