@@ -35,7 +35,8 @@ fn contacts_go_in_batches_of_100_and_a_rerun_creates_no_duplicates() {
     assert_eq!(first["not_sent"].as_array().unwrap().len(), 5, "{first}");
     {
         let hub = fake.hub.lock().unwrap();
-        assert_eq!((hub.requests, hub.largest_batch, hub.contacts.len()), (3, 100, 250));
+        assert_eq!(hub.batch_sizes, [100, 100, 50], "the 5 leads without email take no place in a batch");
+        assert_eq!(hub.contacts.len(), 250);
         let (_, dana) = &hub.contacts["p7@acme.com"];
         assert_eq!(dana["firstname"], "P7");
         assert_eq!(dana["lastname"], "Person7");
@@ -249,4 +250,88 @@ fn check_tests_every_configured_export_connection() {
     assert!(line.contains("HubSpot refused the credentials"), "{}", bad.stdout);
     assert_eq!(bad.code, 1);
     assert!(!bad.stdout.contains("revoked"), "the token leaked: {}", bad.stdout);
+}
+
+#[test]
+fn leads_sharing_an_email_make_one_contact_and_the_others_are_listed() {
+    let fake = FakeHubSpot::start();
+    let sb = Sandbox::new();
+    // A role mailbox is not an identity key: these are different people sharing it.
+    let mut csv = people(150, 0, |i| format!("p{i}@acme.com"));
+    csv += "Ann,Lower,,,marketing@acme.com,https://www.linkedin.com/in/ann-lower,,\n";
+    csv += "Bea,Better,Head of Growth,Acme,marketing@acme.com,https://www.linkedin.com/in/bea-better,acme.com,Chicago\n";
+    csv += "Cid,Twin,,,Marketing@Acme.com,https://www.linkedin.com/in/cid-twin,,\n";
+    assert_eq!(sb.import(&sb.write("p.csv", csv)).code, 0);
+    let report = hubspot(&sb, &fake, TOKEN, &[]).json();
+    let hub = fake.hub.lock().unwrap();
+    assert_eq!(hub.duplicate_batches, 0, "no batch ever held one email twice");
+    assert_eq!(hub.contacts.len(), 151, "one contact for the shared address");
+    let (_, contact) = &hub.contacts["marketing@acme.com"];
+    assert_eq!(
+        (contact["firstname"].as_str(), contact["jobtitle"].as_str()),
+        (Some("Bea"), Some("Head of Growth"))
+    );
+    assert_eq!(report["created"], 151, "{report}");
+    let listed: Vec<String> =
+        report["not_sent"].as_array().unwrap().iter().map(|r| r[1].as_str().unwrap().to_owned()).collect();
+    assert_eq!(listed.len(), 2, "{report}");
+    assert!(
+        listed.iter().all(|r| r.contains("shares") && r.to_lowercase().contains("marketing@acme.com")),
+        "{listed:?}"
+    );
+    assert_eq!(hub.batch_sizes, [100, 51]);
+}
+
+#[test]
+fn a_missing_custom_property_is_named_or_created_and_scopes_are_named() {
+    let fake = FakeHubSpot::start();
+    fake.hub.lock().unwrap().properties.remove("linkedin_url");
+    let sb = Sandbox::new();
+    assert_eq!(sb.import(&sb.write("p.csv", people(30, 0, |i| format!("p{i}@acme.com")))).code, 0);
+    let refused = hubspot(&sb, &fake, TOKEN, &[]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("no contact property linkedin_url")
+            && refused.stderr.contains("--create-properties"),
+        "{}",
+        refused.stderr
+    );
+    assert!(fake.hub.lock().unwrap().batch_sizes.is_empty(), "nothing sent before the mapping is sound");
+    let no_scope = hubspot(&sb, &fake, crate::support::crm::WRITE_ONLY_TOKEN, &["--create-properties"]);
+    assert_eq!(no_scope.code, 1);
+    assert!(no_scope.stderr.contains("crm.schemas.contacts.write"), "{}", no_scope.stderr);
+    let created = hubspot(&sb, &fake, TOKEN, &["--create-properties"]).json();
+    assert_eq!(created["created"], 30, "{created}");
+    let hub = fake.hub.lock().unwrap();
+    assert!(hub.properties.contains("linkedin_url"));
+    assert_eq!(hub.contacts["p3@acme.com"].1["linkedin_url"], "https://www.linkedin.com/in/p-3");
+}
+
+#[test]
+fn a_write_only_token_exports_and_checks_and_a_token_without_contact_scopes_is_named() {
+    let fake = FakeHubSpot::start();
+    let sb = Sandbox::new();
+    assert_eq!(sb.import(&sb.write("p.csv", people(20, 0, |i| format!("p{i}@acme.com")))).code, 0);
+    let report = hubspot(&sb, &fake, crate::support::crm::WRITE_ONLY_TOKEN, &[]).json();
+    assert_eq!(report["created"], 20, "the write scope is all the export needs: {report}");
+    let check = |token: &str| {
+        let output = sb
+            .command(&["check"])
+            .env("HUBSPOT_TOKEN", token)
+            .env("HUBSPOT_BASE_URL", &fake.url)
+            .env_remove("DATABASE_URL")
+            .env_remove("SALESFORCE_CLIENT_ID")
+            .output()
+            .expect("run check");
+        Run::from(output)
+    };
+    let ok = check(crate::support::crm::WRITE_ONLY_TOKEN);
+    assert!(ok.stdout.lines().any(|l| l.starts_with("ok   hubspot")), "{}", ok.stdout);
+    let missing = check(crate::support::crm::COMPANIES_TOKEN);
+    let line = missing.stdout.lines().find(|l| l.starts_with("FAIL hubspot")).unwrap_or_default();
+    assert!(
+        line.contains("MISSING_SCOPES") && line.contains("crm.objects.contacts.write"),
+        "{}",
+        missing.stdout
+    );
 }

@@ -95,6 +95,10 @@ pub struct HubspotArgs {
     /// Where to list leads not sent or refused (CSV: lead_id, status, reason); written only if any.
     #[arg(long, default_value = "leadsprint-hubspot-report.csv")]
     report: PathBuf,
+    /// Create the mapped contact properties HubSpot does not have (single-line text;
+    /// needs the crm.schemas.contacts.write scope). Without it, a missing one stops the export.
+    #[arg(long)]
+    create_properties: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -284,10 +288,16 @@ fn to_postgres(dir: &Path, args: PostgresArgs) -> anyhow::Result<ExitCode> {
     let (merged, erased) = leads.removed()?;
     export.remove(Removal::Merged, merged);
     export.remove(Removal::Erased, erased);
-    let skipped = in_batches(&leads, export.resume_after(), args.batch as usize, |batch, suppressed| {
-        export.remove(Removal::Suppressed, suppressed.iter().copied());
-        Ok(runtime.block_on(export.load(batch))?)
-    })?;
+    let skipped = in_batches(
+        &leads,
+        export.resume_after(),
+        args.batch as usize,
+        |_| true,
+        |batch, suppressed| {
+            export.remove(Removal::Suppressed, suppressed.iter().copied());
+            Ok(runtime.block_on(export.load(batch))?)
+        },
+    )?;
     export.remove(Removal::Suppressed, skipped.suppressed_after_last.iter().copied());
     let report = runtime.block_on(export.finish())?;
     if !report.failed.is_empty() {
@@ -315,13 +325,15 @@ struct Skipped {
     suppressed_after_last: Vec<LeadId>,
 }
 
-/// Hands the accepted leads after `resume` to `send` in batches of `size`, each
-/// with the suppressed leads met since the batch before, with a progress bar;
-/// returns what was left out.
+/// Hands the accepted leads after `resume` to `send` in batches holding `size`
+/// leads the target `takes` (those it cannot take ride along, to be reported),
+/// each with the suppressed leads met since the batch before, with a progress
+/// bar; returns what was left out.
 fn in_batches(
     leads: &Leads,
     resume: Option<u64>,
     size: usize,
+    takes: impl Fn(&Lead) -> bool,
     mut send: impl FnMut(&[Lead], &[LeadId]) -> anyhow::Result<()>,
 ) -> anyhow::Result<Skipped> {
     let filter = leads.filter();
@@ -330,17 +342,21 @@ fn in_batches(
         let mut skipped = Skipped::default();
         let mut suppressed: Vec<LeadId> = Vec::new();
         let mut batch: Vec<Lead> = Vec::with_capacity(size);
+        let mut taken = 0;
         loop {
             if let Some(lead) = all.next().transpose()? {
                 match filter.verdict(&lead) {
-                    Verdict::Accept => batch.push(lead),
+                    Verdict::Accept => {
+                        taken += usize::from(takes(&lead));
+                        batch.push(lead);
+                    }
                     Verdict::FilteredOut => skipped.filtered_out += 1,
                     Verdict::Suppressed => {
                         skipped.suppressed += 1;
                         suppressed.push(lead.id);
                     }
                 }
-                if batch.len() < size {
+                if taken < size {
                     continue;
                 }
             }
@@ -352,6 +368,7 @@ fn in_batches(
             suppressed.clear();
             bar.inc(batch.len() as u64);
             batch.clear();
+            taken = 0;
         }
     })?;
     bar.finish_and_clear();
@@ -361,13 +378,31 @@ fn in_batches(
 fn to_hubspot(dir: &Path, args: HubspotArgs) -> anyhow::Result<ExitCode> {
     let token = std::env::var("HUBSPOT_TOKEN").map_err(|_| {
         anyhow::anyhow!(
-            "HUBSPOT_TOKEN is not set: create a private app with the crm.objects.contacts.write scope and export its token"
+            "HUBSPOT_TOKEN is not set: create a private app with the crm.objects.contacts.write scope (and crm.objects.contacts.read to merge contacts) and export its token"
         )
     })?;
     let mapping = crm::mapping(&hubspot::DEFAULT_MAPPING, &args.maps)?;
-    let client = HubSpot::new(&args.base_url, Secret::new(token), args.rate, mapping)?;
+    let owners = email_owners(&Leads::open(dir, &args.filter)?)?;
+    let client = HubSpot::new(&args.base_url, Secret::new(token), args.rate, mapping)?.with_owners(owners);
     let out = CrmOutput { title: "HubSpot contacts", report: &args.report, json: args.json };
-    to_crm(dir, Crm::HubSpot(Box::new(client)), "hubspot", hubspot::BATCH, &args.filter, out)
+    let crm = Crm::HubSpot(Box::new(client), args.create_properties);
+    to_crm(dir, crm, "hubspot", hubspot::BATCH, &args.filter, out)
+}
+
+/// Which lead is the contact of each email leads share, over every lead the
+/// export's filters accept (the same choice on a resumed run).
+fn email_owners(leads: &Leads) -> anyhow::Result<hubspot::EmailOwners> {
+    let filter = leads.filter();
+    leads.each(None, |all| {
+        let mut owners = hubspot::EmailOwners::default();
+        for lead in all {
+            let lead = lead?;
+            if filter.verdict(&lead) == Verdict::Accept {
+                owners.add(&lead);
+            }
+        }
+        Ok(owners)
+    })?
 }
 
 fn to_salesforce(dir: &Path, args: SalesforceArgs) -> anyhow::Result<ExitCode> {
@@ -448,30 +483,38 @@ fn salesforce_auth() -> anyhow::Result<Auth> {
     Ok(Auth::JwtBearer { client_id, username, private_key_pem: Secret::new(key) })
 }
 
-/// The CRM exporters, one loop for both.
+/// The CRM exporters, one loop for both (HubSpot with `--create-properties`).
 enum Crm {
-    HubSpot(Box<HubSpot>),
+    HubSpot(Box<HubSpot>, bool),
     Salesforce(Box<Salesforce>),
 }
 
 impl Crm {
     async fn prepare(&mut self) -> Result<(), CrmError> {
         match self {
-            Crm::HubSpot(_) => Ok(()),
+            Crm::HubSpot(h, create) => h.prepare(*create).await,
             Crm::Salesforce(sf) => sf.sign_in().await,
+        }
+    }
+
+    /// Which leads fill a place in a batch (HubSpot sends only leads with an email).
+    fn takes(&self) -> fn(&Lead) -> bool {
+        match self {
+            Crm::HubSpot(..) => |lead| lead.email.is_some(),
+            Crm::Salesforce(_) => |_| true,
         }
     }
 
     async fn send(&mut self, leads: &[Lead]) -> Result<(), CrmError> {
         match self {
-            Crm::HubSpot(h) => h.send(leads).await,
+            Crm::HubSpot(h, _) => h.send(leads).await,
             Crm::Salesforce(sf) => sf.send(leads).await,
         }
     }
 
     fn into_report(self) -> CrmReport {
         match self {
-            Crm::HubSpot(h) => h.into_report(),
+            Crm::HubSpot(h, _) => h.into_report(),
             Crm::Salesforce(sf) => sf.into_report(),
         }
     }
@@ -499,7 +542,8 @@ fn to_crm(
     let resume = watermark.resume_after();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(crm.prepare())?;
-    let skipped = in_batches(&leads, resume, size, |batch, _| {
+    let takes = crm.takes();
+    let skipped = in_batches(&leads, resume, size, takes, |batch, _| {
         runtime.block_on(crm.send(batch))?;
         // Only after the CRM has the batch: a crash before this resends it (upserts).
         watermark.save(batch.last().map_or(0, |l| l.id), false)

@@ -7,8 +7,22 @@
 //! sent before the merge under its own email): after its batch, the contacts its
 //! emails name are read (`batch/read` by email) and merged into the one its
 //! primary email names (`POST /crm/v3/objects/contacts/merge`).
+//!
+//! One contact per email: leads may share an address (a role mailbox such as
+//! `marketing@` is never an identity key, so two people can have it); the lead
+//! with the best quality (then the lowest id) becomes the contact and the others
+//! are listed, never sent — so no batch holds one id twice (HubSpot refuses that)
+//! and no person's contact is overwritten with another's data. Batches are filled
+//! to 100 contacts after leads without email are set aside. Before the first
+//! batch, every mapped property is looked up (`GET /crm/v3/properties/contacts/{name}`);
+//! a missing one is created with `--create-properties`, or named with what to do.
+//!
+//! Scopes: `crm.objects.contacts.write` to upsert (enough for `check` and the
+//! property lookup too); `crm.objects.contacts.read` to read contacts for the
+//! merges (without it, those are listed as "to merge"); `crm.schemas.contacts.write`
+//! for `--create-properties`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::crm::field_value;
 pub use super::crm::{CrmError, CrmReport};
 use crate::config::{Rate, Secret};
-use crate::http::{FetchError, RequestMetrics, VendorClient, standard_errors};
+use crate::http::{FetchError, RequestMetrics, VendorClient, snippet};
 use crate::lead::{Lead, LeadId};
 
 /// Contacts per call (HubSpot's batch limit).
@@ -52,6 +66,56 @@ pub struct HubSpot {
     mapping: Vec<(String, String)>,
     metrics: RequestMetrics,
     report: CrmReport,
+    owners: EmailOwners,
+    /// Without the read scope, merges are listed instead of made.
+    can_read: bool,
+}
+
+/// Which lead is the HubSpot contact of each email that several leads share.
+#[derive(Debug, Default)]
+pub struct EmailOwners {
+    /// Address hash → the best lead so far (id, quality).
+    best: HashMap<u64, (LeadId, u8)>,
+    shared: HashSet<u64>,
+}
+
+impl EmailOwners {
+    fn key(email: &str) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(email.trim().to_lowercase().as_bytes())
+    }
+
+    /// Counts `lead` for its email (leads without one are not contacts).
+    pub fn add(&mut self, lead: &Lead) {
+        let Some(email) = &lead.email else { return };
+        let key = Self::key(email);
+        let candidate = (lead.id, lead.quality.score);
+        match self.best.get_mut(&key) {
+            None => {
+                self.best.insert(key, candidate);
+            }
+            Some(best) => {
+                self.shared.insert(key);
+                let better = candidate.1 > best.1 || (candidate.1 == best.1 && candidate.0 < best.0);
+                if better {
+                    *best = candidate;
+                }
+            }
+        }
+    }
+
+    /// The lead that is the contact for `lead`'s email, when it is another lead.
+    pub fn other_owner(&self, lead: &Lead) -> Option<LeadId> {
+        let key = Self::key(lead.email.as_deref()?);
+        if !self.shared.contains(&key) {
+            return None;
+        }
+        self.best.get(&key).map(|(id, _)| *id).filter(|id| *id != lead.id)
+    }
+
+    /// Emails that several leads share.
+    pub fn shared(&self) -> usize {
+        self.shared.len()
+    }
 }
 
 #[derive(Serialize)]
@@ -105,31 +169,90 @@ impl HubSpot {
             mapping,
             metrics: RequestMetrics::default(),
             report: CrmReport::default(),
+            owners: EmailOwners::default(),
+            can_read: true,
         })
     }
 
-    /// `leadsprint check`: reads one contact, which proves the token and the API.
+    /// Who is the contact of each shared email (from every lead the export will
+    /// consider, so the choice is the same on a resumed run).
+    pub fn with_owners(mut self, owners: EmailOwners) -> HubSpot {
+        self.owners = owners;
+        self
+    }
+
+    /// `leadsprint check`: looks up the `email` contact property, which any of the
+    /// contact scopes allows — the write scope the export needs is enough.
     pub async fn check(&self) -> Result<String, CrmError> {
-        let url = format!("{}/crm/v3/objects/contacts?limit=1", self.client.base_url());
-        let result: Result<serde_json::Value, _> = self
-            .client
-            .json(&self.metrics, standard_errors, |http| http.get(&url).bearer_auth(self.token.expose()))
-            .await;
-        match result {
-            Ok(_) => Ok(format!("{} answers; the token is accepted", self.client.base_url())),
-            Err(FetchError::Unauthorized { status, message }) => {
-                let detail = format!("HTTP {status}: {message}");
-                Err(CrmError::Unauthorized { crm: "HubSpot", env: "HUBSPOT_TOKEN", detail })
-            }
-            Err(error) => Err(CrmError::Request { crm: "HubSpot", error }),
+        match self.property("email").await? {
+            Some(_) => Ok(format!("{} answers; the token is accepted", self.client.base_url())),
+            None => Err(CrmError::Request {
+                crm: "HubSpot",
+                error: FetchError::Rejected { status: 404, body: "no email contact property".into() },
+            }),
         }
     }
 
-    /// Sends `leads` (any number; 100 per call). Leads without an email are listed.
+    /// A contact property's definition, `None` when the portal has no such property.
+    async fn property(&self, name: &str) -> Result<Option<serde_json::Value>, CrmError> {
+        let url = format!("{}/crm/v3/properties/contacts/{name}", self.client.base_url());
+        let result = self
+            .client
+            .json(&self.metrics, classify, |http| http.get(&url).bearer_auth(self.token.expose()))
+            .await;
+        match result {
+            Err(FetchError::Rejected { status: 404, .. }) => Ok(None),
+            other => other.map(Some).map_err(credentials_named),
+        }
+    }
+
+    /// Checks that every mapped property exists; creates the missing ones when
+    /// `create` is set, else names them with what to do.
+    pub async fn prepare(&mut self, create: bool) -> Result<(), CrmError> {
+        let mut missing = Vec::new();
+        for (_, property) in &self.mapping {
+            if self.property(property).await?.is_none() {
+                missing.push(property.clone());
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if !create {
+            return Err(CrmError::MissingProperties { crm: "HubSpot", names: missing });
+        }
+        for name in missing {
+            self.create_property(&name).await?;
+            tracing::info!("created the HubSpot contact property {name}");
+        }
+        Ok(())
+    }
+
+    async fn create_property(&self, name: &str) -> Result<(), CrmError> {
+        let label = name.replace('_', " ");
+        let body = serde_json::json!({ "name": name, "label": label, "type": "string",
+            "fieldType": "text", "groupName": "contactinformation" });
+        let url = format!("{}/crm/v3/properties/contacts", self.client.base_url());
+        let _: serde_json::Value = self.call(&url, &body).await?;
+        Ok(())
+    }
+
+    /// Sends `leads` (any number; 100 contacts per call). Leads without an email,
+    /// and leads whose email another lead holds, are listed, not sent.
     pub async fn send(&mut self, leads: &[Lead]) -> Result<(), CrmError> {
-        let (with_email, without): (Vec<&Lead>, Vec<&Lead>) = leads.iter().partition(|l| l.email.is_some());
-        for lead in without {
-            self.report.not_sent.push((lead.id, "no email: HubSpot contacts are upserted by email".into()));
+        let mut with_email = Vec::new();
+        for lead in leads {
+            match (&lead.email, self.owners.other_owner(lead)) {
+                (None, _) => self
+                    .report
+                    .not_sent
+                    .push((lead.id, "no email: HubSpot contacts are upserted by email".into())),
+                (Some(email), Some(owner)) => self.report.not_sent.push((
+                    lead.id,
+                    format!("shares {email} with lead {owner}, whose data the one contact for it holds (better quality)"),
+                )),
+                (Some(_), None) => with_email.push(lead),
+            }
         }
         // A batch HubSpot rejects whole (a 4xx) is split in halves until the leads it
         // objects to stand alone and are reported; the others still go through.
@@ -158,16 +281,13 @@ impl HubSpot {
         let answer: Answer = loop {
             let result = self
                 .client
-                .json(&self.metrics, standard_errors, |http| {
+                .json(&self.metrics, classify, |http| {
                     http.post(&url).bearer_auth(self.token.expose()).json(&body)
                 })
                 .await;
             match result {
                 Ok(answer) => break answer,
-                Err(FetchError::Unauthorized { status, message }) => {
-                    let detail = format!("HTTP {status}: {message}");
-                    return Err(CrmError::Unauthorized { crm: "HubSpot", env: "HUBSPOT_TOKEN", detail });
-                }
+                Err(e @ FetchError::Unauthorized { .. }) => return Err(credentials_named(e)),
                 Err(e) if e.is_retryable() && attempt < BATCH_ATTEMPTS => {
                     tracing::warn!(error = %e, attempt, "HubSpot batch failed; trying it again");
                     tokio::time::sleep(Duration::from_secs(2u64.pow(attempt))).await;
@@ -188,8 +308,22 @@ impl HubSpot {
     async fn merge_duplicates(&mut self, leads: &[&Lead]) -> Result<(), CrmError> {
         let merged: Vec<&Lead> = leads.iter().copied().filter(|l| !l.absorbed.is_empty()).collect();
         for group in merged.chunks(BATCH / 4) {
+            if !self.can_read {
+                self.list_merges(group);
+                continue;
+            }
             let emails: Vec<String> = group.iter().flat_map(|l| emails_of(l)).collect();
-            let found = self.read_by_email(&emails).await?;
+            let found = match self.read_by_email(&emails).await {
+                Err(CrmError::Unauthorized { detail, .. }) if detail.contains("MISSING_SCOPES") => {
+                    tracing::warn!(
+                        "the HubSpot token cannot read contacts ({detail}); merges are listed instead"
+                    );
+                    self.can_read = false;
+                    self.list_merges(group);
+                    continue;
+                }
+                other => other?,
+            };
             for lead in group {
                 let primary = lead.email.as_deref().unwrap_or_default().to_lowercase();
                 let Some(keep) = found.get(&primary).cloned() else { continue };
@@ -207,6 +341,13 @@ impl HubSpot {
             }
         }
         Ok(())
+    }
+
+    /// Lists the merges of `leads` for someone to make in HubSpot.
+    fn list_merges(&mut self, leads: &[&Lead]) {
+        for lead in leads {
+            self.report.to_merge.extend(lead.absorbed.iter().map(|a| (lead.id, a.id)));
+        }
     }
 
     /// Contact ids by (lower-case) email, for the emails HubSpot knows.
@@ -238,20 +379,10 @@ impl HubSpot {
         url: &str,
         body: &serde_json::Value,
     ) -> Result<T, CrmError> {
-        let result = self
-            .client
-            .json(&self.metrics, standard_errors, |http| {
-                http.post(url).bearer_auth(self.token.expose()).json(body)
-            })
-            .await;
-        match result {
-            Ok(answer) => Ok(answer),
-            Err(FetchError::Unauthorized { status, message }) => {
-                let detail = format!("HTTP {status}: {message}");
-                Err(CrmError::Unauthorized { crm: "HubSpot", env: "HUBSPOT_TOKEN", detail })
-            }
-            Err(error) => Err(CrmError::Request { crm: "HubSpot", error }),
-        }
+        self.client
+            .json(&self.metrics, classify, |http| http.post(url).bearer_auth(self.token.expose()).json(body))
+            .await
+            .map_err(credentials_named)
     }
 
     fn input<'a>(&'a self, lead: &'a Lead) -> Input<'a> {
@@ -292,6 +423,46 @@ impl HubSpot {
 
     pub fn into_report(self) -> CrmReport {
         self.report
+    }
+}
+
+/// HubSpot's 403 `MISSING_SCOPES` names the scopes the token lacks
+/// (`requiredGranularScopes`, or `requiredScopes` in older answers).
+fn classify(status: u16, _: &reqwest::header::HeaderMap, body: &[u8]) -> Option<FetchError> {
+    if status != 403 {
+        return None;
+    }
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if answer["category"] != "MISSING_SCOPES" {
+        return None;
+    }
+    let mut scopes: Vec<String> = answer["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| ["requiredGranularScopes", "requiredScopes"].map(|k| e["context"][k].clone()))
+        .filter_map(|v| v.as_array().cloned())
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    let message = if scopes.is_empty() {
+        format!("MISSING_SCOPES: {}", snippet(body))
+    } else {
+        format!("MISSING_SCOPES: the token lacks {} — add it to the private app", scopes.join(" or "))
+    };
+    Some(FetchError::Unauthorized { status, message })
+}
+
+/// Credentials errors as the CRM error that names the variable to check.
+fn credentials_named(error: FetchError) -> CrmError {
+    match error {
+        FetchError::Unauthorized { status, message } => {
+            let detail = format!("HTTP {status}: {message}");
+            CrmError::Unauthorized { crm: "HubSpot", env: "HUBSPOT_TOKEN", detail }
+        }
+        error => CrmError::Request { crm: "HubSpot", error },
     }
 }
 

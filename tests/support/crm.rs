@@ -1,10 +1,13 @@
 //! A fake HubSpot that speaks the contacts batch-upsert API: bearer token check
-//! (401), 100-input limit (400), upsert by email (`new` true/false), per-contact
-//! validation errors answered with 207, a whole-batch 400 for a poisoned record, and
-//! scripted 429s with `Retry-After`; batch read by email (unknown ones as 207
-//! `OBJECT_NOT_FOUND` errors) and the contact merge (400 for an unknown id or a
-//! contact merged with itself; the merged contact's email becomes an additional
-//! email of the one kept).
+//! (401) and each call's scopes (403 `MISSING_SCOPES` naming them), 100-input limit
+//! (400), duplicate ids in one batch refused (400, as HubSpot does), a property the
+//! portal lacks refused for the whole batch (400 `PROPERTY_DOESNT_EXIST`), upsert by
+//! email (`new` true/false), per-contact validation errors answered with 207, a
+//! whole-batch 400 for a poisoned record, and scripted 429s with `Retry-After`;
+//! batch read by email (unknown ones as 207 `OBJECT_NOT_FOUND` errors), the contact
+//! merge (400 for an unknown id or a contact merged with itself; the merged
+//! contact's email becomes an additional email of the one kept), and the contact
+//! property lookup and creation.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +21,40 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 pub const TOKEN: &str = "pat-na1-test-token";
+/// A private app's token with only the scope the upsert needs.
+pub const WRITE_ONLY_TOKEN: &str = "pat-na1-write-only";
+/// A token of an app granted no contact scope.
+pub const COMPANIES_TOKEN: &str = "pat-na1-companies-only";
+
+const WRITE: &str = "crm.objects.contacts.write";
+const READ: &str = "crm.objects.contacts.read";
+const SCHEMAS_READ: &str = "crm.schemas.contacts.read";
+const SCHEMAS_WRITE: &str = "crm.schemas.contacts.write";
+
+/// The scopes each token was granted.
+fn scopes_of(token: &str) -> Option<&'static [&'static str]> {
+    match token {
+        TOKEN => Some(&[WRITE, READ, SCHEMAS_READ, SCHEMAS_WRITE]),
+        WRITE_ONLY_TOKEN => Some(&[WRITE]),
+        COMPANIES_TOKEN => Some(&["crm.objects.companies.read"]),
+        _ => None,
+    }
+}
+
+/// The contact properties every portal has (those the default mapping uses).
+const STANDARD_PROPERTIES: [&str; 11] = [
+    "email",
+    "firstname",
+    "lastname",
+    "jobtitle",
+    "company",
+    "website",
+    "city",
+    "state",
+    "country",
+    "phone",
+    "hs_additional_emails",
+];
 
 #[derive(Default)]
 pub struct Hub {
@@ -32,6 +69,21 @@ pub struct Hub {
     pub merges: Vec<(String, String)>,
     /// Contacts ever created (ids are never reused, even after a merge).
     created: u64,
+    /// Contact properties the portal has (the standard ones and `linkedin_url`).
+    pub properties: std::collections::BTreeSet<String>,
+    /// Batches refused for holding one id twice.
+    pub duplicate_batches: usize,
+    /// Upsert calls and their sizes.
+    pub batch_sizes: Vec<usize>,
+}
+
+impl Hub {
+    fn new() -> Hub {
+        let mut properties: std::collections::BTreeSet<String> =
+            STANDARD_PROPERTIES.iter().map(|p| (*p).to_owned()).collect();
+        properties.insert("linkedin_url".into());
+        Hub { properties, ..Hub::default() }
+    }
 }
 
 pub struct FakeHubSpot {
@@ -43,12 +95,14 @@ pub struct FakeHubSpot {
 impl FakeHubSpot {
     pub fn start() -> FakeHubSpot {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let hub = Arc::new(Mutex::new(Hub::default()));
+        let hub = Arc::new(Mutex::new(Hub::new()));
         let app = Router::new()
             .route("/crm/v3/objects/contacts/batch/upsert", post(upsert))
             .route("/crm/v3/objects/contacts/batch/read", post(read))
             .route("/crm/v3/objects/contacts/merge", post(merge))
             .route("/crm/v3/objects/contacts", axum::routing::get(list))
+            .route("/crm/v3/properties/contacts/{name}", axum::routing::get(property))
+            .route("/crm/v3/properties/contacts", post(create_property))
             .with_state(hub.clone());
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -60,18 +114,78 @@ impl FakeHubSpot {
 }
 
 async fn list(headers: HeaderMap) -> Response {
-    if let Some(refused) = unauthorized(&headers) {
+    if let Some(refused) = unauthorized(&headers, &[READ]) {
         return refused;
     }
     Json(json!({"results": []})).into_response()
 }
 
-/// HubSpot's 401 for a request without the private app's token.
-fn unauthorized(headers: &HeaderMap) -> Option<Response> {
-    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
-    (bearer != Some(&format!("Bearer {TOKEN}"))).then(|| {
-        error(StatusCode::UNAUTHORIZED, "INVALID_AUTHENTICATION", "Authentication credentials not found.")
-    })
+/// HubSpot's 401 for a request without a known token, and its 403 when the
+/// token has none of the scopes the call accepts.
+fn unauthorized(headers: &HeaderMap, accepted: &[&str]) -> Option<Response> {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Some(granted) = scopes_of(bearer.strip_prefix("Bearer ").unwrap_or_default()) else {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found.",
+        ));
+    };
+    if accepted.iter().any(|scope| granted.contains(scope)) {
+        return None;
+    }
+    let body = json!({"status": "error",
+        "message": "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+        "correlationId": "c0ffee",
+        "errors": [{"message": "One or more of the following scopes are required.",
+            "context": {"requiredGranularScopes": accepted}}],
+        "links": {"scopes": "https://developers.hubspot.com/scopes"},
+        "category": "MISSING_SCOPES"});
+    Some((StatusCode::FORBIDDEN, Json(body)).into_response())
+}
+
+async fn property(
+    State(hub): State<Arc<Mutex<Hub>>>,
+    headers: HeaderMap,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    let mut hub = hub.lock().unwrap();
+    hub.requests += 1;
+    if let Some(refused) = unauthorized(&headers, &[SCHEMAS_READ, READ, WRITE]) {
+        return refused;
+    }
+    if !hub.properties.contains(&name) {
+        let message = format!("Unable to find property {name}");
+        return error(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", &message);
+    }
+    Json(json!({"name": name, "label": name, "type": "string", "fieldType": "text",
+        "groupName": "contactinformation", "hidden": false}))
+    .into_response()
+}
+
+async fn create_property(
+    State(hub): State<Arc<Mutex<Hub>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut hub = hub.lock().unwrap();
+    hub.requests += 1;
+    if let Some(refused) = unauthorized(&headers, &[SCHEMAS_WRITE]) {
+        return refused;
+    }
+    let required = ["name", "label", "type", "fieldType", "groupName"];
+    if let Some(missing) = required.iter().find(|k| !body[**k].is_string()) {
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", &format!("{missing} is required"));
+    }
+    let name = body["name"].as_str().unwrap_or_default().to_owned();
+    if !hub.properties.insert(name.clone()) {
+        return error(
+            StatusCode::CONFLICT,
+            "OBJECT_ALREADY_EXISTS",
+            &format!("A property named '{name}' already exists."),
+        );
+    }
+    (StatusCode::CREATED, Json(body)).into_response()
 }
 
 /// `leadsprint export hubspot` of `sb` against `fake` with `token`, its report
@@ -89,7 +203,7 @@ pub fn export(sb: &super::Sandbox, fake: &FakeHubSpot, token: &str, extra: &[&st
 async fn read(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let mut hub = hub.lock().unwrap();
     hub.requests += 1;
-    if let Some(refused) = unauthorized(&headers) {
+    if let Some(refused) = unauthorized(&headers, &[READ]) {
         return refused;
     }
     if body["idProperty"] != "email" {
@@ -124,7 +238,7 @@ async fn read(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body)
 async fn merge(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let mut hub = hub.lock().unwrap();
     hub.requests += 1;
-    if let Some(refused) = unauthorized(&headers) {
+    if let Some(refused) = unauthorized(&headers, &[WRITE]) {
         return refused;
     }
     let (Some(keep), Some(other)) = (body["primaryObjectId"].as_str(), body["objectIdToMerge"].as_str())
@@ -162,7 +276,7 @@ fn error(status: StatusCode, category: &str, message: &str) -> Response {
 async fn upsert(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let mut hub = hub.lock().unwrap();
     hub.requests += 1;
-    if let Some(refused) = unauthorized(&headers) {
+    if let Some(refused) = unauthorized(&headers, &[WRITE]) {
         return refused;
     }
     if hub.throttle_next > 0 {
@@ -174,8 +288,30 @@ async fn upsert(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(bod
     }
     let inputs = body["inputs"].as_array().cloned().unwrap_or_default();
     hub.largest_batch = hub.largest_batch.max(inputs.len());
+    hub.batch_sizes.push(inputs.len());
     if inputs.len() > 100 {
         return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "batch too large: at most 100 inputs");
+    }
+    let ids: Vec<String> =
+        inputs.iter().map(|i| i["id"].as_str().unwrap_or_default().to_lowercase()).collect();
+    let mut seen = std::collections::HashSet::new();
+    let repeated: Vec<&String> = ids.iter().filter(|id| !seen.insert(*id)).collect();
+    if !repeated.is_empty() {
+        hub.duplicate_batches += 1;
+        let message = format!("Duplicate IDs found in batch input: {repeated:?}. IDs must be unique");
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", &message);
+    }
+    let unknown: Vec<String> = inputs
+        .iter()
+        .filter_map(|i| i["properties"].as_object())
+        .flat_map(|p| p.keys().cloned())
+        .filter(|k| !hub.properties.contains(k))
+        .collect();
+    if let Some(name) = unknown.first() {
+        let message = format!(
+            "Property values were not valid: [{{\"isValid\":false,\"message\":\"Property \\\"{name}\\\" does not exist\",\"error\":\"PROPERTY_DOESNT_EXIST\",\"name\":\"{name}\"}}]"
+        );
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", &message);
     }
     if inputs.iter().any(|i| i["id"].as_str().is_some_and(|e| e.contains("poison"))) {
         return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Invalid input JSON on line 1");
