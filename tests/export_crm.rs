@@ -193,12 +193,63 @@ mod salesforce {
     }
 
     #[test]
+    fn a_job_that_fails_part_way_is_read_row_by_row() {
+        let fake = FakeSalesforce::start();
+        fake.org.lock().unwrap().fail_after = Some(10);
+        let sb = Sandbox::new();
+        assert_eq!(sb.import(&sb.write("l.csv", leads_csv())).code, 0);
+        let secret = [("SALESFORCE_CLIENT_SECRET", CLIENT_SECRET)];
+        let run = export(&sb, &fake, &secret, &["--external-id", "Leadsprint_Id__c"]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let stored = fake.org.lock().unwrap().leads.len() as u64;
+        assert_eq!(stored, 9, "ten rows processed, one of them refused");
+        assert_eq!(report["created"], stored, "what the failed job stored is reported as created: {report}");
+        let failed = report["failed"].as_array().unwrap();
+        assert_eq!(failed.len(), 11, "{report}");
+        let reasons: Vec<&str> = failed.iter().map(|f| f[1].as_str().unwrap()).collect();
+        assert_eq!(
+            reasons.iter().filter(|r| r.starts_with("INVALID_EMAIL_ADDRESS")).count(),
+            1,
+            "{reasons:?}"
+        );
+        let unprocessed: Vec<&&str> = reasons.iter().filter(|r| r.starts_with("not processed")).collect();
+        assert_eq!(unprocessed.len(), 10, "{reasons:?}");
+        assert!(
+            unprocessed[0].contains("Failed") && unprocessed[0].contains("InternalServerError"),
+            "{reasons:?}"
+        );
+        let ids: std::collections::BTreeSet<u64> = failed.iter().map(|f| f[0].as_u64().unwrap()).collect();
+        assert_eq!(ids.len(), 11, "each lead reported once");
+    }
+
+    #[test]
+    fn the_daily_api_limit_is_reported_as_such() {
+        let fake = FakeSalesforce::start();
+        fake.org.lock().unwrap().limit_spent = true;
+        let sb = Sandbox::new();
+        assert_eq!(sb.import(&sb.write("l.csv", leads_csv())).code, 0);
+        let secret = [("SALESFORCE_CLIENT_SECRET", CLIENT_SECRET)];
+        let run = export(&sb, &fake, &secret, &["--external-id", "Leadsprint_Id__c"]);
+        assert_eq!(run.code, 1);
+        assert!(
+            run.stderr.contains("REQUEST_LIMIT_EXCEEDED") && run.stderr.contains("API request limit"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("refused the credentials"), "{}", run.stderr);
+    }
+
+    #[test]
     fn jwt_bearer_signs_in_and_insert_maps_failed_rows_back() {
         let fake = FakeSalesforce::start();
         let sb = Sandbox::new();
         assert_eq!(sb.import(&sb.write("l.csv", leads_csv())).code, 0);
         let jwt = [("SALESFORCE_USERNAME", USERNAME), ("SALESFORCE_PRIVATE_KEY", KEY)];
-        let run = export(&sb, &fake, &jwt, &[]);
+        let refused = export(&sb, &fake, &jwt, &[]);
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert!(refused.stderr.contains("--external-id"), "{}", refused.stderr);
+        let run = export(&sb, &fake, &jwt, &["--insert"]);
         assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
         let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         assert_eq!(report["created"], 19, "{report}");
@@ -212,12 +263,12 @@ mod salesforce {
             &sb,
             &fake,
             &[("SALESFORCE_USERNAME", "someone@else"), ("SALESFORCE_PRIVATE_KEY", KEY)],
-            &[],
+            &["--insert"],
         );
         assert_eq!(wrong.code, 1);
         assert!(wrong.stderr.contains("Salesforce"), "{}", wrong.stderr);
         assert!(!wrong.stderr.contains("BEGIN PRIVATE KEY"), "the key leaked");
-        let none = export(&sb, &fake, &[], &[]);
+        let none = export(&sb, &fake, &[], &["--insert"]);
         assert!(none.stderr.contains("set SALESFORCE_CLIENT_SECRET"), "{}", none.stderr);
     }
 }

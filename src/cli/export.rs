@@ -111,9 +111,13 @@ pub struct SalesforceArgs {
     /// Where to sign in: https://login.salesforce.com, https://test.salesforce.com or your My Domain URL.
     #[arg(long, env = "SALESFORCE_LOGIN_URL", default_value = "https://login.salesforce.com")]
     login_url: String,
-    /// A custom External ID field on Lead holding the lead id (upsert); without it, leads are inserted.
-    #[arg(long)]
+    /// A custom External ID field on Lead holding the lead id (upsert: a rerun updates
+    /// the Leads it sent). Required unless --insert.
+    #[arg(long, required_unless_present = "insert")]
     external_id: Option<String>,
+    /// Insert every Lead instead (no External ID field): a rerun inserts them all again.
+    #[arg(long, conflicts_with = "external_id")]
+    insert: bool,
     /// API calls allowed (the org's daily API limit spread out; Bulk jobs need few calls).
     #[arg(long, default_value = "20/s", value_parser = leadsprint::config::parse_rate)]
     rate: Rate,

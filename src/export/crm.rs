@@ -14,6 +14,8 @@ pub enum CrmError {
     Request { crm: &'static str, error: FetchError },
     #[error("{crm} has no contact propert{} {}: create {} (a single-line text property), pass --create-properties to have them created (needs the crm.schemas.contacts.write scope), or map the field elsewhere or away with --map FIELD=", if .names.len() == 1 { "y" } else { "ies" }, .names.join(", "), if .names.len() == 1 { "it" } else { "them" })]
     MissingProperties { crm: &'static str, names: Vec<String> },
+    #[error("{crm}: {message}")]
+    Setup { crm: &'static str, message: String },
     #[error("field mapping '{0}': use LEAD_FIELD=PROPERTY with a lead field of {fields}", fields = LEAD_FIELDS.join(", "))]
     BadMapping(String),
 }

@@ -1,9 +1,13 @@
 //! The Salesforce export: Leads through a Bulk API 2.0 ingest job per batch —
-//! create the job (upsert on an external-ID field holding the lead id, else insert),
-//! upload the CSV, mark it UploadComplete, poll to a final state, and read the
-//! failed-results CSV back into a per-lead report. OAuth by client credentials or
-//! JWT bearer (RS256, signed here with ring); a 401 re-authenticates once. Leads
-//! without the required `LastName` and `Company` are reported, not sent.
+//! create the job (upsert on an external-ID field holding the lead id, or insert
+//! when asked), upload the CSV, mark it UploadComplete, poll to a final state, and
+//! read the successful, failed and unprocessed results back into a per-lead report
+//! whatever the final state (a job that fails part-way has still stored some
+//! rows). OAuth by client credentials (on the org's My Domain URL, as Salesforce
+//! requires for that flow) or JWT bearer (RS256, signed here with ring); a 401
+//! re-authenticates once; the org's daily API limit (`REQUEST_LIMIT_EXCEEDED`) is
+//! reported as such. Leads without the required `LastName` and `Company` are
+//! reported, not sent.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,7 +18,7 @@ use serde::Deserialize;
 
 use super::crm::{CrmError, CrmReport, field_value};
 use crate::config::{Rate, Secret};
-use crate::http::{FetchError, RequestMetrics, VendorClient, standard_errors};
+use crate::http::{FetchError, RequestMetrics, VendorClient, snippet};
 use crate::lead::{Lead, LeadId};
 
 /// The REST API version used.
@@ -98,14 +102,34 @@ impl Salesforce {
 
     /// Signs in (now, to test the credentials before anything is read).
     pub async fn sign_in(&mut self) -> Result<(), CrmError> {
+        self.check_login_url()?;
         let form = self.token_form()?;
         let url = format!("{}/services/oauth2/token", self.target.login_url.trim_end_matches('/'));
         let token: Token = self
             .client
-            .json(&self.metrics, standard_errors, |http| http.post(&url).form(&form))
+            .json(&self.metrics, classify, |http| http.post(&url).form(&form))
             .await
             .map_err(|e| auth_error(e, "the token request"))?;
         self.token = Some(token);
+        Ok(())
+    }
+
+    /// The client-credentials flow works only on the org's My Domain URL
+    /// (Salesforce refuses it on login.salesforce.com and test.salesforce.com).
+    fn check_login_url(&self) -> Result<(), CrmError> {
+        let generic = ["://login.salesforce.com", "://test.salesforce.com"];
+        let url = self.target.login_url.trim_end_matches('/').to_lowercase();
+        if matches!(self.target.auth, Auth::ClientCredentials { .. })
+            && generic.iter().any(|g| url.ends_with(g))
+        {
+            return Err(CrmError::Setup {
+                crm: CRM,
+                message: format!(
+                    "the client-credentials flow needs your org's My Domain URL, not {}: set SALESFORCE_LOGIN_URL (or --login-url) to https://YOUR-DOMAIN.my.salesforce.com (a sandbox: https://YOUR-DOMAIN--SANDBOX.sandbox.my.salesforce.com)",
+                    self.target.login_url
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -149,14 +173,7 @@ impl Salesforce {
         let state = serde_json::json!({ "state": "UploadComplete" }).to_string();
         self.call(reqwest::Method::PATCH, &format!("jobs/ingest/{}", job.id), Body::Json(state)).await?;
         let done = self.wait_for(&job.id).await?;
-        if done.state != "JobComplete" {
-            let why = done.error_message.unwrap_or_else(|| format!("job {} ended {}", done.id, done.state));
-            for lead in &rows {
-                self.report.failed.push((lead.id, why.clone()));
-            }
-            return Ok(());
-        }
-        self.read_results(&job.id, &rows, &by_row).await
+        self.read_results(&done, &rows, &by_row).await
     }
 
     async fn create_job(&mut self) -> Result<Job, CrmError> {
@@ -182,35 +199,80 @@ impl Salesforce {
         }
     }
 
-    /// Counts created/updated from the successful results and turns each failed
-    /// row into its lead's reason.
+    /// Reads what the finished job did to each row — successful (created or
+    /// updated), failed (with Salesforce's error), unprocessed (a job that failed
+    /// or was aborted part-way) — whatever its final state, and reports each lead.
     async fn read_results(
         &mut self,
-        id: &str,
+        job: &Job,
         rows: &[&Lead],
         by_row: &HashMap<String, LeadId>,
     ) -> Result<(), CrmError> {
-        let ok = self
-            .call(reqwest::Method::GET, &format!("jobs/ingest/{id}/successfulResults/"), Body::None)
-            .await?;
-        for record in parse_results(&ok) {
+        let mut settled = std::collections::HashSet::new();
+        let ok = self.results(&job.id, "successfulResults/").await?;
+        for record in &ok {
             let created = record.get("sf__Created").is_some_and(|v| v == "true");
-            if created { self.report.created += 1 } else { self.report.updated += 1 }
-        }
-        let failed =
-            self.call(reqwest::Method::GET, &format!("jobs/ingest/{id}/failedResults/"), Body::None).await?;
-        let columns = self.columns();
-        for record in parse_results(&failed) {
-            let key = row_key(columns.iter().map(|c| record.get(c).map(String::as_str).unwrap_or_default()));
-            let lead =
-                by_row.get(&key).copied().or_else(|| rows.first().map(|l| l.id).filter(|_| rows.len() == 1));
-            let reason = record.get("sf__Error").cloned().unwrap_or_else(|| "failed without a reason".into());
-            match lead {
-                Some(id) => self.report.failed.push((id, reason)),
-                None => tracing::warn!(reason, "a failed Salesforce row matches no lead sent"),
+            if created {
+                self.report.created += 1
+            } else {
+                self.report.updated += 1
             }
+            settled.extend(self.lead_of(record, rows, by_row));
+        }
+        for record in self.results(&job.id, "failedResults/").await? {
+            let reason = record.get("sf__Error").cloned().unwrap_or_else(|| "failed without a reason".into());
+            self.settle_failed(&record, rows, by_row, reason, &mut settled);
+        }
+        if job.state == "JobComplete" {
+            return Ok(());
+        }
+        let why = match &job.error_message {
+            Some(message) => format!("job {} ended {} ({message})", job.id, job.state),
+            None => format!("job {} ended {}", job.id, job.state),
+        };
+        for record in self.results(&job.id, "unprocessedrecords/").await? {
+            let reason = format!("not processed: {why}; run the export again to send it");
+            self.settle_failed(&record, rows, by_row, reason, &mut settled);
+        }
+        // Rows no result names (Salesforce lists each row in one of the three).
+        for lead in rows.iter().filter(|l| !settled.contains(&l.id)) {
+            self.report.failed.push((lead.id, format!("in no result of {why}")));
         }
         Ok(())
+    }
+
+    fn settle_failed(
+        &mut self,
+        record: &HashMap<String, String>,
+        rows: &[&Lead],
+        by_row: &HashMap<String, LeadId>,
+        reason: String,
+        settled: &mut std::collections::HashSet<LeadId>,
+    ) {
+        match self.lead_of(record, rows, by_row) {
+            Some(id) => {
+                settled.insert(id);
+                self.report.failed.push((id, reason));
+            }
+            None => tracing::warn!(reason, "a Salesforce result row matches no lead sent"),
+        }
+    }
+
+    /// The lead a result row carries, found by its input columns.
+    fn lead_of(
+        &self,
+        record: &HashMap<String, String>,
+        rows: &[&Lead],
+        by_row: &HashMap<String, LeadId>,
+    ) -> Option<LeadId> {
+        let columns = self.columns();
+        let key = row_key(columns.iter().map(|c| record.get(c).map(String::as_str).unwrap_or_default()));
+        by_row.get(&key).copied().or_else(|| rows.first().map(|l| l.id).filter(|_| rows.len() == 1))
+    }
+
+    async fn results(&mut self, id: &str, kind: &str) -> Result<Vec<HashMap<String, String>>, CrmError> {
+        let text = self.call(reqwest::Method::GET, &format!("jobs/ingest/{id}/{kind}"), Body::None).await?;
+        Ok(parse_results(&text))
     }
 
     /// The job CSV and, per row, the lead it carries (failed rows come back with
@@ -261,7 +323,7 @@ impl Salesforce {
             let bearer = token.access_token.clone();
             let result = self
                 .client
-                .text(&self.metrics, standard_errors, |http| {
+                .text(&self.metrics, classify, |http| {
                     body.attach(http.request(method.clone(), &url).bearer_auth(&bearer))
                 })
                 .await;
@@ -328,6 +390,18 @@ fn parse_results(text: &str) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// Salesforce's 403 `REQUEST_LIMIT_EXCEEDED` is the org's daily API limit, not a
+/// credentials problem.
+fn classify(status: u16, _: &reqwest::header::HeaderMap, body: &[u8]) -> Option<FetchError> {
+    let text = String::from_utf8_lossy(body);
+    (status == 403 && text.contains("REQUEST_LIMIT_EXCEEDED")).then(|| {
+        FetchError::QuotaExhausted(format!(
+            "the org's API request limit is reached (REQUEST_LIMIT_EXCEEDED: {}); it frees up over 24 hours (Setup → System Overview shows the usage)",
+            snippet(body)
+        ))
+    })
+}
+
 fn auth_error(e: FetchError, during: &str) -> CrmError {
     match e {
         FetchError::Unauthorized { status, message } => CrmError::Unauthorized {
@@ -379,6 +453,34 @@ mod tests {
         );
         let neither = Lead::default();
         assert!(missing_required(&neither).is_some_and(|m| m.contains("LastName and Company:")));
+    }
+
+    #[test]
+    fn client_credentials_need_a_my_domain_url() {
+        let target = |login_url: &str| SalesforceTarget {
+            login_url: login_url.into(),
+            auth: Auth::ClientCredentials { client_id: "id".into(), client_secret: Secret::new("s") },
+            external_id: None,
+            mapping: Vec::new(),
+            rate: Rate { requests: 1, per: Duration::from_secs(1) },
+            poll: Duration::from_secs(1),
+        };
+        for generic in ["https://login.salesforce.com", "https://test.salesforce.com/"] {
+            let err = Salesforce::new(target(generic)).unwrap().check_login_url().unwrap_err().to_string();
+            assert!(err.contains("My Domain") && err.contains("SALESFORCE_LOGIN_URL"), "{err}");
+        }
+        assert!(Salesforce::new(target("https://acme.my.salesforce.com")).unwrap().check_login_url().is_ok());
+    }
+
+    #[test]
+    fn the_daily_request_limit_is_not_a_credentials_error() {
+        let body = br#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#;
+        let error = classify(403, &reqwest::header::HeaderMap::new(), body);
+        assert!(matches!(error, Some(FetchError::QuotaExhausted(m)) if m.contains("REQUEST_LIMIT_EXCEEDED")));
+        assert_eq!(
+            classify(403, &reqwest::header::HeaderMap::new(), b"[{\"errorCode\":\"INSUFFICIENT_ACCESS\"}]"),
+            None
+        );
     }
 
     #[test]

@@ -346,8 +346,11 @@ async fn upsert(State(hub): State<Arc<Mutex<Hub>>>, headers: HeaderMap, Json(bod
 
 /// A fake Salesforce: OAuth token endpoint (client credentials, and JWT bearer with
 /// the RS256 signature verified), and Bulk API 2.0 ingest jobs for Lead (create,
-/// CSV upload, UploadComplete, InProgress → JobComplete, successful and failed
-/// results as CSV). Sessions can be made to expire after a number of calls (401).
+/// CSV upload, UploadComplete, InProgress → JobComplete, successful, failed and
+/// unprocessed records as CSV). Sessions can be made to expire after a number of
+/// calls (401); a job can be made to fail part-way (`Failed` with an
+/// `errorMessage`, its later rows unprocessed); the org's daily API limit can be
+/// spent (403 `REQUEST_LIMIT_EXCEEDED`).
 pub mod salesforce {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
@@ -379,6 +382,10 @@ pub mod salesforce {
         /// Lead records: external id (or a generated id) → row.
         pub leads: HashMap<String, HashMap<String, String>>,
         url: String,
+        /// Jobs stop after this many rows, `Failed`, the rest unprocessed.
+        pub fail_after: Option<usize>,
+        /// Every data call answers 403 `REQUEST_LIMIT_EXCEEDED`.
+        pub limit_spent: bool,
     }
 
     struct Job {
@@ -388,6 +395,8 @@ pub mod salesforce {
         state: String,
         ok: Vec<String>,
         failed: Vec<String>,
+        unprocessed: Vec<String>,
+        error_message: Option<String>,
     }
 
     pub struct FakeSalesforce {
@@ -476,6 +485,11 @@ pub mod salesforce {
 
     /// The session check every data call makes.
     fn session(org: &mut Org, headers: &HeaderMap) -> Result<(), Box<Response>> {
+        if org.limit_spent {
+            let body =
+                json!([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]);
+            return Err(Box::new((StatusCode::FORBIDDEN, axum::Json(body)).into_response()));
+        }
         let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let token = bearer.strip_prefix("Bearer ").unwrap_or_default();
         let expired = org.expire_after.is_some_and(|n| org.calls_on_session >= n);
@@ -503,6 +517,8 @@ pub mod salesforce {
             state: "Open".into(),
             ok: Vec::new(),
             failed: Vec::new(),
+            unprocessed: Vec::new(),
+            error_message: None,
         };
         org.jobs.insert(id.clone(), job);
         let body = json!({"id": id, "state": "Open", "object": "Lead",
@@ -553,20 +569,38 @@ pub mod salesforce {
         match job.state.as_str() {
             "UploadComplete" => job.state = "InProgress".into(),
             "InProgress" => {
-                process(job, &mut org.leads);
-                job.state = "JobComplete".into();
+                process(job, &mut org.leads, org.fail_after);
+                job.state = if job.unprocessed.is_empty() { "JobComplete" } else { "Failed" }.into();
             }
             _ => {}
         }
-        let body = json!({"id": id, "state": job.state, "numberRecordsProcessed": job.ok.len() + job.failed.len(),
+        let mut body = json!({"id": id, "state": job.state, "numberRecordsProcessed": job.ok.len() + job.failed.len(),
             "numberRecordsFailed": job.failed.len()});
+        if let Some(message) = &job.error_message {
+            body["errorMessage"] = json!(message);
+        }
         axum::Json(body).into_response()
     }
 
-    fn process(job: &mut Job, leads: &mut HashMap<String, HashMap<String, String>>) {
+    fn process(
+        job: &mut Job,
+        leads: &mut HashMap<String, HashMap<String, String>>,
+        fail_after: Option<usize>,
+    ) {
         let mut reader = csv::Reader::from_reader(job.csv.as_bytes());
         let headers = reader.headers().cloned().unwrap_or_default();
-        for record in reader.records().flatten() {
+        for (n, record) in reader.records().flatten().enumerate() {
+            if fail_after.is_some_and(|limit| n >= limit) {
+                let line = record
+                    .iter()
+                    .map(|v| format!("\"{}\"", v.replace('"', "\"\"")))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                job.unprocessed.push(line);
+                job.error_message =
+                    Some("InternalServerError : Internal error occurred while processing the job".into());
+                continue;
+            }
             let row: HashMap<String, String> =
                 headers.iter().zip(record.iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect();
             let line = record
@@ -608,11 +642,12 @@ pub mod salesforce {
         let Some(job) = org.jobs.get(&id) else { return StatusCode::NOT_FOUND.into_response() };
         let input_header = job.csv.lines().next().unwrap_or_default();
         let (first, rows) = match kind.as_str() {
-            "successfulResults" => ("\"sf__Id\",\"sf__Created\"", &job.ok),
-            "failedResults" => ("\"sf__Id\",\"sf__Error\"", &job.failed),
+            "successfulResults" => ("\"sf__Id\",\"sf__Created\",", &job.ok),
+            "failedResults" => ("\"sf__Id\",\"sf__Error\",", &job.failed),
+            "unprocessedrecords" => ("", &job.unprocessed),
             _ => return StatusCode::NOT_FOUND.into_response(),
         };
-        let mut text = format!("{first},{input_header}\n");
+        let mut text = format!("{first}{input_header}\n");
         for row in rows {
             text.push_str(row);
             text.push('\n');
