@@ -173,3 +173,75 @@ async fn zoominfo_paging_past_its_limit_ends_the_query_with_a_notice() {
     assert!(page.next.is_none() && page.records.is_empty());
     assert!(page.notice.is_some_and(|n| n.contains("pagination")));
 }
+
+mod crm {
+    use leadsprint::config::{Rate, Secret};
+    use leadsprint::export::hubspot::HubSpot;
+    use leadsprint::export::salesforce::{Auth, Salesforce, SalesforceTarget};
+    use leadsprint::lead::Lead;
+    use std::time::Duration;
+
+    use crate::support::replay::{Replay, scenario};
+
+    fn lead(id: u64, first: &str, last: &str, company: &str, email: &str) -> Lead {
+        let mut lead = Lead {
+            id,
+            first_name: Some(first.into()),
+            last_name: Some(last.into()),
+            email: Some(email.into()),
+            ..Lead::default()
+        };
+        lead.company.name = Some(company.into());
+        lead
+    }
+
+    fn mapping(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(f, p)| ((*f).to_owned(), (*p).to_owned())).collect()
+    }
+
+    #[tokio::test]
+    async fn hubspot_checks_its_properties_then_upserts_as_documented() {
+        let replay = Replay::start(scenario("crm/hubspot", "properties_then_upsert")).await;
+        let rate = Rate { requests: 100, per: Duration::from_secs(1) };
+        let map =
+            mapping(&[("email", "email"), ("first_name", "firstname"), ("linkedin_url", "linkedin_url")]);
+        let mut hubspot = HubSpot::new(&replay.url, Secret::new("pat-na1-documented"), rate, map).unwrap();
+        hubspot.prepare(false).await.expect("every mapped property exists");
+        let mut dana = lead(1, "Dana", "Wills", "Acme Corp", "dana@acme.com");
+        dana.linkedin_url = Some("https://www.linkedin.com/in/dana-wills".into());
+        let sam = lead(2, "Sam", "Ortiz", "Initech", "sam@initech.com");
+        hubspot.send(&[dana, sam]).await.expect("send");
+        replay.assert_played();
+        let report = hubspot.into_report();
+        assert_eq!((report.created, report.updated, report.failed.len()), (1, 1, 0), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn salesforce_signs_in_and_runs_a_bulk_job_as_documented() {
+        let replay = Replay::start(scenario("crm/salesforce", "upsert_job")).await;
+        let target = SalesforceTarget {
+            login_url: replay.url.clone(),
+            auth: Auth::ClientCredentials {
+                client_id: "3MVG9-documented".into(),
+                client_secret: Secret::new("documented-secret"),
+            },
+            external_id: Some("Leadsprint_Id__c".into()),
+            mapping: mapping(&[("last_name", "LastName"), ("company", "Company"), ("email", "Email")]),
+            rate: Rate { requests: 100, per: Duration::from_secs(1) },
+            poll: Duration::from_millis(10),
+        };
+        let mut salesforce = Salesforce::new(target).unwrap();
+        salesforce.sign_in().await.expect("sign in");
+        let leads = [
+            lead(1, "Dana", "Wills", "Acme Corp", "dana@acme.com"),
+            lead(2, "Sam", "Ortiz", "Initech", "bad@@initech"),
+        ];
+        salesforce.send(&leads).await.expect("send");
+        replay.assert_played();
+        let report = salesforce.into_report();
+        assert_eq!((report.created, report.updated), (1, 0), "{report:?}");
+        assert_eq!(report.failed.len(), 1);
+        assert_eq!(report.failed[0].0, 2);
+        assert!(report.failed[0].1.starts_with("INVALID_EMAIL_ADDRESS"), "{report:?}");
+    }
+}
