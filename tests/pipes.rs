@@ -1,6 +1,7 @@
 //! Closed connections never kill the process: a reader that closes standard output
-//! early (`| head`) ends a command quietly, and a client that drops a large
-//! download mid-body leaves `serve` running.
+//! early (`| head`) ends a command quietly; a client that drops a large download
+//! mid-body leaves `serve`, and a running sprint, alive; the demo run twenty times
+//! from a script whose output is a pipe, with both cores busy, exits 0 every time.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
@@ -59,4 +60,77 @@ fn a_client_dropping_a_large_download_leaves_the_server_running() {
     assert!(matches!(serve.try_wait(), Ok(None)), "serve died");
     let (status, health) = call(reqwest::Method::GET, &format!("{url}/healthz"), None);
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+}
+
+/// Opens a download of every lead and goes away after its first bytes.
+fn drop_a_download_midway(address: &str) {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(stream, "GET /api/export?format=jsonl HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut some = [0u8; 4096];
+    assert!(stream.read(&mut some).expect("the download starts") > 0);
+    drop(stream);
+}
+
+#[test]
+fn a_client_dropping_a_download_leaves_a_running_sprint_alive() {
+    let sb = Sandbox::new();
+    let mut demo = spawn(
+        sb.command(&["demo", "--speed", "4", "--bind", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let url = served_url(&mut demo).trim_end_matches('/').to_owned();
+    let address = url.trim_start_matches("http://").to_owned();
+    let dashboard = || call(reqwest::Method::GET, &format!("{url}/api/dashboard"), None).1;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while dashboard()["stats"]["unique_leads"].as_u64().unwrap_or(0) < 5000 {
+        assert!(std::time::Instant::now() < deadline, "the sprint never reached 5,000 leads");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for _ in 0..5 {
+        drop_a_download_midway(&address);
+    }
+    assert!(matches!(demo.try_wait(), Ok(None)), "the sprint died with its downloads");
+    // Started from a script, the demo ends with its sprint: exit 0 at the target.
+    let status = loop {
+        if let Some(status) = demo.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the sprint never finished");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(status.code(), Some(0));
+    let stats = sb.command(&["stats", "--json"]).output().expect("stats");
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("stats json");
+    assert!(stats["unique_leads"].as_u64().unwrap_or(0) >= 20_000, "{stats}");
+}
+
+#[test]
+fn the_demo_from_a_script_with_piped_output_exits_0_every_time_under_load() {
+    let sb = Sandbox::new();
+    // Both cores busy, as on a loaded machine.
+    let burners: Vec<_> =
+        (0..2).map(|_| spawn(std::process::Command::new("sh").args(["-c", "while :; do :; done"]))).collect();
+    let script = sb.write(
+        "demo-20.sh",
+        "set -o pipefail\n\
+         for i in $(seq 20); do\n\
+           \"$LEADSPRINT\" demo --headless --fresh --target 2000 --speed 50 --data-dir \"$DEMO_DIR\" 2>&1 | cat > /dev/null\n\
+           code=$?\n\
+           if [ $code -ne 0 ]; then echo \"run $i exited $code\"; exit 1; fi\n\
+         done\n\
+         echo all 20 exited 0\n",
+    );
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .env("LEADSPRINT", env!("CARGO_BIN_EXE_leadsprint"))
+        .env("DEMO_DIR", sb.path("demo"))
+        .stdout(Stdio::piped())
+        .output()
+        .expect("run the script");
+    drop(burners);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("all 20 exited 0"), "{text}");
 }
