@@ -290,8 +290,8 @@ fn fill_fields(lead: &mut Lead, incoming: &Lead, filled: &mut Vec<String>) {
     let had_email = lead.email.is_some();
     fill("email", &mut lead.email, &incoming.email);
     let same_email = had_email && lead.email == incoming.email;
-    let status_news = lead.email_status == lead::EmailStatus::Unverified
-        && incoming.email_status != lead::EmailStatus::Unverified;
+    let status_news = lead.email_status == lead::EmailStatus::Unknown
+        && incoming.email_status != lead::EmailStatus::Unknown;
     if (!had_email && lead.email.is_some()) || (same_email && status_news) {
         lead.email_status = incoming.email_status;
         if same_email {

@@ -241,8 +241,25 @@ impl VendorClient {
         classify: Classify,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<T, FetchError> {
-        self.request(metrics, classify, make, |body| {
+        self.request(metrics, classify, make, |_, body| {
             serde_json::from_slice(body)
+                .map_err(|e| FetchError::Garbage { detail: e.to_string(), snippet: snippet(body) })
+        })
+        .await
+    }
+
+    /// As [`VendorClient::json`], with the success status beside the JSON (APIs
+    /// that say "still working" with a 202, as Hunter's verifier does).
+    pub async fn json_with_status<T: DeserializeOwned>(
+        &self,
+        metrics: &RequestMetrics,
+        classify: Classify,
+        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<(u16, T), FetchError> {
+        self.request(metrics, classify, make, |status, body| {
+            let body = if body.is_empty() { b"null".as_slice() } else { body };
+            serde_json::from_slice(body)
+                .map(|value| (status, value))
                 .map_err(|e| FetchError::Garbage { detail: e.to_string(), snippet: snippet(body) })
         })
         .await
@@ -255,7 +272,7 @@ impl VendorClient {
         classify: Classify,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<String, FetchError> {
-        self.request(metrics, classify, make, |body| Ok(String::from_utf8_lossy(body).into_owned())).await
+        self.request(metrics, classify, make, |_, body| Ok(String::from_utf8_lossy(body).into_owned())).await
     }
 
     async fn request<T>(
@@ -263,7 +280,7 @@ impl VendorClient {
         metrics: &RequestMetrics,
         classify: Classify,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-        parse: impl Fn(&[u8]) -> Result<T, FetchError>,
+        parse: impl Fn(u16, &[u8]) -> Result<T, FetchError>,
     ) -> Result<T, FetchError> {
         let mut attempt = 1;
         loop {
@@ -322,7 +339,7 @@ impl VendorClient {
         metrics: &RequestMetrics,
         classify: Classify,
         request: reqwest::RequestBuilder,
-        parse: &impl Fn(&[u8]) -> Result<T, FetchError>,
+        parse: &impl Fn(u16, &[u8]) -> Result<T, FetchError>,
     ) -> Result<T, FetchError> {
         let started = Instant::now();
         let response = request.send().await.map_err(transport_error)?;
@@ -336,7 +353,7 @@ impl VendorClient {
         if !(200..300).contains(&status) {
             return Err(default_error(status, &headers, &body));
         }
-        parse(&body).inspect_err(|error| {
+        parse(status, &body).inspect_err(|error| {
             // Retried; the workflow logs it at warn if the page fails.
             tracing::debug!(vendor = self.vendor, "{error}");
         })

@@ -20,6 +20,7 @@
 //! - [`http`]: the one rate-limited, retrying HTTP client (vendors and CRMs).
 //! - [`sources`]: the vendor connectors and the sandbox vendors.
 //! - [`engine`]: the collection run — a task per workflow, resume, breaker, target.
+//! - [`enrich`]: enrichment providers (Hunter, Apollo organizations, ZeroBounce).
 //! - [`search`]: the tantivy index (derived from the store), the query language, facets.
 //! - [`catalog`]: searches answered with stored leads (CLI, HTTP API, exports).
 //! - [`export`]: files, PostgreSQL, HubSpot and Salesforce at the end.
@@ -31,6 +32,7 @@ pub mod codec;
 pub mod config;
 pub mod dedup;
 pub mod engine;
+pub mod enrich;
 pub mod export;
 pub mod http;
 pub mod import;

@@ -81,7 +81,7 @@ fn apollo_export_headers_map_every_field() {
     let lead = &sb.leads()[0];
     let want = serde_json::json!({
         "first_name": "Dana", "last_name": "Wills", "job_title": "VP Sales", "seniority": "vp",
-        "email": "dana@acme.com", "email_status": "verified",
+        "email": "dana@acme.com", "email_status": "valid",
         "linkedin_url": "https://www.linkedin.com/in/danawills",
         "company": {"name": "Acme Corp", "domain": "acme.com", "industry": "Retail", "size": "120",
                     "linkedin_url": "http://www.linkedin.com/company/acme"},

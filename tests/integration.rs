@@ -10,6 +10,7 @@ mod conformance;
 mod crash;
 mod disk_full;
 mod engine;
+mod enrich;
 mod export_crm;
 mod export_postgres;
 mod identity;

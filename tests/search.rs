@@ -70,6 +70,9 @@ fn known_leads_give_exactly_the_expected_hits_for_each_query_form() {
         ("domain:acme.com", &["Berg", "Wills"]),
         ("domain:@globex.io", &["Haddad"]),
         ("seniority:manager", &["Baker", "Haddad", "Wills"]),
+        ("email_status:valid", &["Berg", "Wills"]),
+        ("email_status:accept_all", &["Haddad"]),
+        ("email_status:unknown", &["Baker", "Núñez", "O'Brien", "Shah"]),
         ("email:dwills@acme.com", &["Wills"]),
         ("linkedin:https://www.linkedin.com/in/mei-chen", &["Chen"]),
         ("linkedin:mei-chen", &["Chen"]),
@@ -90,7 +93,7 @@ fn known_leads_give_exactly_the_expected_hits_for_each_query_form() {
         // Ranges and presence.
         ("quality:<80", &["Núñez"]),
         ("quality:>=80 city:chicago", &["Shah", "Wills"]),
-        ("quality:0..59", &[]),
+        ("quality:0..59", &["Núñez"]),
         ("created:>=2020-01-01", &all),
         ("created:<2020-01-01", &[]),
         ("created:>1h", &all),
@@ -143,7 +146,9 @@ fn facets_count_every_match() {
         p(&[("manager", 3), ("entry", 2), ("director", 1), ("head", 1), ("vp", 1)])
     );
     assert_eq!(pairs("company")[0], ("Acme Corp".to_owned(), 2));
-    assert_eq!(pairs("quality"), p(&[("80-100", 7), ("60-79", 1), ("40-59", 0), ("0-39", 0)]));
+    assert_eq!(pairs("email_status"), p(&[("unknown", 4), ("valid", 2), ("accept_all", 1)]));
+    // An email not yet verified is worth 10 of its 20 points (José Núñez: 50).
+    assert_eq!(pairs("quality"), p(&[("80-100", 7), ("60-79", 0), ("40-59", 1), ("0-39", 0)]));
 
     // Facets follow the query.
     let chicago = find(&sb.data_dir(), "city:chicago", Sort::Relevance, 5, 0, true);

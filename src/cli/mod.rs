@@ -347,6 +347,7 @@ fn print_found(found: &Found, offset: usize) {
             ("country", &f.country),
             ("seniority", &f.seniority),
             ("company", &f.company),
+            ("email status", &f.email_status),
             ("quality", &f.quality),
         ];
         for (name, counts) in groups {

@@ -169,7 +169,7 @@ fn a_personal_email_outranks_a_role_address_in_any_order() {
     for order in [[role.clone(), personal.clone()], [personal.clone(), role.clone()]] {
         let (store, _) = run(&order);
         assert_eq!(store.leads[&1].email.as_deref(), Some("dana@acme.com"));
-        assert_eq!(store.leads[&1].quality.email, 20);
+        assert_eq!(store.leads[&1].quality.email, 10, "a personal address, not yet verified");
     }
 }
 

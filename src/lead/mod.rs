@@ -96,26 +96,81 @@ pub struct Location {
     pub country: Option<String>,
 }
 
-/// What we know of the primary email's deliverability.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What we know of the primary email's deliverability: the one vocabulary every
+/// vendor's and enrichment provider's status maps to (SPEC section 7). The first
+/// four keep their stored positions (they were unverified, verified, accept_all,
+/// invalid), so leads written before read the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailStatus {
-    /// Syntax is valid; nobody has verified the mailbox.
+    /// Nobody could tell yet (or a check was inconclusive).
     #[default]
-    Unverified,
-    Verified,
-    /// The domain accepts every address (catch-all): deliverability unknown.
+    #[serde(alias = "unverified")]
+    Unknown,
+    /// The mailbox was verified to exist.
+    #[serde(alias = "verified")]
+    Valid,
+    /// The domain accepts every address (catch-all): deliverability unprovable.
     AcceptAll,
     Invalid,
+    /// A throwaway address.
+    Disposable,
+    /// A free webmail address (gmail.com and the like), not a work inbox.
+    Webmail,
+    /// A shared mailbox (info@, sales@).
+    Role,
+    /// A verification is under way (the provider asked to be polled again).
+    Pending,
+    /// The person objected to processing: never contact, never enrich again.
+    Suppressed,
 }
 
 impl EmailStatus {
+    pub const ALL: [EmailStatus; 9] = [
+        EmailStatus::Valid,
+        EmailStatus::AcceptAll,
+        EmailStatus::Unknown,
+        EmailStatus::Invalid,
+        EmailStatus::Disposable,
+        EmailStatus::Webmail,
+        EmailStatus::Role,
+        EmailStatus::Pending,
+        EmailStatus::Suppressed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            EmailStatus::Unverified => "unverified",
-            EmailStatus::Verified => "verified",
+            EmailStatus::Unknown => "unknown",
+            EmailStatus::Valid => "valid",
             EmailStatus::AcceptAll => "accept_all",
             EmailStatus::Invalid => "invalid",
+            EmailStatus::Disposable => "disposable",
+            EmailStatus::Webmail => "webmail",
+            EmailStatus::Role => "role",
+            EmailStatus::Pending => "pending",
+            EmailStatus::Suppressed => "suppressed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EmailStatus> {
+        EmailStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The address may be sent to (it is not known to be bad or off limits).
+    pub fn is_usable(self) -> bool {
+        !matches!(
+            self,
+            EmailStatus::Invalid | EmailStatus::Disposable | EmailStatus::Role | EmailStatus::Suppressed
+        )
+    }
+
+    /// Quality points for the email (SPEC section 7): verified 20, catch-all or
+    /// unknown 10 (pending and webmail are unknowns of a kind), none otherwise.
+    pub fn points(self) -> u8 {
+        match self {
+            EmailStatus::Valid => 20,
+            EmailStatus::AcceptAll | EmailStatus::Unknown | EmailStatus::Pending | EmailStatus::Webmail => 10,
+            _ => 0,
         }
     }
 }
@@ -300,10 +355,9 @@ pub struct Absorbed {
 }
 
 impl Lead {
-    /// Whether the primary email is a personal, syntactically valid, not-invalid address.
+    /// Whether the primary email is a personal address that may be sent to.
     pub fn has_personal_email(&self) -> bool {
-        self.email.as_deref().is_some_and(|e| !identity::is_role_email(e))
-            && self.email_status != EmailStatus::Invalid
+        self.email.as_deref().is_some_and(|e| !identity::is_role_email(e)) && self.email_status.is_usable()
     }
 
     /// The ids of the leads merged into this one.

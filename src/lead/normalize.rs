@@ -324,12 +324,17 @@ fn email_keys(raw: &RawLead, lead: &mut Lead, keys: &mut Vec<IdentityKey>, flags
     lead.email_status = email_status(raw.email_status.as_deref());
 }
 
+/// A vendor's email status in the one vocabulary (Apollo's `verified`/`likely to
+/// engage`, generic `deliverable`, catch-all spellings, …); anything else is unknown.
 fn email_status(value: Option<&str>) -> EmailStatus {
-    match value.map(|v| v.trim().to_lowercase()).as_deref() {
-        Some("verified" | "valid" | "deliverable") => EmailStatus::Verified,
+    let text = value.map(|v| v.trim().to_lowercase().replace(['-', ' '], "_"));
+    match text.as_deref() {
+        Some("verified" | "valid" | "deliverable" | "likely_to_engage") => EmailStatus::Valid,
         Some("invalid" | "undeliverable" | "bounced") => EmailStatus::Invalid,
-        Some("accept_all" | "accept-all" | "catch_all" | "catch-all" | "catchall") => EmailStatus::AcceptAll,
-        _ => EmailStatus::Unverified,
+        Some("accept_all" | "catch_all" | "catchall") => EmailStatus::AcceptAll,
+        Some("disposable") => EmailStatus::Disposable,
+        Some("webmail") => EmailStatus::Webmail,
+        _ => EmailStatus::Unknown,
     }
 }
 

@@ -29,13 +29,13 @@ fn points(earned: bool) -> u8 {
     if earned { 20 } else { 0 }
 }
 
-/// Scores a lead: full name, job title, valid LinkedIn URL, valid personal email,
-/// complete company (name + domain + industry).
+/// Scores a lead: full name, job title, valid LinkedIn URL, personal email (20
+/// verified, 10 catch-all or unknown), complete company (name + domain + industry).
 pub fn score(lead: &Lead) -> Quality {
     let full_name = points(lead.first_name.is_some() && lead.last_name.is_some());
     let job_title = points(lead.job_title.is_some());
     let linkedin_url = points(lead.linkedin_url.is_some());
-    let email = points(lead.has_personal_email());
+    let email = if lead.has_personal_email() { lead.email_status.points() } else { 0 };
     let company = points(lead.company.is_complete());
     Quality {
         score: full_name + job_title + linkedin_url + email + company,
@@ -59,6 +59,7 @@ mod tests {
             job_title: Some("PPC Manager".into()),
             linkedin_url: Some("https://www.linkedin.com/in/dana".into()),
             email: Some("dana@acme.com".into()),
+            email_status: EmailStatus::Valid,
             company: Company {
                 name: Some("Acme".into()),
                 domain: Some("acme.com".into()),
@@ -73,6 +74,9 @@ mod tests {
     fn rubric_cases() {
         let cases: Vec<(&str, Lead, u8)> = vec![
             ("complete", full(), 100),
+            ("unknown email", Lead { email_status: EmailStatus::Unknown, ..full() }, 90),
+            ("catch-all email", Lead { email_status: EmailStatus::AcceptAll, ..full() }, 90),
+            ("disposable email", Lead { email_status: EmailStatus::Disposable, ..full() }, 80),
             ("empty", Lead::default(), 0),
             ("no last name", Lead { last_name: None, ..full() }, 80),
             ("role email", Lead { email: Some("info@acme.com".into()), ..full() }, 80),
@@ -87,6 +91,11 @@ mod tests {
         }
         assert!(score(&full()).is_qualified());
         assert!(score(&Lead { job_title: None, ..full() }).is_qualified());
+        let unverified = Lead { email_status: EmailStatus::Unknown, ..full() };
+        assert!(
+            !score(&Lead { job_title: None, ..unverified }).is_qualified(),
+            "70: an unverified email is worth 10"
+        );
         assert!(!score(&Lead { job_title: None, email: None, ..full() }).is_qualified());
     }
 }

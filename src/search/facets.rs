@@ -10,7 +10,8 @@ use tantivy::columnar::{Cardinality, Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 /// Columns counted, in the order they are reported.
-const FACET_FIELDS: [&str; 6] = ["vendor", "workflow", "city", "country", "seniority", "company_name"];
+const FACET_FIELDS: [&str; 7] =
+    ["vendor", "workflow", "city", "country", "seniority", "company_name", "email_status"];
 
 /// Values one segment names per facet (see [`name_counts`]).
 const NAMED_PER_SEGMENT: usize = 1000;
@@ -33,6 +34,9 @@ pub struct Facets {
     pub country: Vec<FacetCount>,
     pub seniority: Vec<FacetCount>,
     pub company: Vec<FacetCount>,
+    /// The primary email's status, for leads with an email.
+    #[serde(default)]
+    pub email_status: Vec<FacetCount>,
     pub quality: Vec<FacetCount>,
 }
 
@@ -127,6 +131,7 @@ impl Collector for FacetCollector {
             country: next(),
             seniority: next(),
             company: next(),
+            email_status: next(),
             quality: quality.collect(),
         })
     }

@@ -29,7 +29,7 @@ pub use query::QueryError;
 
 /// Bumped whenever the schema or the way a lead becomes a document changes; an
 /// index of another version is rebuilt.
-pub const INDEX_VERSION: u32 = 3;
+pub const INDEX_VERSION: u32 = 4;
 /// Most hits one request may return.
 pub const MAX_LIMIT: usize = 1000;
 /// Deepest result a request may page to.
@@ -137,6 +137,7 @@ struct Fields {
     workflow: tantivy::schema::Field,
     domain: tantivy::schema::Field,
     seniority: tantivy::schema::Field,
+    email_status: tantivy::schema::Field,
     city: tantivy::schema::Field,
     region: tantivy::schema::Field,
     country: tantivy::schema::Field,
@@ -171,6 +172,7 @@ fn schema() -> (Schema, Fields) {
         workflow: b.add_text_field("workflow", facet.clone()),
         domain: b.add_text_field("domain", keyword.clone()),
         seniority: b.add_text_field("seniority", facet.clone()),
+        email_status: b.add_text_field("email_status", facet.clone()),
         city: b.add_text_field("city", facet.clone()),
         region: b.add_text_field("region", facet.clone()),
         country: b.add_text_field("country", facet.clone()),
@@ -540,6 +542,9 @@ fn document(f: &Fields, lead: &Lead) -> TantivyDocument {
     let location_parts = [location.city.as_deref(), location.region.as_deref(), location.country.as_deref()];
     doc.add_text(f.location, join(location_parts.into_iter().flatten()));
     add_emails(&mut doc, f, lead);
+    if lead.email.is_some() {
+        doc.add_text(f.email_status, lead.email_status.as_str());
+    }
     add_unique(&mut doc, f.vendor, lead.sources.iter().map(|s| s.vendor.as_str()));
     add_unique(&mut doc, f.workflow, lead.sources.iter().map(|s| s.workflow.as_str()));
     // Profile slugs only: the query side reduces a URL to its slug (fewer unique terms).

@@ -123,6 +123,7 @@ impl Planner<'_> {
             "workflow" => f.workflow,
             "domain" => f.domain,
             "seniority" => f.seniority,
+            "email_status" => f.email_status,
             "city" => f.city,
             "region" => f.region,
             "linkedin" => f.linkedin,

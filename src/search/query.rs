@@ -50,6 +50,7 @@ pub const FIELDS: &[(&str, &[&str], FieldKind)] = &[
     ("workflow", &[], FieldKind::Keyword),
     ("domain", &[], FieldKind::Keyword),
     ("seniority", &[], FieldKind::Keyword),
+    ("email_status", &[], FieldKind::Keyword),
     ("city", &[], FieldKind::Keyword),
     ("region", &["state"], FieldKind::Keyword),
     ("country", &[], FieldKind::Keyword),

@@ -1,0 +1,11 @@
+//! Enrichment (SPEC section 7): providers that find and verify emails and fill
+//! company data, each a client of its documented API in a file of its own. Every
+//! provider's status is read into the one vocabulary, [`crate::lead::EmailStatus`].
+//!
+//! - [`hunter`]: Email Finder, Email Verifier, email count, company by domain, account.
+//! - [`apollo_org`]: Apollo organization enrichment, ten domains a call.
+//! - [`zerobounce`]: ZeroBounce's validator, the second verifier.
+
+pub mod apollo_org;
+pub mod hunter;
+pub mod zerobounce;

@@ -1,0 +1,128 @@
+//! Enrichment providers against replays of their documented API
+//! (`tests/fixtures/enrich/`): every status code Hunter documents (202 polled, 222,
+//! 403, 429, 451), its finder, count, company and account reads.
+
+use std::time::Duration;
+
+use leadsprint::config::Secret;
+use leadsprint::enrich::hunter::{CompanyData, Finding, Hunter, Verification};
+use leadsprint::http::FetchError;
+use leadsprint::lead::EmailStatus;
+
+use crate::support::replay::{Replay, scenario};
+
+/// Fast enough that Hunter's 3 s between polls takes 3 ms.
+const SPEED: f64 = 1000.0;
+
+async fn hunter(name: &str) -> (Replay, Hunter) {
+    let replay = Replay::start(scenario("enrich/hunter", name)).await;
+    let hunter =
+        Hunter::new(&format!("{}/v2", replay.url), Secret::new("hunter-key"), Duration::from_secs(10), SPEED)
+            .expect("client");
+    (replay, hunter)
+}
+
+#[tokio::test]
+async fn hunter_finder_reads_a_find_and_a_miss() {
+    let (replay, hunter) = hunter("finder_found_then_missed").await;
+    let found = hunter.find_email("Dana", "Wills", "acme.com").await.expect("find");
+    assert_eq!(
+        found,
+        Finding::Found {
+            email: "dana@acme.com".into(),
+            score: 97,
+            status: EmailStatus::Valid,
+            raw_status: "valid".into()
+        }
+    );
+    assert_eq!(hunter.find_email("Sam", "Ortiz", "initech.com").await.expect("miss"), Finding::NotFound);
+    replay.assert_played();
+}
+
+#[tokio::test]
+async fn hunter_verifier_polls_a_202_with_the_same_call() {
+    let (replay, hunter) = hunter("verifier_polled_then_done").await;
+    let done = hunter.verify("sam@initech.com").await.expect("verify");
+    assert_eq!(
+        done,
+        Verification::Done { status: EmailStatus::AcceptAll, raw_status: "accept_all".into(), score: 70 }
+    );
+    replay.assert_played();
+}
+
+#[tokio::test]
+async fn hunter_222_is_retried_later_451_is_an_objection_403_waits_and_429_stops() {
+    let (replay, hunter) = hunter("verifier_222_451_403_429").await;
+    assert_eq!(hunter.verify("odd@initech.com").await.unwrap(), Verification::RetryLater);
+    assert_eq!(hunter.verify("gone@initech.com").await.unwrap(), Verification::Objected);
+    let after_403 = hunter.verify("dana@acme.com").await.expect("a 403 is Hunter's rate limit: waited out");
+    assert!(matches!(after_403, Verification::Done { status: EmailStatus::Valid, .. }), "{after_403:?}");
+    let quota = hunter.verify("lee@acme.com").await.expect_err("429: the plan is used up");
+    assert!(matches!(quota, FetchError::QuotaExhausted(ref m) if m.contains("usage limit")), "{quota:?}");
+    assert!(quota.stops_vendor());
+    replay.assert_played();
+}
+
+#[tokio::test]
+async fn hunter_counts_enriches_a_company_and_reads_the_account() {
+    let (replay, hunter) = hunter("count_company_account").await;
+    assert_eq!(hunter.email_count("acme.com").await.unwrap(), 81);
+    assert_eq!(
+        hunter.company("acme.com").await.unwrap(),
+        Some(CompanyData {
+            name: Some("Acme Corp".into()),
+            industry: Some("Retail".into()),
+            size: Some("51-250".into()),
+            linkedin_url: Some("https://www.linkedin.com/company/acme".into()),
+        })
+    );
+    let credits = hunter.account().await.unwrap();
+    assert_eq!((credits.used, credits.available), (12.5, 2000.0));
+    replay.assert_played();
+}
+
+#[tokio::test]
+async fn apollo_enriches_organizations_by_bare_domain_in_the_query() {
+    use leadsprint::config::Rate;
+    use leadsprint::enrich::apollo_org::ApolloOrg;
+    let replay = Replay::start(scenario("enrich/apollo", "bulk_enrich")).await;
+    let rate = Rate { requests: 5, per: Duration::from_secs(1) };
+    let apollo = ApolloOrg::new(
+        &format!("{}/api/v1", replay.url),
+        Secret::new("apollo-key"),
+        rate,
+        Duration::from_secs(10),
+        SPEED,
+    )
+    .unwrap();
+    let found = apollo.enrich(&["https://www.acme.com/".into(), "initech.com".into()]).await.expect("enrich");
+    replay.assert_played();
+    assert_eq!(found.len(), 1, "initech.com is a miss: absent, not an error");
+    let acme = &found["acme.com"];
+    assert_eq!((acme.industry.as_deref(), acme.size.as_deref()), (Some("retail"), Some("120")));
+}
+
+#[tokio::test]
+async fn zerobounce_validates_in_the_one_vocabulary_and_stops_when_out_of_credits() {
+    use leadsprint::config::Rate;
+    use leadsprint::enrich::zerobounce::ZeroBounce;
+    let replay = Replay::start(scenario("enrich/zerobounce", "validate_and_credits")).await;
+    let rate = Rate { requests: 50, per: Duration::from_secs(1) };
+    let zb = ZeroBounce::new(
+        &format!("{}/v2", replay.url),
+        Secret::new("zb-key"),
+        rate,
+        Duration::from_secs(10),
+        SPEED,
+    )
+    .unwrap();
+    let valid = zb.validate("dana@acme.com").await.unwrap();
+    assert_eq!((valid.status, valid.billed), (EmailStatus::Valid, true));
+    assert_eq!(zb.validate("info@initech.com").await.unwrap().status, EmailStatus::Role);
+    let unknown = zb.validate("sam@initech.com").await.unwrap();
+    assert_eq!((unknown.status, unknown.billed), (EmailStatus::Unknown, false), "unknown is not charged");
+    assert_eq!(zb.credits().await.unwrap(), 2375.0);
+    let out = zb.validate("lee@acme.com").await.expect_err("out of credits");
+    assert!(out.stops_vendor(), "{out:?}");
+    replay.assert_played();
+}
