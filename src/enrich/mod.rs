@@ -2,10 +2,12 @@
 //! company data, each a client of its documented API in a file of its own. Every
 //! provider's status is read into the one vocabulary, [`crate::lead::EmailStatus`].
 //!
+//! - [`local`]: the free steps first: syntax, role, disposable, webmail, registrable domain.
 //! - [`hunter`]: Email Finder, Email Verifier, email count, company by domain, account.
 //! - [`apollo_org`]: Apollo organization enrichment, ten domains a call.
 //! - [`zerobounce`]: ZeroBounce's validator, the second verifier.
 
 pub mod apollo_org;
 pub mod hunter;
+pub mod local;
 pub mod zerobounce;
