@@ -15,9 +15,12 @@ use crate::lead::{self, Candidate, Lead, LeadId, Millis, RawLead};
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{Batch, Counter, QuarantineEntry, Store, StoreError, WorkflowRecord};
 
+mod enrichment;
 pub mod identity;
 mod indexing;
 mod intake;
+
+pub use enrichment::Enriched;
 
 use identity::{Answer, Command, CommandError, Dropped, Resolver};
 use indexing::Changed;
@@ -59,6 +62,8 @@ pub enum Item {
     Lead(Box<Candidate>),
     Quarantine(QuarantineEntry),
     Checkpoint(Box<Checkpoint>),
+    /// An enrichment result: not a collected record (no record counters move).
+    Enriched(Box<Enriched>),
 }
 
 /// The end of a workflow's page: where to resume and what the page cost (deltas).
@@ -137,6 +142,9 @@ pub struct Totals {
     pub erased: u64,
     pub quarantined: u64,
     pub quarantined_by_kind: BTreeMap<String, u64>,
+    /// Enrichment results applied.
+    #[serde(default)]
+    pub enriched: u64,
 }
 
 impl Totals {
@@ -149,6 +157,7 @@ impl Totals {
         self.conflicts += t.conflicts;
         self.leads_merged += t.leads_merged;
         self.suppressed += t.suppressed;
+        self.enriched += t.enriched;
         self.erased += t.erased;
         self.quarantined += t.quarantined;
         for (kind, n) in t.quarantined_by_kind {
@@ -399,6 +408,10 @@ fn write_item(
             *totals.quarantined_by_kind.entry(entry.kind.clone()).or_default() += 1;
             flows.entry(entry.origin.clone()).or_default().quarantined += 1;
             return Ok(batch.add_quarantine(&entry)?);
+        }
+        Item::Enriched(enriched) => {
+            totals.enriched += 1;
+            return enrichment::apply(resolver, batch, changed, *enriched, now);
         }
         Item::Lead(candidate) => candidate,
     };

@@ -170,3 +170,78 @@ fn a_schema_1_store_is_upgraded_and_its_left_apart_leads_merged() {
     assert_eq!(reader.meta(crate::store::META_RECONCILE).unwrap(), 0, "merged once, not at every start");
     assert!(leads[0].merges.iter().any(|m| m.absorbed == [2]));
 }
+
+/// A record as a vendor (or, for enrichment, a provider) gives it.
+fn person(vendor: &str, url: &str, email: Option<&str>, status: Option<&str>) -> RawLead {
+    RawLead {
+        first_name: Some("Dana".into()),
+        last_name: Some("Wills".into()),
+        linkedin_url: Some(url.into()),
+        emails: email.into_iter().map(str::to_owned).collect(),
+        email_status: status.map(str::to_owned),
+        company_name: Some("Acme".into()),
+        company_domain: Some("acme.com".into()),
+        source: crate::lead::Source::new(vendor, "w", None, 1),
+        ..RawLead::default()
+    }
+}
+
+#[test]
+fn an_enrichment_result_lands_with_its_spend_in_one_transaction() {
+    use crate::store::{CacheEntry, EmailCheck, LeadEnrichment, ProviderSpend};
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = Writer::new(Store::open(dir.path()).unwrap()).unwrap();
+    let dana = person("apollo", "https://www.linkedin.com/in/dana-wills", None, None);
+    // Another vendor's record of the same person under another profile, with her email.
+    let other = person("zoominfo", "https://www.linkedin.com/in/dana-w-2", Some("dana@acme.com"), None);
+    let items = [&dana, &other].iter().map(|r| prepare(r, "test", String::new, Vec::new, 1)).collect();
+    writer.write(items).unwrap();
+    assert_eq!(writer.store().reader().unwrap().lead_count().unwrap(), 2);
+
+    let mut found =
+        person("hunter", "https://www.linkedin.com/in/dana-wills", Some("dana@acme.com"), Some("valid"));
+    found.company_industry = Some("Retail".into());
+    let Item::Lead(record) = prepare(&found, "enrich:hunter", String::new, Vec::new, 2) else {
+        panic!("a record")
+    };
+    let check = EmailCheck {
+        address: "dana@acme.com".into(),
+        status: crate::lead::EmailStatus::Valid,
+        provider: "hunter".into(),
+        raw_status: "valid".into(),
+        checked_at: 2,
+    };
+    let spend = ProviderSpend { calls: 1, hits: 1, credits: 1.0, dollars: 0.05, ..ProviderSpend::default() };
+    let cached = CacheEntry { found: true, value: "{\"email\":\"dana@acme.com\"}".into(), fetched_at: 2 };
+    let enriched = Enriched {
+        lead: 1,
+        record: Some(record),
+        check: LeadEnrichment {
+            email: Some(check.clone()),
+            attempted_at: 2,
+            dollars: 0.05,
+            ..LeadEnrichment::default()
+        },
+        spend: vec![("hunter".into(), spend.clone())],
+        cache: vec![("hunter|finder|dana|wills|acme.com".into(), cached.clone())],
+        suppress: Some(crate::lead::Suppression::parse("gone@acme.com").unwrap()),
+    };
+    let totals = writer.write(vec![Item::Enriched(Box::new(enriched))]).unwrap();
+    assert_eq!((totals.enriched, totals.records_received), (1, 0), "a result is not a collected record");
+
+    let store = writer.shared_store();
+    writer.finish().unwrap();
+    let reader = store.reader().unwrap();
+    let leads: Vec<Lead> = reader.leads().unwrap().map(Result::unwrap).collect();
+    assert_eq!(leads.len(), 1, "the found email bridged the two records of one person");
+    let lead = &leads[0];
+    assert_eq!((lead.id, lead.email.as_deref()), (1, Some("dana@acme.com")));
+    assert_eq!(lead.email_status, crate::lead::EmailStatus::Valid);
+    assert_eq!(lead.quality.email, 20, "a verified email is worth all its points");
+    assert_eq!(lead.company.industry.as_deref(), Some("Retail"));
+    assert_eq!(reader.counters().unwrap().records_received, 2);
+    assert_eq!(reader.spend().unwrap(), vec![("hunter".to_owned(), spend)]);
+    assert_eq!(reader.cache_entry("hunter|finder|dana|wills|acme.com").unwrap(), Some(cached));
+    assert_eq!(reader.enrichment(1).unwrap().and_then(|e| e.email), Some(check));
+    assert_eq!(reader.suppressions().unwrap().len(), 1, "the objection is on the do-not-contact list");
+}

@@ -5,8 +5,11 @@
 //! resolution keeps beside the leads (aliases, splits, suppression, erasure);
 //! `legacy.rs` reads leads in the schema 1 layout.
 
+mod enrichment;
 mod identity;
 mod legacy;
+
+pub use enrichment::{CacheEntry, EmailCheck, LeadEnrichment, ProviderSpend};
 
 pub use identity::{Resolved, SplitRecord, SuppressionRecord, TOMBSTONE_BYTES, tombstone_hash};
 
@@ -49,6 +52,12 @@ const SPLIT_ID_TO_SPLIT: TableDefinition<u64, &[u8]> = TableDefinition::new("spl
 /// The do-not-contact list: entry (stored form) → when and how it was added.
 const SUPPRESSION_ENTRY_TO_RECORD: TableDefinition<&str, &[u8]> =
     TableDefinition::new("suppression_entry_to_record");
+/// Enrichment answers by `provider|operation|normalised input` (global, misses too).
+const ENRICH_KEY_TO_ENTRY: TableDefinition<&str, &[u8]> = TableDefinition::new("enrich_key_to_entry");
+/// Each enrichment provider's calls, hits, cache hits, credits and dollars.
+const PROVIDER_TO_SPEND: TableDefinition<&str, &[u8]> = TableDefinition::new("provider_to_spend");
+/// What enrichment checked for a lead, by whom, when, and what it cost.
+const LEAD_ID_TO_ENRICHMENT: TableDefinition<u64, &[u8]> = TableDefinition::new("lead_id_to_enrichment");
 /// Random values the store keeps for itself (the tombstone salt).
 const SECRET_NAME_TO_BYTES: TableDefinition<&str, &[u8]> = TableDefinition::new("secret_name_to_bytes");
 
@@ -416,6 +425,9 @@ pub struct Batch<'txn> {
     splits: redb::Table<'txn, u64, &'static [u8]>,
     suppressions: redb::Table<'txn, &'static str, &'static [u8]>,
     secrets: redb::Table<'txn, &'static str, &'static [u8]>,
+    enrich_cache: redb::Table<'txn, &'static str, &'static [u8]>,
+    spend: redb::Table<'txn, &'static str, &'static [u8]>,
+    enrichments: redb::Table<'txn, u64, &'static [u8]>,
     deltas: BTreeMap<Counter, i64>,
     next_lead: u64,
     seq: u64,
@@ -441,6 +453,9 @@ impl<'txn> Batch<'txn> {
             splits: txn.open_table(SPLIT_ID_TO_SPLIT)?,
             suppressions: txn.open_table(SUPPRESSION_ENTRY_TO_RECORD)?,
             secrets: txn.open_table(SECRET_NAME_TO_BYTES)?,
+            enrich_cache: txn.open_table(ENRICH_KEY_TO_ENTRY)?,
+            spend: txn.open_table(PROVIDER_TO_SPEND)?,
+            enrichments: txn.open_table(LEAD_ID_TO_ENRICHMENT)?,
             deltas: BTreeMap::new(),
             next_lead,
             seq,

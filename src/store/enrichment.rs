@@ -1,0 +1,127 @@
+//! What enrichment keeps beside the leads: the result cache (global across
+//! campaigns, misses remembered), each provider's spend, and per lead what was
+//! checked, by whom and when. Written only through [`Batch`], in the transaction
+//! that applies the result, so spend is counted exactly once.
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::{Batch, Reader, StoreError, codec};
+use super::{ENRICH_KEY_TO_ENTRY, LEAD_ID_TO_ENRICHMENT, PROVIDER_TO_SPEND};
+use crate::lead::{EmailStatus, LeadId, Millis};
+
+/// One cached provider answer: `(provider, operation, normalised input)` → this.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheEntry {
+    /// False for a miss (remembered too, for a shorter time).
+    pub found: bool,
+    /// The answer, as the provider's client read it (JSON).
+    pub value: String,
+    pub fetched_at: Millis,
+}
+
+/// A provider's figures over the store's life.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderSpend {
+    /// Requests sent (polls and retries included).
+    pub calls: u64,
+    /// Answers with a result, and without.
+    pub hits: u64,
+    pub misses: u64,
+    /// Answers taken from the cache: no request, no cost.
+    pub cache_hits: u64,
+    pub credits: f64,
+    pub dollars: f64,
+}
+
+impl ProviderSpend {
+    pub fn add(&mut self, other: &ProviderSpend) {
+        self.calls += other.calls;
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.cache_hits += other.cache_hits;
+        self.credits += other.credits;
+        self.dollars += other.dollars;
+    }
+}
+
+/// The check behind a lead's email status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailCheck {
+    pub address: String,
+    pub status: EmailStatus,
+    /// `hunter`, `zerobounce`, `apollo` (as sold), `local` (the free steps).
+    pub provider: String,
+    /// The provider's own word for it.
+    pub raw_status: String,
+    pub checked_at: Millis,
+}
+
+/// What enrichment did for one lead.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LeadEnrichment {
+    pub email: Option<EmailCheck>,
+    /// Who filled the company fields (`apollo`, `hunter`), when enrichment did.
+    pub company_source: Option<String>,
+    pub attempted_at: Millis,
+    /// A verification the provider is still running: resume it, do not buy another.
+    pub pending: Option<String>,
+    /// Dollars spent on this lead (the per-lead ceiling applies to it).
+    pub dollars: f64,
+}
+
+impl Batch<'_> {
+    pub fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
+        let found = self.enrich_cache.get(key)?;
+        Ok(found.map(|v| codec::decode(v.value())).transpose()?)
+    }
+
+    pub fn put_cache_entry(&mut self, key: &str, entry: &CacheEntry) -> Result<(), StoreError> {
+        self.enrich_cache.insert(key, codec::encode(entry)?.as_slice())?;
+        Ok(())
+    }
+
+    /// Adds `delta` to `provider`'s figures.
+    pub fn add_spend(&mut self, provider: &str, delta: &ProviderSpend) -> Result<(), StoreError> {
+        let mut spend: ProviderSpend =
+            self.spend.get(provider)?.map(|v| codec::decode(v.value())).transpose()?.unwrap_or_default();
+        spend.add(delta);
+        self.spend.insert(provider, codec::encode(&spend)?.as_slice())?;
+        Ok(())
+    }
+
+    pub fn enrichment(&self, lead: LeadId) -> Result<Option<LeadEnrichment>, StoreError> {
+        let found = self.enrichments.get(lead)?;
+        Ok(found.map(|v| codec::decode(v.value())).transpose()?)
+    }
+
+    pub fn put_enrichment(&mut self, lead: LeadId, record: &LeadEnrichment) -> Result<(), StoreError> {
+        self.enrichments.insert(lead, codec::encode(record)?.as_slice())?;
+        Ok(())
+    }
+}
+
+impl Reader {
+    pub fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
+        let Some(table) = self.table(ENRICH_KEY_TO_ENTRY)? else { return Ok(None) };
+        let found = table.get(key)?;
+        Ok(found.map(|v| codec::decode(v.value())).transpose()?)
+    }
+
+    /// Every provider's figures, by name.
+    pub fn spend(&self) -> Result<Vec<(String, ProviderSpend)>, StoreError> {
+        let Some(table) = self.table(PROVIDER_TO_SPEND)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (name, value) = entry?;
+            out.push((name.value().to_owned(), codec::decode(value.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn enrichment(&self, lead: LeadId) -> Result<Option<LeadEnrichment>, StoreError> {
+        let Some(table) = self.table(LEAD_ID_TO_ENRICHMENT)? else { return Ok(None) };
+        let found = table.get(lead)?;
+        Ok(found.map(|v| codec::decode(v.value())).transpose()?)
+    }
+}
