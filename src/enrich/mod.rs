@@ -6,8 +6,10 @@
 //! - [`hunter`]: Email Finder, Email Verifier, email count, company by domain, account.
 //! - [`apollo_org`]: Apollo organization enrichment, ten domains a call.
 //! - [`zerobounce`]: ZeroBounce's validator, the second verifier.
+//! - [`waterfall`]: the email waterfall for one lead, in the campaign's order.
 
 pub mod apollo_org;
 pub mod hunter;
 pub mod local;
+pub mod waterfall;
 pub mod zerobounce;
