@@ -94,6 +94,7 @@ struct File {
     vendors: BTreeMap<VendorKind, VendorFile>,
     #[serde(default, rename = "workflow")]
     workflows: Vec<WorkflowFile>,
+    enrichment: Option<enrichment::EnrichmentFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -312,6 +313,7 @@ pub struct Settings {
     pub kpi: Kpi,
     pub vendors: BTreeMap<VendorKind, VendorSettings>,
     pub workflows: Vec<WorkflowSettings>,
+    pub enrichment: EnrichmentSettings,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -355,7 +357,19 @@ pub fn load(
         Some(cap) => valid_cap(cap, "campaign.spend_cap").map_err(invalid)?,
         None => target as f64 * parsed.kpi.cost_per_qualified_lead,
     };
-    Ok(Settings { name: parsed.campaign.name, target, spend_cap, kpi: parsed.kpi, vendors, workflows })
+    let enrichment = match parsed.enrichment {
+        Some(file) => enrichment::settings(file, env).map_err(invalid)?,
+        None => EnrichmentSettings::off(env).map_err(invalid)?,
+    };
+    Ok(Settings {
+        name: parsed.campaign.name,
+        target,
+        spend_cap,
+        kpi: parsed.kpi,
+        vendors,
+        workflows,
+        enrichment,
+    })
 }
 
 /// A spend cap is a finite number of dollars, zero or more.
@@ -514,6 +528,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     Ok(Duration::from_secs_f64(seconds))
 }
+
+mod enrichment;
+pub use enrichment::{EnrichmentSettings, KillSwitch, ProviderKind, ProviderSettings, Verifier};
 
 #[cfg(test)]
 mod tests;

@@ -206,3 +206,38 @@ fn spend_caps_default_to_what_the_kpi_allows_and_refuse_nonsense() {
     let default = default_with(&[], &Flags::default()).unwrap();
     assert_eq!(default.spend_cap, 1000.0, "the embedded campaign sets its cap");
 }
+
+#[test]
+fn enrichment_is_off_by_default_and_validated_when_set() {
+    let base = "[campaign]\nname = \"t\"\ntarget = 10\n";
+    let off = parse_for_test(base).unwrap();
+    assert!(!off.enrichment.enabled);
+    let hunter = &off.enrichment.providers[&ProviderKind::Hunter];
+    assert_eq!(
+        (hunter.base_url.as_str(), hunter.key.env.as_str()),
+        ("https://api.hunter.io/v2", "HUNTER_API_KEY")
+    );
+    let on = format!(
+        "{base}[enrichment]\nenabled = true\naccept_catch_all = true\nverifier = \"zerobounce\"\nper_lead_ceiling = 0.2\n\
+         [enrichment.providers.hunter]\ncost_per_credit = 0.03\ncredits_cap = 1000\nrate_limit = \"5/s\"\n"
+    );
+    let s = load(Source { origin: "t", text: &on }, &env_of(&[("HUNTER_API_KEY", "hk")]), &Flags::default())
+        .unwrap();
+    let e = &s.enrichment;
+    assert!(e.enabled && e.accept_catch_all);
+    assert_eq!((e.verifier, e.per_lead_ceiling), (Verifier::Zerobounce, 0.2));
+    let hunter = &e.providers[&ProviderKind::Hunter];
+    assert_eq!((hunter.cost_per_credit, hunter.credits_cap), (0.03, Some(1000.0)));
+    assert_eq!(hunter.rate, Rate { requests: 5, per: Duration::from_secs(1) });
+    assert_eq!(hunter.key.value.as_ref().map(|k| k.expose()), Some("hk"));
+    for (line, want) in [
+        ("per_lead_ceiling = -1.0", "enrichment.per_lead_ceiling"),
+        ("kill_switch_min_fill = 1.5", "enrichment.kill_switch_min_fill"),
+        ("clearbit = true", "unknown field `clearbit`"),
+    ] {
+        let err = parse_for_test(&format!("{base}[enrichment]\n{line}\n")).unwrap_err();
+        assert!(err.contains(want), "{line}: {err}");
+    }
+    let err = parse_for_test(&format!("{base}[enrichment.providers.clearbit]\n")).unwrap_err();
+    assert!(err.contains("clearbit"), "{err}");
+}

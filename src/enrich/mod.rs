@@ -7,8 +7,10 @@
 //! - [`apollo_org`]: Apollo organization enrichment, ten domains a call.
 //! - [`zerobounce`]: ZeroBounce's validator, the second verifier.
 //! - [`waterfall`]: the email waterfall for one lead, in the campaign's order.
+//! - [`budget`]: the spend limits every paid step asks first.
 
 pub mod apollo_org;
+pub mod budget;
 pub mod hunter;
 pub mod local;
 pub mod waterfall;
