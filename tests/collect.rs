@@ -364,9 +364,11 @@ mod zoominfo {
     /// Workflows of one account authenticating at once: how many `/authenticate`
     /// calls the twin refused for coming faster than one a second.
     async fn auth_refusals(with_auth_limit: bool) -> u64 {
-        let config = SandboxConfig { population: 300, speed: 20.0, ..SandboxConfig::default() };
+        // The data limit set far off, so the refusals counted are authentication's.
+        let limits = std::collections::BTreeMap::from([("zoominfo", (1000, Duration::from_secs(1)))]);
+        let config = SandboxConfig { population: 300, speed: 10.0, limits, ..SandboxConfig::default() };
         let sb = Sandbox::start(config).await.unwrap();
-        let shared = client(&sb, 20.0);
+        let shared = client(&sb, 10.0);
         let shared = if with_auth_limit { shared.with_auth_limit(AUTH_RATE) } else { shared };
         let mut workflows: Vec<ZoomInfo> = (0..3).map(|_| on_client(shared.clone(), "sandbox-key")).collect();
         let pages = futures_util::future::join_all(

@@ -8,9 +8,11 @@
 //! - [`zerobounce`]: ZeroBounce's validator, the second verifier.
 //! - [`waterfall`]: the email waterfall for one lead, in the campaign's order.
 //! - [`budget`]: the spend limits every paid step asks first.
+//! - [`cache`]: the cache's keys (provider, operation, normalised input) and lifetimes.
 
 pub mod apollo_org;
 pub mod budget;
+pub mod cache;
 pub mod hunter;
 pub mod local;
 pub mod waterfall;
