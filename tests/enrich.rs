@@ -126,3 +126,46 @@ async fn zerobounce_validates_in_the_one_vocabulary_and_stops_when_out_of_credit
     assert!(out.stops_vendor(), "{out:?}");
     replay.assert_played();
 }
+
+#[tokio::test]
+async fn a_cache_hit_makes_no_request_and_costs_nothing() {
+    use leadsprint::config::{Flags, Source, Verifier, load};
+    use leadsprint::enrich::budget::Budget;
+    use leadsprint::enrich::session::Session;
+    use leadsprint::enrich::waterfall::{self, Policy, Subject};
+    use leadsprint::store::CacheEntry;
+
+    let (replay, hunter) = hunter("count_then_find").await;
+    let text = "[campaign]\nname = \"t\"\ntarget = 1\n[enrichment]\nenabled = true\n\
+                [enrichment.providers.hunter]\ncost_per_credit = 0.03\n";
+    let settings = load(Source { origin: "t", text }, &|_| None, &Flags::default()).unwrap().enrichment;
+    let mut budget = Budget::new(&settings, &[]);
+    let policy = Policy { accept_catch_all: false, use_finder: true, use_verifier: true };
+    let dana = Subject {
+        first_name: Some("Dana".into()),
+        last_name: Some("Wills".into()),
+        domain: Some("acme.com".into()),
+        ..Subject::default()
+    };
+    let empty = |_: &str| None;
+    let first = Session::new(&hunter, None, Verifier::Hunter, &empty, &mut budget, 1_000);
+    let out = waterfall::run(&dana, policy, &first, &mut first.allowance()).await.unwrap();
+    assert_eq!(out.email.map(|f| (f.address, f.status)), Some(("dana@acme.com".into(), EmailStatus::Valid)));
+    let ledger = first.ledger.into_inner();
+    let hunter_spend = &ledger.spend["hunter"];
+    assert_eq!((hunter_spend.calls, hunter_spend.credits, ledger.cache.len()), (2, 1.0, 2), "{ledger:?}");
+    assert!((ledger.dollars - 0.03).abs() < 1e-9, "one found address, one credit");
+    assert!((budget.spent() - 0.03).abs() < 1e-9);
+
+    // The same question again: answered from the cache (the replay has nothing left to answer).
+    let cached: Vec<(String, CacheEntry)> = ledger.cache;
+    let lookup = move |key: &str| cached.iter().find(|(k, _)| k == key).map(|(_, e)| e.clone());
+    let second = Session::new(&hunter, None, Verifier::Hunter, &lookup, &mut budget, 2_000);
+    let again = waterfall::run(&dana, policy, &second, &mut second.allowance()).await.unwrap();
+    assert_eq!(again.email.map(|f| f.address), Some("dana@acme.com".into()));
+    let ledger = second.ledger.into_inner();
+    assert_eq!((ledger.spend["hunter"].calls, ledger.spend["hunter"].cache_hits), (0, 2));
+    assert_eq!(ledger.dollars, 0.0, "a cache hit costs nothing");
+    assert!((budget.spent() - 0.03).abs() < 1e-9, "the price taken before the call went back");
+    replay.assert_played();
+}

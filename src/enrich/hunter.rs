@@ -28,14 +28,14 @@ const VERIFY_POLLS: u32 = 5;
 const VERIFY_POLL_EVERY: Duration = Duration::from_secs(3);
 
 /// What the Email Finder found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub enum Finding {
     Found { email: String, score: u8, status: EmailStatus, raw_status: String },
     NotFound,
 }
 
 /// What the Email Verifier said.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub enum Verification {
     Done {
         status: EmailStatus,

@@ -9,11 +9,13 @@
 //! - [`waterfall`]: the email waterfall for one lead, in the campaign's order.
 //! - [`budget`]: the spend limits every paid step asks first.
 //! - [`cache`]: the cache's keys (provider, operation, normalised input) and lifetimes.
+//! - [`session`]: one lead's paid steps, from the cache or the providers, written down.
 
 pub mod apollo_org;
 pub mod budget;
 pub mod cache;
 pub mod hunter;
 pub mod local;
+pub mod session;
 pub mod waterfall;
 pub mod zerobounce;

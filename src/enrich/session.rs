@@ -1,0 +1,215 @@
+//! One lead's paid steps as the waterfall asks for them: answered from the cache
+//! when it holds a fresh answer (no request, no cost), else by the provider; the
+//! price is taken from the [`Budget`] before a call and given back when the call
+//! turns out free (a finder miss, a cache hit, a check still pending). Everything
+//! asked is written down — cache entries and each provider's spend — for the
+//! writer to apply with the result, in one transaction.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use crate::config::{ProviderKind, Verifier};
+use crate::enrich::budget::Budget;
+use crate::enrich::cache::{self, Op};
+use crate::enrich::hunter::{Finding, Hunter, Verification};
+use crate::enrich::waterfall::{Allowance, EmailProviders, Paid};
+use crate::enrich::zerobounce::ZeroBounce;
+use crate::http::FetchError;
+use crate::lead::{EmailStatus, Millis};
+use crate::store::{CacheEntry, ProviderSpend};
+
+/// Hunter's credits per call: a found address 1 (its verification included), a verification 0.5.
+const HUNTER_FIND_CREDITS: f64 = 1.0;
+const HUNTER_VERIFY_CREDITS: f64 = 0.5;
+/// ZeroBounce: a credit per validation (none for `unknown`).
+const ZEROBOUNCE_CREDITS: f64 = 1.0;
+
+/// What a session asked: the answers to cache and each provider's spend.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    pub cache: Vec<(String, CacheEntry)>,
+    pub spend: BTreeMap<&'static str, ProviderSpend>,
+    /// Dollars this lead cost.
+    pub dollars: f64,
+}
+
+pub struct Session<'a> {
+    pub hunter: &'a Hunter,
+    pub zerobounce: Option<&'a ZeroBounce>,
+    pub verifier: Verifier,
+    /// The store's cached answer for a key.
+    pub lookup: &'a dyn Fn(&str) -> Option<CacheEntry>,
+    pub budget: RefCell<&'a mut Budget>,
+    pub now: Millis,
+    pub ledger: RefCell<Ledger>,
+    /// The price taken for the step under way: (provider, credits, dollars).
+    taken: Cell<Option<(ProviderKind, f64, f64)>>,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(
+        hunter: &'a Hunter,
+        zerobounce: Option<&'a ZeroBounce>,
+        verifier: Verifier,
+        lookup: &'a dyn Fn(&str) -> Option<CacheEntry>,
+        budget: &'a mut Budget,
+        now: Millis,
+    ) -> Session<'a> {
+        Session {
+            hunter,
+            zerobounce,
+            verifier,
+            lookup,
+            budget: RefCell::new(budget),
+            now,
+            ledger: RefCell::default(),
+            taken: Cell::new(None),
+        }
+    }
+
+    /// The allowance the waterfall asks before each paid step.
+    pub fn allowance(&self) -> SessionAllowance<'_, 'a> {
+        SessionAllowance(self)
+    }
+
+    fn verifier_kind(&self) -> (ProviderKind, f64) {
+        match (self.verifier, self.zerobounce) {
+            (Verifier::Zerobounce, Some(_)) => (ProviderKind::Zerobounce, ZEROBOUNCE_CREDITS),
+            _ => (ProviderKind::Hunter, HUNTER_VERIFY_CREDITS),
+        }
+    }
+
+    fn spend(&self, provider: ProviderKind) -> std::cell::RefMut<'_, ProviderSpend> {
+        std::cell::RefMut::map(self.ledger.borrow_mut(), |l| l.spend.entry(provider.name()).or_default())
+    }
+
+    /// A fresh cached answer, counted as a cache hit (its price given back).
+    fn cached<T: serde::de::DeserializeOwned>(
+        &self,
+        provider: ProviderKind,
+        key: &str,
+        op: Op,
+    ) -> Option<Option<T>> {
+        let entry = (self.lookup)(key).filter(|e| cache::fresh(e, op, self.now))?;
+        // An entry that no longer reads is no answer: the provider is asked.
+        let value = if entry.found { Some(serde_json::from_str(&entry.value).ok()?) } else { None };
+        self.give_back();
+        self.spend(provider).cache_hits += 1;
+        Some(value)
+    }
+
+    fn remember<T: serde::Serialize>(&self, key: String, value: Option<&T>) {
+        let text = value.and_then(|v| serde_json::to_string(v).ok()).unwrap_or_default();
+        let entry = CacheEntry { found: value.is_some(), value: text, fetched_at: self.now };
+        self.ledger.borrow_mut().cache.push((key, entry));
+    }
+
+    /// The step under way was billed: its price stays spent.
+    fn billed(&self, provider: ProviderKind) {
+        if let Some((_, credits, dollars)) = self.taken.take() {
+            let mut spend = self.spend(provider);
+            spend.credits += credits;
+            spend.dollars += dollars;
+            drop(spend);
+            self.ledger.borrow_mut().dollars += dollars;
+        }
+    }
+
+    /// The step under way cost nothing: its price goes back to the budget.
+    fn give_back(&self) {
+        if let Some((provider, credits, _)) = self.taken.take() {
+            self.budget.borrow_mut().refund(provider, credits);
+        }
+    }
+
+    fn called(&self, provider: ProviderKind, hit: bool) {
+        let mut spend = self.spend(provider);
+        spend.calls += 1;
+        if hit { spend.hits += 1 } else { spend.misses += 1 }
+    }
+}
+
+impl EmailProviders for Session<'_> {
+    async fn count(&self, domain: &str) -> Result<u64, FetchError> {
+        let key = cache::key("hunter", Op::Count, &[domain]);
+        if let Some(cached) = self.cached::<u64>(ProviderKind::Hunter, &key, Op::Count) {
+            return Ok(cached.unwrap_or(0));
+        }
+        let count = self.hunter.email_count(domain).await?;
+        self.called(ProviderKind::Hunter, count > 0);
+        self.remember(key, (count > 0).then_some(&count));
+        Ok(count)
+    }
+
+    async fn find(&self, first: &str, last: &str, domain: &str) -> Result<Finding, FetchError> {
+        let key = cache::key("hunter", Op::Find, &[first, last, domain]);
+        if let Some(cached) = self.cached::<Finding>(ProviderKind::Hunter, &key, Op::Find) {
+            return Ok(cached.unwrap_or(Finding::NotFound));
+        }
+        let finding = self.hunter.find_email(first, last, domain).await?;
+        let found = matches!(finding, Finding::Found { .. });
+        self.called(ProviderKind::Hunter, found);
+        if found {
+            self.billed(ProviderKind::Hunter)
+        } else {
+            self.give_back()
+        }
+        self.remember(key, found.then_some(&finding));
+        Ok(finding)
+    }
+
+    async fn verify(&self, email: &str) -> Result<Verification, FetchError> {
+        let (provider, _) = self.verifier_kind();
+        let key = cache::key(provider.name(), Op::Verify, &[email]);
+        if let Some(Some(cached)) = self.cached::<Verification>(provider, &key, Op::Verify) {
+            return Ok(cached);
+        }
+        let verification = match (provider, self.zerobounce) {
+            (ProviderKind::Zerobounce, Some(zb)) => {
+                let v = zb.validate(email).await?;
+                if !v.billed {
+                    self.give_back();
+                }
+                Verification::Done { status: v.status, raw_status: v.raw_status, score: 0 }
+            }
+            _ => self.hunter.verify(email).await?,
+        };
+        let settled =
+            matches!(&verification, Verification::Done { status, .. } if *status != EmailStatus::Pending);
+        self.called(provider, settled);
+        // Billed when a verdict came back; a pending or inconclusive check is asked again later.
+        if settled {
+            self.billed(provider)
+        } else {
+            self.give_back()
+        }
+        if settled {
+            self.remember(key, Some(&verification));
+        }
+        Ok(verification)
+    }
+}
+
+/// The session's budget, as the waterfall asks it.
+pub struct SessionAllowance<'s, 'a>(&'s Session<'a>);
+
+impl Allowance for SessionAllowance<'_, '_> {
+    fn allows(&mut self, step: Paid) -> bool {
+        let session = self.0;
+        let (provider, credits) = match step {
+            Paid::Find => (ProviderKind::Hunter, HUNTER_FIND_CREDITS),
+            Paid::Verify => session.verifier_kind(),
+        };
+        let lead_spent = session.ledger.borrow().dollars;
+        match session.budget.borrow_mut().take(provider, credits, lead_spent) {
+            Ok(dollars) => {
+                session.taken.set(Some((provider, credits, dollars)));
+                true
+            }
+            Err(refusal) => {
+                tracing::info!("enrichment step not taken: {refusal}");
+                false
+            }
+        }
+    }
+}
