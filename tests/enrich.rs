@@ -169,3 +169,57 @@ async fn a_cache_hit_makes_no_request_and_costs_nothing() {
     assert!((budget.spent() - 0.03).abs() < 1e-9, "the price taken before the call went back");
     replay.assert_played();
 }
+
+#[tokio::test]
+async fn a_found_address_lands_on_its_lead_with_its_spend_and_cache() {
+    use leadsprint::config::{Flags, Source as ConfigSource, Verifier, load};
+    use leadsprint::enrich::budget::Budget;
+    use leadsprint::enrich::session::Session;
+    use leadsprint::enrich::stage;
+    use leadsprint::enrich::waterfall::Policy;
+    use leadsprint::lead::{RawLead, Source};
+    use leadsprint::pipeline::{Item, Writer, prepare};
+    use leadsprint::store::Store;
+
+    let (replay, hunter) = hunter("count_then_find").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = Writer::new(Store::open(dir.path()).unwrap()).unwrap();
+    let dana = RawLead {
+        first_name: Some("Dana".into()),
+        last_name: Some("Wills".into()),
+        linkedin_url: Some("https://www.linkedin.com/in/dana-wills".into()),
+        company_name: Some("Acme".into()),
+        company_domain: Some("https://www.acme.com/".into()),
+        source: Source::new("brightdata", "w", Some("dana-wills".into()), 1),
+        ..RawLead::default()
+    };
+    writer.write(vec![prepare(&dana, "w", String::new, Vec::new, 1)]).unwrap();
+    let lead = writer.store().reader().unwrap().lead(1).unwrap().expect("the lead");
+    assert_eq!(stage::subject(&lead).domain.as_deref(), Some("acme.com"));
+
+    let text = "[campaign]\nname = \"t\"\ntarget = 1\n[enrichment]\nenabled = true\n\
+                [enrichment.providers.hunter]\ncost_per_credit = 0.03\n";
+    let settings = load(ConfigSource { origin: "t", text }, &|_| None, &Flags::default()).unwrap().enrichment;
+    let mut budget = Budget::new(&settings, &[]);
+    let policy = Policy { accept_catch_all: false, use_finder: true, use_verifier: true };
+    let empty = |_: &str| None;
+    let session = Session::new(&hunter, None, Verifier::Hunter, &empty, &mut budget, 5);
+    let outcome = stage::enrich_email(&lead, policy, &session).await.unwrap();
+    let item = stage::enriched(&lead, &outcome, session.ledger.into_inner(), 5);
+    let totals = writer.write(vec![Item::Enriched(Box::new(item))]).unwrap();
+    assert_eq!(totals.enriched, 1);
+    replay.assert_played();
+
+    let store = writer.shared_store();
+    writer.finish().unwrap();
+    let reader = store.reader().unwrap();
+    let lead = reader.lead(1).unwrap().expect("the lead");
+    assert_eq!((lead.email.as_deref(), lead.email_status), (Some("dana@acme.com"), EmailStatus::Valid));
+    assert_eq!(lead.quality.email, 20);
+    assert_eq!(reader.lead_count().unwrap(), 1, "the address landed on its lead, not a new one");
+    let spend = reader.spend().unwrap();
+    assert_eq!((spend[0].0.as_str(), spend[0].1.credits, spend[0].1.calls), ("hunter", 1.0, 2));
+    assert!(reader.cache_entry("hunter|find|dana|wills|acme.com").unwrap().is_some_and(|e| e.found));
+    let check = reader.enrichment(1).unwrap().and_then(|e| e.email).expect("the check");
+    assert_eq!((check.provider.as_str(), check.raw_status.as_str()), ("hunter", "valid"));
+}

@@ -10,6 +10,7 @@
 //! - [`budget`]: the spend limits every paid step asks first.
 //! - [`cache`]: the cache's keys (provider, operation, normalised input) and lifetimes.
 //! - [`session`]: one lead's paid steps, from the cache or the providers, written down.
+//! - [`stage`]: a stored lead through the waterfall, into the writer's item.
 
 pub mod apollo_org;
 pub mod budget;
@@ -17,5 +18,6 @@ pub mod cache;
 pub mod hunter;
 pub mod local;
 pub mod session;
+pub mod stage;
 pub mod waterfall;
 pub mod zerobounce;

@@ -1,0 +1,78 @@
+//! Enrichment of stored leads, one at a time: the lead seen as a waterfall
+//! [`Subject`], the waterfall run through a [`Session`], and its outcome turned into
+//! the [`Enriched`] item the single writer applies — the address found as a record
+//! carrying the lead's own keys, so it lands on that lead.
+
+use crate::enrich::local;
+use crate::enrich::session::{Ledger, Session};
+use crate::enrich::waterfall::{self, Outcome, Policy, Subject};
+use crate::http::FetchError;
+use crate::lead::{self, Lead, Millis, RawLead, Source, Suppression};
+use crate::pipeline::{Enriched, Item};
+use crate::store::{EmailCheck, LeadEnrichment};
+
+/// The lead as the waterfall sees it; the company domain reduced to its registrable part.
+pub fn subject(lead: &Lead) -> Subject {
+    let email_domain = lead.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_owned());
+    let domain =
+        lead.company.domain.as_deref().or(email_domain.as_deref()).and_then(local::registrable_domain);
+    Subject {
+        first_name: lead.first_name.clone(),
+        last_name: lead.last_name.clone(),
+        email: lead.email.clone(),
+        status: lead.email_status,
+        domain,
+    }
+}
+
+/// Runs the email waterfall for `lead` in `session`.
+pub async fn enrich_email(lead: &Lead, policy: Policy, session: &Session<'_>) -> Result<Outcome, FetchError> {
+    waterfall::run(&subject(lead), policy, session, &mut session.allowance()).await
+}
+
+/// The writer's item for what the waterfall gave `lead` and what it cost.
+pub fn enriched(lead: &Lead, outcome: &Outcome, ledger: Ledger, now: Millis) -> Enriched {
+    let check = outcome.email.as_ref().map(|found| EmailCheck {
+        address: found.address.clone(),
+        status: found.status,
+        provider: found.provider.to_owned(),
+        raw_status: found.raw_status.clone(),
+        checked_at: now,
+    });
+    let record = check.as_ref().filter(|c| c.status.is_usable()).and_then(|c| record(lead, c, now));
+    Enriched {
+        lead: lead.id,
+        record,
+        check: LeadEnrichment {
+            email: check,
+            company_source: None,
+            attempted_at: now,
+            pending: outcome.pending.clone(),
+            dollars: ledger.dollars,
+        },
+        spend: ledger.spend.into_iter().map(|(name, spend)| (name.to_owned(), spend)).collect(),
+        cache: ledger.cache,
+        suppress: outcome.objected.as_deref().and_then(|address| Suppression::parse(address).ok()),
+    }
+}
+
+/// The address found, as a record that names the lead by its own keys.
+fn record(lead: &Lead, check: &EmailCheck, now: Millis) -> Option<Box<lead::Candidate>> {
+    let mut emails = vec![check.address.clone()];
+    let named = lead.linkedin_url.is_some() || !lead.identity.profile_ids.is_empty();
+    if !named {
+        emails.extend(lead.email.clone());
+    }
+    let raw = RawLead {
+        linkedin_url: lead.linkedin_url.clone(),
+        profile_ids: lead.identity.profile_ids.clone(),
+        emails,
+        email_status: Some(check.status.as_str().to_owned()),
+        source: Source::new(&check.provider, "enrichment", None, now),
+        ..RawLead::default()
+    };
+    match crate::pipeline::prepare(&raw, "enrichment", String::new, Vec::new, now) {
+        Item::Lead(candidate) => Some(candidate),
+        _ => None,
+    }
+}
