@@ -223,3 +223,75 @@ async fn a_found_address_lands_on_its_lead_with_its_spend_and_cache() {
     let check = reader.enrichment(1).unwrap().and_then(|e| e.email).expect("the check");
     assert_eq!((check.provider.as_str(), check.raw_status.as_str()), ("hunter", "valid"));
 }
+
+#[tokio::test]
+async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
+    use leadsprint::config::{Flags, Rate, Source as ConfigSource, load};
+    use leadsprint::enrich::apollo_org::ApolloOrg;
+    use leadsprint::enrich::budget::Budget;
+    use leadsprint::enrich::stage;
+    use leadsprint::lead::{RawLead, Source};
+    use leadsprint::pipeline::{Item, Writer, prepare};
+    use leadsprint::store::Store;
+
+    let replay = Replay::start(scenario("enrich/apollo", "bulk_enrich")).await;
+    let rate = Rate { requests: 5, per: Duration::from_secs(1) };
+    let apollo = ApolloOrg::new(
+        &format!("{}/api/v1", replay.url),
+        Secret::new("apollo-key"),
+        rate,
+        Duration::from_secs(10),
+        SPEED,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = Writer::new(Store::open(dir.path()).unwrap()).unwrap();
+    let person = |slug: &str, company: &str, domain: &str| RawLead {
+        first_name: Some("A".into()),
+        last_name: Some(slug.into()),
+        linkedin_url: Some(format!("https://www.linkedin.com/in/{slug}")),
+        company_name: Some(company.into()),
+        company_domain: Some(domain.into()),
+        source: Source::new("brightdata", "w", Some(slug.into()), 1),
+        ..RawLead::default()
+    };
+    let items = [person("dana", "Acme Corp", "acme.com"), person("sam", "Initech", "initech.com")]
+        .iter()
+        .map(|r| prepare(r, "w", String::new, Vec::new, 1))
+        .collect();
+    writer.write(items).unwrap();
+    let text = "[campaign]\nname = \"t\"\ntarget = 1\n[enrichment]\nenabled = true\n";
+    let settings = load(ConfigSource { origin: "t", text }, &|_| None, &Flags::default()).unwrap().enrichment;
+    let mut budget = Budget::new(&settings, &[]);
+    let empty = |_: &str| None;
+    let domains = vec!["acme.com".to_owned(), "initech.com".to_owned()];
+    let (found, ledger) = stage::enrich_companies(&domains, &apollo, &empty, &mut budget, 7).await.unwrap();
+    replay.assert_played();
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["acme.com"]);
+    assert_eq!(
+        (ledger.spend["apollo"].credits, ledger.cache.len()),
+        (1.0, 2),
+        "the miss is remembered, not billed"
+    );
+    assert!((budget.spent() - 0.025).abs() < 1e-9, "one organization at Apollo's credit price");
+
+    // Asked again: the cache answers both, the replay has nothing left.
+    let cached = ledger.cache.clone();
+    let lookup = move |key: &str| cached.iter().find(|(k, _)| k == key).map(|(_, e)| e.clone());
+    let (again, second) = stage::enrich_companies(&domains, &apollo, &lookup, &mut budget, 8).await.unwrap();
+    assert_eq!((again.len(), second.spend["apollo"].cache_hits, second.spend["apollo"].calls), (1, 2, 0));
+
+    let lead = writer.store().reader().unwrap().lead(1).unwrap().expect("dana");
+    let item = stage::company_enriched(&lead, &found["acme.com"], "apollo", 7);
+    writer.write(vec![Item::Enriched(Box::new(item))]).unwrap();
+    let lead = writer.store().reader().unwrap().lead(1).unwrap().expect("dana");
+    assert_eq!(
+        (lead.company.industry.as_deref(), lead.company.size.as_deref()),
+        (Some("retail"), Some("120"))
+    );
+    assert!(lead.company.is_complete(), "name, domain and industry");
+    assert_eq!(lead.quality.company, 20);
+    let record = writer.store().reader().unwrap().enrichment(1).unwrap().expect("its record");
+    assert_eq!(record.company_source.as_deref(), Some("apollo"));
+    writer.finish().unwrap();
+}

@@ -16,7 +16,7 @@ use crate::http::{FetchError, RequestMetrics, VendorClient, standard_errors};
 pub const BATCH: usize = 10;
 
 /// What Apollo knows of a company.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Organization {
     pub name: Option<String>,
     pub industry: Option<String>,

@@ -76,3 +76,98 @@ fn record(lead: &Lead, check: &EmailCheck, now: Millis) -> Option<Box<lead::Cand
         _ => None,
     }
 }
+
+/// Company data for up to ten registrable domains: a fresh cached answer first,
+/// then one Apollo bulk call for the rest (a credit per organization found, taken
+/// from the budget before the call, the misses' given back); misses are remembered.
+pub async fn enrich_companies(
+    domains: &[String],
+    apollo: &crate::enrich::apollo_org::ApolloOrg,
+    lookup: &dyn Fn(&str) -> Option<crate::store::CacheEntry>,
+    budget: &mut crate::enrich::budget::Budget,
+    now: Millis,
+) -> Result<(std::collections::BTreeMap<String, Organization>, Ledger), FetchError> {
+    use crate::config::ProviderKind;
+    use crate::enrich::cache::{self, Op};
+    let mut found = std::collections::BTreeMap::new();
+    let mut ledger = Ledger::default();
+    let mut ask = Vec::new();
+    for domain in domains.iter().take(crate::enrich::apollo_org::BATCH) {
+        let key = cache::key("apollo", Op::Company, &[domain]);
+        match lookup(&key).filter(|e| cache::fresh(e, Op::Company, now)) {
+            Some(entry) => {
+                ledger.spend.entry("apollo").or_default().cache_hits += 1;
+                if let Some(org) = entry.found.then(|| serde_json::from_str(&entry.value).ok()).flatten() {
+                    found.insert(domain.clone(), org);
+                }
+            }
+            None => ask.push(domain.clone()),
+        }
+    }
+    if ask.is_empty() {
+        return Ok((found, ledger));
+    }
+    let wanted = ask.len() as f64;
+    if let Err(refusal) = budget.take(ProviderKind::Apollo, wanted, 0.0) {
+        tracing::info!("company enrichment not taken: {refusal}");
+        return Ok((found, ledger));
+    }
+    let answered = match apollo.enrich(&ask).await {
+        Ok(answered) => answered,
+        Err(e) => {
+            budget.refund(ProviderKind::Apollo, wanted);
+            return Err(e);
+        }
+    };
+    budget.refund(ProviderKind::Apollo, wanted - answered.len() as f64);
+    let spend = ledger.spend.entry("apollo").or_default();
+    spend.calls += 1;
+    spend.hits += answered.len() as u64;
+    spend.misses += (ask.len() - answered.len()) as u64;
+    spend.credits += answered.len() as f64;
+    for domain in ask {
+        let org = answered.get(&domain);
+        let value = org.and_then(|o| serde_json::to_string(o).ok()).unwrap_or_default();
+        let entry = crate::store::CacheEntry { found: org.is_some(), value, fetched_at: now };
+        ledger.cache.push((cache::key("apollo", Op::Company, &[&domain]), entry));
+        if let Some(org) = org {
+            found.insert(domain, org.clone());
+        }
+    }
+    Ok((found, ledger))
+}
+
+use crate::enrich::apollo_org::Organization;
+
+/// The writer's item filling `lead`'s company from `org` (its empty fields only).
+pub fn company_enriched(lead: &Lead, org: &Organization, provider: &str, now: Millis) -> Enriched {
+    let raw = RawLead {
+        linkedin_url: lead.linkedin_url.clone(),
+        profile_ids: lead.identity.profile_ids.clone(),
+        emails: if lead.linkedin_url.is_none() && lead.identity.profile_ids.is_empty() {
+            lead.email.iter().cloned().collect()
+        } else {
+            Vec::new()
+        },
+        company_name: org.name.clone(),
+        company_industry: org.industry.clone(),
+        company_size: org.size.clone(),
+        company_linkedin_url: org.linkedin_url.clone(),
+        source: Source::new(provider, "enrichment", None, now),
+        ..RawLead::default()
+    };
+    let record = match crate::pipeline::prepare(&raw, "enrichment", String::new, Vec::new, now) {
+        Item::Lead(candidate) => Some(candidate),
+        _ => None,
+    };
+    Enriched {
+        lead: lead.id,
+        record,
+        check: LeadEnrichment {
+            company_source: Some(provider.to_owned()),
+            attempted_at: now,
+            ..LeadEnrichment::default()
+        },
+        ..Enriched::default()
+    }
+}

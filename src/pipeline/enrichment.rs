@@ -57,8 +57,22 @@ pub(super) fn apply(
     if let Some(check) = &enriched.check.email {
         set_email_status(batch, changed, id, check, now)?;
     }
-    batch.put_enrichment(id, &enriched.check)?;
+    let mut record = batch.enrichment(id)?.unwrap_or_default();
+    merge_check(&mut record, enriched.check);
+    batch.put_enrichment(id, &record)?;
     Ok(())
+}
+
+/// A lead's record of enrichment after another step: the email step's check and
+/// pending state, the company step's source, the dollars of both.
+fn merge_check(record: &mut LeadEnrichment, step: LeadEnrichment) {
+    if step.email.is_some() || step.pending.is_some() {
+        record.email = step.email.or(record.email.take());
+        record.pending = step.pending;
+    }
+    record.company_source = step.company_source.or(record.company_source.take());
+    record.attempted_at = record.attempted_at.max(step.attempted_at);
+    record.dollars += step.dollars;
 }
 
 /// The checked status becomes the lead's when the check was of its primary email.
