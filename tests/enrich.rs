@@ -14,6 +14,18 @@ use crate::support::replay::{Replay, scenario};
 /// Fast enough that Hunter's 3 s between polls takes 3 ms.
 const SPEED: f64 = 1000.0;
 
+/// A fresh budget under a campaign's `[enrichment]` section with `extra` lines.
+fn budget(extra: &str) -> leadsprint::enrich::budget::Budget {
+    use leadsprint::config::{Flags, Source, load};
+    let text = format!("[campaign]\nname = \"t\"\ntarget = 1\n[enrichment]\nenabled = true\n{extra}");
+    let settings = load(Source { origin: "t", text: &text }, &|_| None, &Flags::default()).expect("settings");
+    leadsprint::enrich::budget::Budget::new(&settings.enrichment, &[])
+}
+
+/// Strict: only a verified address ends the waterfall.
+const STRICT: leadsprint::enrich::waterfall::Policy =
+    leadsprint::enrich::waterfall::Policy { accept_catch_all: false, use_finder: true, use_verifier: true };
+
 async fn hunter(name: &str) -> (Replay, Hunter) {
     let replay = Replay::start(scenario("enrich/hunter", name)).await;
     let hunter =
@@ -129,18 +141,18 @@ async fn zerobounce_validates_in_the_one_vocabulary_and_stops_when_out_of_credit
 
 #[tokio::test]
 async fn a_cache_hit_makes_no_request_and_costs_nothing() {
-    use leadsprint::config::{Flags, Source, Verifier, load};
-    use leadsprint::enrich::budget::Budget;
+    use leadsprint::config::Verifier;
     use leadsprint::enrich::session::Session;
-    use leadsprint::enrich::waterfall::{self, Policy, Subject};
+    use leadsprint::enrich::waterfall::{self, Subject};
     use leadsprint::store::CacheEntry;
 
     let (replay, hunter) = hunter("count_then_find").await;
-    let text = "[campaign]\nname = \"t\"\ntarget = 1\n[enrichment]\nenabled = true\n\
-                [enrichment.providers.hunter]\ncost_per_credit = 0.03\n";
-    let settings = load(Source { origin: "t", text }, &|_| None, &Flags::default()).unwrap().enrichment;
-    let mut budget = Budget::new(&settings, &[]);
-    let policy = Policy { accept_catch_all: false, use_finder: true, use_verifier: true };
+    let mut budget = budget(
+        "[enrichment.providers.hunter]
+cost_per_credit = 0.03
+",
+    );
+    let policy = STRICT;
     let dana = Subject {
         first_name: Some("Dana".into()),
         last_name: Some("Wills".into()),
@@ -172,11 +184,9 @@ async fn a_cache_hit_makes_no_request_and_costs_nothing() {
 
 #[tokio::test]
 async fn a_found_address_lands_on_its_lead_with_its_spend_and_cache() {
-    use leadsprint::config::{Flags, Source as ConfigSource, Verifier, load};
-    use leadsprint::enrich::budget::Budget;
+    use leadsprint::config::Verifier;
     use leadsprint::enrich::session::Session;
     use leadsprint::enrich::stage;
-    use leadsprint::enrich::waterfall::Policy;
     use leadsprint::lead::{RawLead, Source};
     use leadsprint::pipeline::{Item, Writer, prepare};
     use leadsprint::store::Store;
@@ -197,11 +207,12 @@ async fn a_found_address_lands_on_its_lead_with_its_spend_and_cache() {
     let lead = writer.store().reader().unwrap().lead(1).unwrap().expect("the lead");
     assert_eq!(stage::subject(&lead).domain.as_deref(), Some("acme.com"));
 
-    let text = "[campaign]\nname = \"t\"\ntarget = 1\n[enrichment]\nenabled = true\n\
-                [enrichment.providers.hunter]\ncost_per_credit = 0.03\n";
-    let settings = load(ConfigSource { origin: "t", text }, &|_| None, &Flags::default()).unwrap().enrichment;
-    let mut budget = Budget::new(&settings, &[]);
-    let policy = Policy { accept_catch_all: false, use_finder: true, use_verifier: true };
+    let mut budget = budget(
+        "[enrichment.providers.hunter]
+cost_per_credit = 0.03
+",
+    );
+    let policy = STRICT;
     let empty = |_: &str| None;
     let session = Session::new(&hunter, None, Verifier::Hunter, &empty, &mut budget, 5);
     let outcome = stage::enrich_email(&lead, policy, &session).await.unwrap();
@@ -226,9 +237,8 @@ async fn a_found_address_lands_on_its_lead_with_its_spend_and_cache() {
 
 #[tokio::test]
 async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
-    use leadsprint::config::{Flags, Rate, Source as ConfigSource, load};
+    use leadsprint::config::Rate;
     use leadsprint::enrich::apollo_org::ApolloOrg;
-    use leadsprint::enrich::budget::Budget;
     use leadsprint::enrich::stage;
     use leadsprint::lead::{RawLead, Source};
     use leadsprint::pipeline::{Item, Writer, prepare};
@@ -260,9 +270,7 @@ async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
         .map(|r| prepare(r, "w", String::new, Vec::new, 1))
         .collect();
     writer.write(items).unwrap();
-    let text = "[campaign]\nname = \"t\"\ntarget = 1\n[enrichment]\nenabled = true\n";
-    let settings = load(ConfigSource { origin: "t", text }, &|_| None, &Flags::default()).unwrap().enrichment;
-    let mut budget = Budget::new(&settings, &[]);
+    let mut budget = budget("");
     let empty = |_: &str| None;
     let domains = vec!["acme.com".to_owned(), "initech.com".to_owned()];
     let (found, ledger) = stage::enrich_companies(&domains, &apollo, &empty, &mut budget, 7).await.unwrap();

@@ -193,21 +193,36 @@ impl PartQuery {
     }
 }
 
+/// What `parts` and `download` both check first: auth and limits, the query's
+/// bounds, a known snapshot that is ready. Its people and the batch size.
+async fn ready(
+    state: &State,
+    headers: &HeaderMap,
+    id: &str,
+    query: &PartQuery,
+) -> Result<(Vec<u32>, usize), Box<Response>> {
+    if let Some(refused) = admit(state, headers).await.or_else(|| query.refusal()) {
+        return Err(Box::new(refused));
+    }
+    let Some((people, status)) = lookup(state, id) else { return Err(Box::new(not_found())) };
+    if status != "ready" {
+        let body = axum::Json(json!({ "error": "Snapshot is not ready for download" }));
+        return Err(Box::new((StatusCode::CONFLICT, body).into_response()));
+    }
+    let size = query.batch_size.unwrap_or(people.len().max(1));
+    Ok((people, size))
+}
+
 async fn parts(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(query): Query<PartQuery>,
 ) -> Response {
-    if let Some(refused) = admit(&state, &headers).await.or_else(|| query.refusal()) {
-        return refused;
-    }
-    let Some((people, status)) = lookup(&state, &id) else { return not_found() };
-    if status != "ready" {
-        return (StatusCode::CONFLICT, axum::Json(json!({ "error": "Snapshot is not ready" })))
-            .into_response();
-    }
-    let size = query.batch_size.unwrap_or(people.len().max(1));
+    let (people, size) = match ready(&state, &headers, &id, &query).await {
+        Ok(ready) => ready,
+        Err(refused) => return *refused,
+    };
     axum::Json(json!({ "parts": people.len().div_ceil(size) })).into_response()
 }
 
@@ -217,15 +232,10 @@ async fn download(
     Path(id): Path<String>,
     Query(query): Query<PartQuery>,
 ) -> Response {
-    if let Some(refused) = admit(&state, &headers).await.or_else(|| query.refusal()) {
-        return refused;
-    }
-    let Some((people, status)) = lookup(&state, &id) else { return not_found() };
-    if status != "ready" {
-        return (StatusCode::CONFLICT, axum::Json(json!({ "error": "Snapshot is not ready for download" })))
-            .into_response();
-    }
-    let size = query.batch_size.unwrap_or(people.len().max(1));
+    let (people, size) = match ready(&state, &headers, &id, &query).await {
+        Ok(ready) => ready,
+        Err(refused) => return *refused,
+    };
     let part = query.part.unwrap_or(1).max(1);
     let records = people
         .iter()
