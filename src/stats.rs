@@ -76,6 +76,54 @@ impl From<&Counters> for Stats {
     }
 }
 
+/// What the sprint cost: vendors and enrichment, and per qualified lead (the KPI's figure).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Costs {
+    pub vendor_cost: f64,
+    pub enrichment_cost: f64,
+    pub cost_total: f64,
+    /// `None` while no lead is qualified.
+    pub cost_per_qualified_lead: Option<f64>,
+}
+
+impl Costs {
+    pub fn new(vendor_cost: f64, enrichment_cost: f64, qualified: u64) -> Costs {
+        let cost_total = round2(vendor_cost + enrichment_cost);
+        Costs {
+            vendor_cost: round2(vendor_cost),
+            enrichment_cost: round2(enrichment_cost),
+            cost_total,
+            cost_per_qualified_lead: (qualified > 0)
+                .then(|| (cost_total / qualified as f64 * 1e4).round() / 1e4),
+        }
+    }
+}
+
+/// What `leadsprint stats --json` and `GET /api/stats` answer: the figures, the
+/// costs, the leads per email status, the enrichment providers' spend and every
+/// workflow's record.
+pub fn report(reader: &crate::store::Reader) -> Result<serde_json::Value, crate::store::StoreError> {
+    let stats = Stats::from(&reader.counters()?);
+    let workflows = reader.workflows()?;
+    let vendor: f64 = workflows.values().map(|w| w.cost).sum();
+    let costs = Costs::new(vendor, reader.enrichment_cost()?, stats.qualified_leads);
+    let mut value = serde_json::to_value(&stats).unwrap_or_default();
+    let extra = serde_json::json!({
+        "costs": costs,
+        "email_status": reader.email_status_counts()?,
+        "enrichment": reader.spend()?.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        "workflows": workflows,
+    });
+    if let (Some(into), serde_json::Value::Object(more)) = (value.as_object_mut(), extra) {
+        into.extend(more);
+    }
+    // The cost figures at the top level too, where scripts look for them.
+    for key in ["vendor_cost", "enrichment_cost", "cost_total", "cost_per_qualified_lead"] {
+        value[key] = value["costs"][key].clone();
+    }
+    Ok(value)
+}
+
 /// One KPI against its threshold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KpiLine {

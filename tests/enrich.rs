@@ -44,10 +44,14 @@ async fn hunter_finder_reads_a_find_and_a_miss() {
             email: "dana@acme.com".into(),
             score: 97,
             status: EmailStatus::Valid,
-            raw_status: "valid".into()
+            raw_status: "valid".into(),
+            domain: Some("acme.com".into()),
         }
     );
-    assert_eq!(hunter.find_email("Sam", "Ortiz", "initech.com").await.expect("miss"), Finding::NotFound);
+    assert_eq!(
+        hunter.find_email("Sam", "Ortiz", "initech.com").await.expect("miss"),
+        Finding::NotFound { domain: Some("initech.com".into()) }
+    );
     replay.assert_played();
 }
 
@@ -147,11 +151,11 @@ async fn a_cache_hit_makes_no_request_and_costs_nothing() {
     use leadsprint::store::CacheEntry;
 
     let (replay, hunter) = hunter("count_then_find").await;
-    let mut budget = budget(
+    let budget = std::cell::RefCell::new(budget(
         "[enrichment.providers.hunter]
 cost_per_credit = 0.03
 ",
-    );
+    ));
     let policy = STRICT;
     let dana = Subject {
         first_name: Some("Dana".into()),
@@ -160,25 +164,25 @@ cost_per_credit = 0.03
         ..Subject::default()
     };
     let empty = |_: &str| None;
-    let first = Session::new(&hunter, None, Verifier::Hunter, &empty, &mut budget, 1_000);
+    let first = Session::new(&hunter, None, Verifier::Hunter, &empty, &budget, 1_000);
     let out = waterfall::run(&dana, policy, &first, &mut first.allowance()).await.unwrap();
     assert_eq!(out.email.map(|f| (f.address, f.status)), Some(("dana@acme.com".into(), EmailStatus::Valid)));
     let ledger = first.ledger.into_inner();
     let hunter_spend = &ledger.spend["hunter"];
     assert_eq!((hunter_spend.calls, hunter_spend.credits, ledger.cache.len()), (2, 1.0, 2), "{ledger:?}");
     assert!((ledger.dollars - 0.03).abs() < 1e-9, "one found address, one credit");
-    assert!((budget.spent() - 0.03).abs() < 1e-9);
+    assert!((budget.borrow().spent() - 0.03).abs() < 1e-9);
 
     // The same question again: answered from the cache (the replay has nothing left to answer).
     let cached: Vec<(String, CacheEntry)> = ledger.cache;
     let lookup = move |key: &str| cached.iter().find(|(k, _)| k == key).map(|(_, e)| e.clone());
-    let second = Session::new(&hunter, None, Verifier::Hunter, &lookup, &mut budget, 2_000);
+    let second = Session::new(&hunter, None, Verifier::Hunter, &lookup, &budget, 2_000);
     let again = waterfall::run(&dana, policy, &second, &mut second.allowance()).await.unwrap();
     assert_eq!(again.email.map(|f| f.address), Some("dana@acme.com".into()));
     let ledger = second.ledger.into_inner();
     assert_eq!((ledger.spend["hunter"].calls, ledger.spend["hunter"].cache_hits), (0, 2));
     assert_eq!(ledger.dollars, 0.0, "a cache hit costs nothing");
-    assert!((budget.spent() - 0.03).abs() < 1e-9, "the price taken before the call went back");
+    assert!((budget.borrow().spent() - 0.03).abs() < 1e-9, "the price taken before the call went back");
     replay.assert_played();
 }
 
@@ -207,14 +211,14 @@ async fn a_found_address_lands_on_its_lead_with_its_spend_and_cache() {
     let lead = writer.store().reader().unwrap().lead(1).unwrap().expect("the lead");
     assert_eq!(stage::subject(&lead).domain.as_deref(), Some("acme.com"));
 
-    let mut budget = budget(
+    let budget = std::cell::RefCell::new(budget(
         "[enrichment.providers.hunter]
 cost_per_credit = 0.03
 ",
-    );
+    ));
     let policy = STRICT;
     let empty = |_: &str| None;
-    let session = Session::new(&hunter, None, Verifier::Hunter, &empty, &mut budget, 5);
+    let session = Session::new(&hunter, None, Verifier::Hunter, &empty, &budget, 5);
     let outcome = stage::enrich_email(&lead, policy, &session).await.unwrap();
     let item = stage::enriched(&lead, &outcome, session.ledger.into_inner(), 5);
     let totals = writer.write(vec![Item::Enriched(Box::new(item))]).unwrap();
@@ -270,10 +274,10 @@ async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
         .map(|r| prepare(r, "w", String::new, Vec::new, 1))
         .collect();
     writer.write(items).unwrap();
-    let mut budget = budget("");
+    let budget = std::cell::RefCell::new(budget(""));
     let empty = |_: &str| None;
     let domains = vec!["acme.com".to_owned(), "initech.com".to_owned()];
-    let (found, ledger) = stage::enrich_companies(&domains, &apollo, &empty, &mut budget, 7).await.unwrap();
+    let (found, ledger) = stage::enrich_companies(&domains, &apollo, &empty, &budget, 7).await.unwrap();
     replay.assert_played();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["acme.com"]);
     assert_eq!(
@@ -281,16 +285,16 @@ async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
         (1.0, 2),
         "the miss is remembered, not billed"
     );
-    assert!((budget.spent() - 0.025).abs() < 1e-9, "one organization at Apollo's credit price");
+    assert!((budget.borrow().spent() - 0.025).abs() < 1e-9, "one organization at Apollo's credit price");
 
     // Asked again: the cache answers both, the replay has nothing left.
     let cached = ledger.cache.clone();
     let lookup = move |key: &str| cached.iter().find(|(k, _)| k == key).map(|(_, e)| e.clone());
-    let (again, second) = stage::enrich_companies(&domains, &apollo, &lookup, &mut budget, 8).await.unwrap();
+    let (again, second) = stage::enrich_companies(&domains, &apollo, &lookup, &budget, 8).await.unwrap();
     assert_eq!((again.len(), second.spend["apollo"].cache_hits, second.spend["apollo"].calls), (1, 2, 0));
 
     let lead = writer.store().reader().unwrap().lead(1).unwrap().expect("dana");
-    let item = stage::company_enriched(&lead, &found["acme.com"], "apollo", 7);
+    let item = stage::company_enriched(&lead, &found["acme.com"], "acme.com", "apollo", 7);
     writer.write(vec![Item::Enriched(Box::new(item))]).unwrap();
     let lead = writer.store().reader().unwrap().lead(1).unwrap().expect("dana");
     assert_eq!(
@@ -302,4 +306,149 @@ async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
     let record = writer.store().reader().unwrap().enrichment(1).unwrap().expect("its record");
     assert_eq!(record.company_source.as_deref(), Some("apollo"));
     writer.finish().unwrap();
+}
+
+/// The enrichment stage over stored leads against the sandbox's twins.
+mod stage_against_the_twins {
+    use leadsprint::config::{Flags, Settings, Source, load};
+    use leadsprint::enrich::runner::{self, EnrichStats, StageOptions, StageState};
+    use leadsprint::lead::{RawLead, Source as LeadSource};
+    use leadsprint::pipeline::{Intake, Writer, prepare};
+    use leadsprint::sources::sandbox::faults::FaultRates;
+    use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+    use leadsprint::store::Store;
+    use tokio::sync::watch;
+
+    const SPEED: f64 = 2000.0;
+
+    fn settings(sb: &Sandbox, extra: &str) -> Settings {
+        let text = format!(
+            "[campaign]\nname = \"t\"\ntarget = 10\n[enrichment]\nenabled = true\n{extra}\n\
+             [enrichment.providers.hunter]\nbase_url = \"{}\"\ncost_per_credit = 0.03\n\
+             [enrichment.providers.apollo]\nbase_url = \"{}\"\n",
+            sb.base_url("hunter"),
+            sb.base_url("apollo")
+        );
+        let env = |name: &str| name.ends_with("_API_KEY").then(|| "sandbox-key".to_owned());
+        load(Source { origin: "t", text: &text }, &env, &Flags::default()).expect("settings")
+    }
+
+    /// `n` people of the sandbox as a profile vendor sells them: name, title, page,
+    /// company name; every third with the company's domain too.
+    fn profiles(sb: &Sandbox, n: usize) -> Vec<RawLead> {
+        sb.population()
+            .people
+            .iter()
+            .take(n)
+            .map(|p| RawLead {
+                first_name: Some(p.first_name.clone()),
+                last_name: Some(p.last_name.clone()),
+                job_title: Some(p.title.clone()),
+                linkedin_url: Some(p.linkedin_url()),
+                company_name: Some(p.company.clone()),
+                company_domain: (p.index % 3 == 0).then(|| p.domain.clone()),
+                source: LeadSource::new("brightdata", "w", Some(p.slug.clone()), 1),
+                ..RawLead::default()
+            })
+            .collect()
+    }
+
+    async fn enrich(settings: &Settings, intake: &Intake) -> EnrichStats {
+        let options = StageOptions {
+            speed: SPEED,
+            only: None,
+            collecting: watch::channel(false).1,
+            paused: watch::channel(false).1,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        let (tx, _rx) = watch::channel(EnrichStats::default());
+        let stats = runner::run(&settings.enrichment, intake.store(), intake.sender(), options, tx)
+            .await
+            .expect("the stage");
+        assert!(intake.flush().await);
+        stats
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_lead_is_enriched_once_and_the_spend_is_what_the_providers_billed() {
+        let config = SandboxConfig {
+            population: 3000,
+            speed: SPEED,
+            faults: FaultRates::NONE,
+            ..SandboxConfig::default()
+        };
+        let sb = Sandbox::start(config).await.expect("sandbox");
+        let dir = tempfile::tempdir().expect("dir");
+        let intake = Intake::start(Writer::new(Store::open(dir.path()).unwrap()).unwrap());
+        let items = profiles(&sb, 240).iter().map(|r| prepare(r, "w", String::new, Vec::new, 1)).collect();
+        leadsprint::pipeline::write_batch(&intake.sender(), items).expect("the leads");
+        let settings = settings(&sb, "");
+
+        let stats = enrich(&settings, &intake).await;
+        assert_eq!(stats.state, StageState::Done, "{:?}", stats.notes);
+        let reader = intake.store().reader().unwrap();
+        let mut tried = 0;
+        for lead in reader.leads().unwrap() {
+            let lead = lead.unwrap();
+            let record = reader.enrichment(lead.id).unwrap();
+            let suppressed = lead.email_status == leadsprint::lead::EmailStatus::Suppressed;
+            assert!(
+                suppressed || record.is_some_and(|r| r.email_tried_at > 0),
+                "lead {} never tried",
+                lead.id
+            );
+            tried += 1;
+        }
+        assert!(tried >= 230, "{tried} leads");
+        // What the store counts is what Hunter and Apollo billed, to the credit.
+        let spend: std::collections::BTreeMap<String, _> = reader.spend().unwrap().into_iter().collect();
+        let hunter = &spend["hunter"];
+        let billed = sb.counters("hunter").billed as f64
+            + 0.5 * sb.counters("hunter-verifier").billed as f64
+            + 0.2 * sb.counters("hunter-company").billed as f64;
+        assert!((hunter.credits - billed).abs() < 1e-6, "store {} vs billed {billed}", hunter.credits);
+        assert_eq!(spend["apollo"].credits, sb.counters("apollo-organizations").billed as f64);
+        // The finder finds what a real one would: about half.
+        let finds = sb.counters("hunter").billed as f64 / stats.leads_done.max(1) as f64;
+        assert!((0.3..=0.7).contains(&finds), "finder hit rate {finds:.2}");
+
+        // Again: nothing is owed, nothing is asked.
+        let before: u64 = ["hunter", "hunter-verifier", "apollo-organizations"]
+            .iter()
+            .map(|v| sb.counters(v).requests)
+            .sum();
+        let again = enrich(&settings, &intake).await;
+        let after: u64 = ["hunter", "hunter-verifier", "apollo-organizations"]
+            .iter()
+            .map(|v| sb.counters(v).requests)
+            .sum();
+        assert_eq!((again.leads_done, after - before), (0, 0), "a second run asks nothing");
+        intake.finish().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn spending_stops_at_the_enrichment_cap() {
+        let config = SandboxConfig {
+            population: 3000,
+            speed: SPEED,
+            faults: FaultRates::NONE,
+            ..SandboxConfig::default()
+        };
+        let sb = Sandbox::start(config).await.expect("sandbox");
+        let dir = tempfile::tempdir().expect("dir");
+        let intake = Intake::start(Writer::new(Store::open(dir.path()).unwrap()).unwrap());
+        let items = profiles(&sb, 200).iter().map(|r| prepare(r, "w", String::new, Vec::new, 1)).collect();
+        leadsprint::pipeline::write_batch(&intake.sender(), items).expect("the leads");
+        let settings = settings(&sb, "spend_cap = 1.0\ncompany = false");
+        let stats = enrich(&settings, &intake).await;
+        let reader = intake.store().reader().unwrap();
+        let spent = reader.enrichment_cost().unwrap();
+        let billed =
+            0.03 * (sb.counters("hunter").billed as f64 + 0.5 * sb.counters("hunter-verifier").billed as f64);
+        // The leads in flight when the cap was met may give back what they took.
+        assert!(spent <= 1.0 + 1e-9 && spent > 0.5, "spent ${spent}");
+        assert!((billed - spent).abs() < 1e-6, "billed ${billed}, counted ${spent}");
+        assert!(stats.notes.iter().any(|n| n.contains("enrichment.spend_cap")), "{:?}", stats.notes);
+        intake.finish().unwrap();
+    }
 }

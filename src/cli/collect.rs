@@ -17,12 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use leadsprint::config::{self, DEFAULT_CAMPAIGN, Flags, Settings, VendorKind};
 use leadsprint::engine::{self, RunOptions, stats::RunStats};
+use leadsprint::enrich::runner::{self, EnrichStats, StageOptions, StageState};
 use leadsprint::pipeline::{Intake, Writer};
 use leadsprint::server::{AppState, Campaign, Sprint};
 use leadsprint::sources::sandbox::faults::FaultRates;
 use leadsprint::sources::sandbox::{Sandbox, SandboxConfig, salesnav};
 use leadsprint::stats::{Stats, kpis};
 use leadsprint::store::Store;
+use tokio_util::sync::CancellationToken;
 
 use super::serve::{BindArgs, Server};
 
@@ -116,7 +118,10 @@ async fn sprint(
     ui: Option<&BindArgs>,
 ) -> anyhow::Result<Outcome> {
     let (tx, rx) = watch::channel(RunStats::default());
-    let sprint = Arc::new(Sprint::new(mode, rx));
+    let enrichment = Enrichment::channels();
+    let sprint = Arc::new(
+        Sprint::new(mode, rx).with_enrichment(enrichment.stats.subscribe(), enrichment.pause.clone()),
+    );
     let server = match ui {
         None => None,
         Some(bind) => Some(
@@ -128,7 +133,7 @@ async fn sprint(
             .await?,
         ),
     };
-    let outcome = collect(settings, intake, speed, Some(sprint), tx).await;
+    let outcome = collect(settings, intake, speed, Some(sprint), tx, enrichment).await;
     if let Some(server) = server {
         // Someone at a terminal can explore the results; a script gets its exit.
         let interactive = std::io::stdin().is_terminal();
@@ -186,6 +191,11 @@ fn sandbox_env(sandbox: &Sandbox, key: &str, name: &str) -> Option<String> {
     for vendor in VendorKind::ALL {
         if name == format!("LEADSPRINT_{}_BASE_URL", vendor.name().to_uppercase()) {
             return Some(sandbox.base_url(vendor.name()));
+        }
+    }
+    for provider in ["hunter", "zerobounce", "apollo"] {
+        if name == format!("LEADSPRINT_{}_ENRICH_BASE_URL", provider.to_uppercase()) {
+            return Some(sandbox.base_url(provider));
         }
     }
     if name.ends_with("_API_KEY") || name.ends_with("_PASSWORD") {
@@ -246,19 +256,35 @@ struct Outcome {
     interrupted: bool,
 }
 
-/// Runs the engine over `intake` with progress bars and Ctrl-C handling, then
-/// prints the KPIs. `sprint` (the web UI's view of it) gets its controls.
+/// The enrichment stage's progress and pause switch, shared with the web UI.
+struct Enrichment {
+    stats: watch::Sender<EnrichStats>,
+    pause: watch::Sender<bool>,
+}
+
+impl Enrichment {
+    fn channels() -> Enrichment {
+        Enrichment { stats: watch::channel(EnrichStats::default()).0, pause: watch::channel(false).0 }
+    }
+}
+
+/// Runs the engine over `intake` with progress bars and Ctrl-C handling, and the
+/// enrichment stage beside it and after it, then prints the KPIs. `sprint` (the web
+/// UI's view of it) gets its controls.
 async fn collect(
     settings: &Settings,
     intake: &Intake,
     speed: f64,
     sprint: Option<Arc<Sprint>>,
     tx: watch::Sender<RunStats>,
+    enrichment: Enrichment,
 ) -> anyhow::Result<Outcome> {
     let bars = tokio::spawn(render(tx.subscribe(), settings.target));
     let (control_tx, control_rx) = tokio::sync::oneshot::channel();
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
+    let stop_enrichment = CancellationToken::new();
+    let stop_stage = stop_enrichment.clone();
     let ctrl_c = tokio::spawn(async move {
         let Ok(control) = control_rx.await else { return };
         let control: engine::Control = control;
@@ -266,23 +292,44 @@ async fn collect(
             eprintln!("stopping: committing the pages in flight (Ctrl-C again to abort)");
             flag.store(true, Ordering::Relaxed);
             control.cancel.cancel();
+            stop_stage.cancel();
             // Every committed page is safe: a second Ctrl-C may end the process at once.
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(130);
             }
         }
     });
-    let result = engine::run_on(settings, intake, RunOptions { speed }, tx, |control| {
-        if let Some(sprint) = &sprint {
-            sprint.set_control(control.clone());
-        }
-        let _ = control_tx.send(control);
-    })
-    .await;
+    let (collecting_tx, collecting) = watch::channel(true);
+    let collection = async {
+        let result = engine::run_on(settings, intake, RunOptions { speed }, tx, |control| {
+            if let Some(sprint) = &sprint {
+                sprint.set_control(control.clone());
+            }
+            let _ = control_tx.send(control);
+        })
+        .await;
+        collecting_tx.send_replace(false);
+        let _ = bars.await;
+        result
+    };
+    let options = StageOptions {
+        speed,
+        only: None,
+        collecting,
+        paused: enrichment.pause.subscribe(),
+        cancel: stop_enrichment,
+    };
+    let stage =
+        runner::run(&settings.enrichment, intake.store(), intake.sender(), options, enrichment.stats.clone());
+    let progress = enrichment_progress(enrichment.stats.subscribe(), settings.enrichment.enabled);
+    let (result, enriched, ()) = tokio::join!(collection, stage, progress);
     ctrl_c.abort();
-    let _ = bars.await;
     let last = result?;
-    print_report(settings, &last, &intake.store())?;
+    let enriched = enriched.context("enrichment")?;
+    if !intake.flush().await {
+        anyhow::bail!("the writer stopped before enrichment's results were committed");
+    }
+    print_report(settings, &last, &intake.store(), &enriched)?;
     let code = if last.unique_leads >= settings.target {
         ExitCode::SUCCESS
     } else {
@@ -343,8 +390,63 @@ fn human(seconds: f64) -> String {
     }
 }
 
-fn print_report(settings: &Settings, last: &RunStats, store: &Store) -> anyhow::Result<()> {
-    let stats = Stats::from(&store.reader()?.counters()?);
+/// A line on the terminal every few seconds while enrichment runs on after collection.
+async fn enrichment_progress(mut rx: watch::Receiver<EnrichStats>, enabled: bool) {
+    if !enabled {
+        return;
+    }
+    let bar = ProgressBar::new_spinner().with_prefix("enrichment");
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>14} {spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    while rx.changed().await.is_ok() {
+        let s = rx.borrow_and_update().clone();
+        bar.set_message(format!(
+            "queue {}, {} leads checked, {} emails found, {} companies filled, ${:.2}",
+            s.queue, s.leads_done, s.emails_found, s.companies_filled, s.spent
+        ));
+        bar.tick();
+        if matches!(s.state, StageState::Done | StageState::Stopped) {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+}
+
+fn print_enrichment(enriched: &EnrichStats) {
+    if enriched.state == StageState::Off {
+        return;
+    }
+    println!(
+        "
+enrichment: {} leads checked, {} emails found, {} companies filled, ${:.2} of ${:.2}",
+        enriched.leads_done, enriched.emails_found, enriched.companies_filled, enriched.spent, enriched.cap
+    );
+    for (name, p) in &enriched.providers {
+        let s = &p.spend;
+        if s.calls + s.cache_hits == 0 {
+            continue;
+        }
+        println!(
+            "  {name:<12} calls {:>6}  hits {:>6}  misses {:>6}  cache hits {:>6}  credits {:>9.1}  ${:.2}",
+            s.calls, s.hits, s.misses, s.cache_hits, s.credits, s.dollars
+        );
+    }
+    for note in &enriched.notes {
+        println!("  {note}");
+    }
+}
+
+fn print_report(
+    settings: &Settings,
+    last: &RunStats,
+    store: &Store,
+    enriched: &EnrichStats,
+) -> anyhow::Result<()> {
+    let reader = store.reader()?;
+    let stats = Stats::from(&reader.counters()?);
+    let cost = last.cost + reader.enrichment_cost()?;
     println!(
         "\n{:<44} {:>8} {:>6} {:>7} {:>7} {:>6} {:>6} {:>9}",
         "workflow", "state", "req", "records", "new", "dup", "err", "cost"
@@ -367,8 +469,10 @@ fn print_report(settings: &Settings, last: &RunStats, store: &Store) -> anyhow::
             println!("{:<44} {why}", "");
         }
     }
+    print_enrichment(enriched);
+    println!("\ncost: vendors ${:.2} + enrichment ${:.2} = ${cost:.2}", last.cost, cost - last.cost);
     println!("\n{:<28} {:>12} {:>12}  result", "KPI", "value", "threshold");
-    for k in kpis(&stats, &settings.kpi, last.cost, last.leads_per_hour) {
+    for k in kpis(&stats, &settings.kpi, cost, last.leads_per_hour) {
         let verdict = if k.pass { "pass" } else { "FAIL" };
         let value = if k.value.is_finite() { format!("{:.2}", k.value) } else { "n/a".to_owned() };
         println!("{:<28} {value:>12} {:>12}  {verdict}", k.name, k.threshold);

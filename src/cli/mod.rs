@@ -380,26 +380,22 @@ fn reindex(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
 struct StatsAnswer {
     #[serde(flatten)]
     stats: Stats,
+    costs: leadsprint::stats::Costs,
+    email_status: std::collections::BTreeMap<String, u64>,
     workflows: std::collections::BTreeMap<String, leadsprint::store::WorkflowRecord>,
 }
 
 fn stats(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
-    let (stats, workflows) = match remote::open(dir)? {
-        Holder::Local(store) => {
-            let reader = store.reader()?;
-            (Stats::from(&reader.counters()?), reader.workflows()?)
-        }
-        Holder::Remote(server) => {
-            let answer: StatsAnswer = server.get("/api/stats")?;
-            (answer.stats, answer.workflows)
-        }
+    let report = match remote::open(dir)? {
+        Holder::Local(store) => leadsprint::stats::report(&store.reader()?)?,
+        Holder::Remote(server) => server.get::<serde_json::Value>("/api/stats")?,
     };
     if json {
-        let mut value = serde_json::to_value(&stats)?;
-        value["workflows"] = serde_json::to_value(&workflows)?;
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
+    let answer: StatsAnswer = serde_json::from_value(report)?;
+    let stats = answer.stats;
     let rows: [(&str, String); 16] = [
         ("records received", stats.records_received.to_string()),
         ("unique leads", stats.unique_leads.to_string()),
@@ -421,6 +417,19 @@ fn stats(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     for (name, value) in rows {
         println!("{name:<26}{value:>12}");
     }
+    let c = &answer.costs;
+    let per_qualified = c.cost_per_qualified_lead.map_or("n/a".to_owned(), |d| format!("${d:.4}"));
+    for (name, value) in [
+        ("vendor cost", format!("${:.2}", c.vendor_cost)),
+        ("enrichment cost", format!("${:.2}", c.enrichment_cost)),
+        ("cost total", format!("${:.2}", c.cost_total)),
+        ("cost per qualified lead", per_qualified),
+    ] {
+        println!("{name:<26}{value:>12}");
+    }
+    let statuses: Vec<String> = answer.email_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!("{:<26}{}", "email status", statuses.join(", "));
+    let workflows = answer.workflows;
     if !workflows.is_empty() {
         print_workflows(&workflows);
     }

@@ -36,7 +36,7 @@ impl ProviderKind {
             ProviderKind::Hunter => (
                 "https://api.hunter.io/v2",
                 "HUNTER_API_KEY",
-                Rate { requests: 15, per: Duration::from_secs(1) },
+                Rate { requests: 500, per: Duration::from_secs(60) },
                 0.0245,
             ),
             ProviderKind::Zerobounce => (

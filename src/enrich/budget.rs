@@ -43,6 +43,7 @@ pub struct Budget {
     kill: KillSwitch,
     attempts: u64,
     filled: u64,
+    refused: Option<Refusal>,
 }
 
 impl Budget {
@@ -76,12 +77,45 @@ impl Budget {
             kill: settings.kill_switch,
             attempts: 0,
             filled: 0,
+            refused: None,
         }
     }
 
     /// Takes `credits` at `provider` for a lead that has cost `lead_spent` so far;
     /// returns their price in dollars.
     pub fn take(&mut self, provider: ProviderKind, credits: f64, lead_spent: f64) -> Result<f64, Refusal> {
+        let taken = self.take_for(provider, credits, Some(lead_spent));
+        self.note(taken)
+    }
+
+    /// Takes `credits` for a call made for many leads at once (ten domains' company
+    /// data): the caps apply, the per-lead ceiling does not.
+    pub fn take_shared(&mut self, provider: ProviderKind, credits: f64) -> Result<f64, Refusal> {
+        let taken = self.take_for(provider, credits, None);
+        self.note(taken)
+    }
+
+    /// Keeps the last refusal by a cap (the per-lead ceiling is routine), for the stage to show.
+    fn note(&mut self, taken: Result<f64, Refusal>) -> Result<f64, Refusal> {
+        if let Err(refusal) = &taken
+            && !matches!(refusal, Refusal::LeadCeiling { .. })
+        {
+            self.refused = Some(refusal.clone());
+        }
+        taken
+    }
+
+    /// The last refusal by a cap or the kill switch, if any.
+    pub fn refused(&self) -> Option<&Refusal> {
+        self.refused.as_ref()
+    }
+
+    fn take_for(
+        &mut self,
+        provider: ProviderKind,
+        credits: f64,
+        lead_spent: Option<f64>,
+    ) -> Result<f64, Refusal> {
         self.check_kill_switch()?;
         let name = provider.name();
         let limit = self.limits.entry(provider).or_default();
@@ -95,8 +129,8 @@ impl Budget {
         if self.spent + dollars > self.cap + 1e-9 {
             return Err(Refusal::Dollars { spent: self.spent, cap: self.cap });
         }
-        if lead_spent + dollars > self.per_lead + 1e-9 {
-            return Err(Refusal::LeadCeiling { spent: lead_spent, cap: self.per_lead });
+        if let Some(spent) = lead_spent.filter(|spent| spent + dollars > self.per_lead + 1e-9) {
+            return Err(Refusal::LeadCeiling { spent, cap: self.per_lead });
         }
         limit.credits += credits;
         limit.dollars += dollars;
@@ -130,6 +164,11 @@ impl Budget {
             });
         }
         Ok(())
+    }
+
+    /// Dollars a credit costs at `provider`.
+    pub fn price(&self, provider: ProviderKind) -> f64 {
+        self.limits.get(&provider).map_or(0.0, |l| l.price)
     }
 
     /// Dollars enrichment has spent (before this run included).

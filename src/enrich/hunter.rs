@@ -19,9 +19,10 @@ use crate::lead::EmailStatus;
 
 /// The public API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.hunter.io/v2";
-/// Documented limits per key: finder, domain search and enrichment 15/s; verifier 10/s.
-pub const FINDER_RATE: Rate = Rate { requests: 15, per: Duration::from_secs(1) };
-pub const VERIFIER_RATE: Rate = Rate { requests: 10, per: Duration::from_secs(1) };
+/// Documented limits per key: finder, domain search and enrichment 15/s and 500/min;
+/// verifier 10/s and 300/min. Requests go evenly spaced, so the per-minute limit binds.
+pub const FINDER_RATE: Rate = Rate { requests: 500, per: Duration::from_secs(60) };
+pub const VERIFIER_RATE: Rate = Rate { requests: 300, per: Duration::from_secs(60) };
 /// Times a 202 ("still verifying") is asked again before the check is left pending.
 const VERIFY_POLLS: u32 = 5;
 /// Wait between those asks (vendor time).
@@ -30,8 +31,45 @@ const VERIFY_POLL_EVERY: Duration = Duration::from_secs(3);
 /// What the Email Finder found.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub enum Finding {
-    Found { email: String, score: u8, status: EmailStatus, raw_status: String },
-    NotFound,
+    Found {
+        email: String,
+        score: u8,
+        status: EmailStatus,
+        raw_status: String,
+        /// The domain Hunter searched (the company's, when asked by name).
+        #[serde(default)]
+        domain: Option<String>,
+    },
+    /// No address; the domain Hunter resolved the company to, when it did.
+    NotFound {
+        #[serde(default)]
+        domain: Option<String>,
+    },
+}
+
+/// Where the Email Finder looks: a domain, or a company by name (Hunter resolves it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum At {
+    Domain(String),
+    Company(String),
+}
+
+impl At {
+    /// The query parameter Hunter takes it as.
+    pub fn param(&self) -> (&'static str, &str) {
+        match self {
+            At::Domain(d) => ("domain", d),
+            At::Company(c) => ("company", c),
+        }
+    }
+
+    /// Its part of a cache key.
+    pub fn key(&self) -> String {
+        match self {
+            At::Domain(d) => d.clone(),
+            At::Company(c) => format!("company:{c}"),
+        }
+    }
 }
 
 /// What the Email Verifier said.
@@ -50,14 +88,11 @@ pub enum Verification {
     Objected,
 }
 
-/// Company data by domain.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CompanyData {
-    pub name: Option<String>,
-    pub industry: Option<String>,
-    pub size: Option<String>,
-    pub linkedin_url: Option<String>,
-}
+/// Company data by domain: the same fields as Apollo's organization.
+pub use crate::enrich::apollo_org::Organization as CompanyData;
+
+/// Credits Hunter takes for a company it enriches (nothing for a miss).
+pub const COMPANY_CREDITS: f64 = 0.2;
 
 /// Credits left this period (`/account`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -113,14 +148,22 @@ impl Hunter {
 
     /// Email Finder by name and domain. A 400/404 for these inputs is a miss.
     pub async fn find_email(&self, first: &str, last: &str, domain: &str) -> Result<Finding, FetchError> {
-        let query = [("domain", domain), ("first_name", first), ("last_name", last)];
+        self.find(first, last, &At::Domain(domain.to_owned())).await
+    }
+
+    /// Email Finder by name, at a domain or a company name.
+    pub async fn find(&self, first: &str, last: &str, at: &At) -> Result<Finding, FetchError> {
+        let query = [at.param(), ("first_name", first), ("last_name", last)];
         let data = match self.get(&self.finder, "email-finder", &query).await {
             Ok((_, data)) => data,
-            Err(FetchError::Rejected { status: 400 | 404 | 422, .. }) => return Ok(Finding::NotFound),
+            Err(FetchError::Rejected { status: 400 | 404 | 422, .. }) => {
+                return Ok(Finding::NotFound { domain: None });
+            }
             Err(e) => return Err(e),
         };
+        let domain = data["domain"].as_str().filter(|d| !d.is_empty()).map(str::to_lowercase);
         let Some(email) = data["email"].as_str().filter(|e| !e.is_empty()) else {
-            return Ok(Finding::NotFound);
+            return Ok(Finding::NotFound { domain });
         };
         let raw_status = data["verification"]["status"].as_str().unwrap_or("unknown").to_owned();
         let mut status = status_of(&raw_status);
@@ -128,7 +171,7 @@ impl Hunter {
             status = EmailStatus::AcceptAll;
         }
         let score = data["score"].as_u64().unwrap_or(0).min(100) as u8;
-        Ok(Finding::Found { email: email.to_lowercase(), score, status, raw_status })
+        Ok(Finding::Found { email: email.to_lowercase(), score, status, raw_status, domain })
     }
 
     /// Email Verifier, asking again while Hunter answers 202.
@@ -158,7 +201,12 @@ impl Hunter {
 
     /// How many addresses Hunter knows at `domain` (free).
     pub async fn email_count(&self, domain: &str) -> Result<u64, FetchError> {
-        let (_, data) = self.get(&self.finder, "email-count", &[("domain", domain)]).await?;
+        self.count(&At::Domain(domain.to_owned())).await
+    }
+
+    /// How many addresses Hunter knows at a domain or a company (free).
+    pub async fn count(&self, at: &At) -> Result<u64, FetchError> {
+        let (_, data) = self.get(&self.finder, "email-count", &[at.param()]).await?;
         Ok(data["total"].as_u64().unwrap_or(0))
     }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::config::{ProviderKind, Verifier};
 use crate::enrich::budget::Budget;
 use crate::enrich::cache::{self, Op};
-use crate::enrich::hunter::{Finding, Hunter, Verification};
+use crate::enrich::hunter::{At, Finding, Hunter, Verification};
 use crate::enrich::waterfall::{Allowance, EmailProviders, Paid};
 use crate::enrich::zerobounce::ZeroBounce;
 use crate::http::FetchError;
@@ -33,13 +33,25 @@ pub struct Ledger {
     pub dollars: f64,
 }
 
+impl Ledger {
+    /// Adds what another ledger holds.
+    pub fn absorb(&mut self, other: Ledger) {
+        self.cache.extend(other.cache);
+        for (name, spend) in other.spend {
+            self.spend.entry(name).or_default().add(&spend);
+        }
+        self.dollars += other.dollars;
+    }
+}
+
 pub struct Session<'a> {
     pub hunter: &'a Hunter,
     pub zerobounce: Option<&'a ZeroBounce>,
     pub verifier: Verifier,
     /// The store's cached answer for a key.
     pub lookup: &'a dyn Fn(&str) -> Option<CacheEntry>,
-    pub budget: RefCell<&'a mut Budget>,
+    /// Shared by the sessions running at once.
+    pub budget: &'a RefCell<Budget>,
     pub now: Millis,
     pub ledger: RefCell<Ledger>,
     /// The price taken for the step under way: (provider, credits, dollars).
@@ -52,7 +64,7 @@ impl<'a> Session<'a> {
         zerobounce: Option<&'a ZeroBounce>,
         verifier: Verifier,
         lookup: &'a dyn Fn(&str) -> Option<CacheEntry>,
-        budget: &'a mut Budget,
+        budget: &'a RefCell<Budget>,
         now: Millis,
     ) -> Session<'a> {
         Session {
@@ -60,7 +72,7 @@ impl<'a> Session<'a> {
             zerobounce,
             verifier,
             lookup,
-            budget: RefCell::new(budget),
+            budget,
             now,
             ledger: RefCell::default(),
             taken: Cell::new(None),
@@ -92,15 +104,18 @@ impl<'a> Session<'a> {
     ) -> Option<Option<T>> {
         let entry = (self.lookup)(key).filter(|e| cache::fresh(e, op, self.now))?;
         // An entry that no longer reads is no answer: the provider is asked.
-        let value = if entry.found { Some(serde_json::from_str(&entry.value).ok()?) } else { None };
+        let value =
+            if entry.value.is_empty() { None } else { Some(serde_json::from_str(&entry.value).ok()?) };
         self.give_back();
         self.spend(provider).cache_hits += 1;
         Some(value)
     }
 
-    fn remember<T: serde::Serialize>(&self, key: String, value: Option<&T>) {
+    /// Writes an answer down for the cache; `found` says whether it was a hit (a
+    /// miss is kept for less time, with what it told, if anything).
+    fn remember<T: serde::Serialize>(&self, key: String, value: Option<&T>, found: bool) {
         let text = value.and_then(|v| serde_json::to_string(v).ok()).unwrap_or_default();
-        let entry = CacheEntry { found: value.is_some(), value: text, fetched_at: self.now };
+        let entry = CacheEntry { found, value: text, fetched_at: self.now };
         self.ledger.borrow_mut().cache.push((key, entry));
     }
 
@@ -130,23 +145,23 @@ impl<'a> Session<'a> {
 }
 
 impl EmailProviders for Session<'_> {
-    async fn count(&self, domain: &str) -> Result<u64, FetchError> {
-        let key = cache::key("hunter", Op::Count, &[domain]);
+    async fn count(&self, at: &At) -> Result<u64, FetchError> {
+        let key = cache::key("hunter", Op::Count, &[&at.key()]);
         if let Some(cached) = self.cached::<u64>(ProviderKind::Hunter, &key, Op::Count) {
             return Ok(cached.unwrap_or(0));
         }
-        let count = self.hunter.email_count(domain).await?;
+        let count = self.hunter.count(at).await?;
         self.called(ProviderKind::Hunter, count > 0);
-        self.remember(key, (count > 0).then_some(&count));
+        self.remember(key, (count > 0).then_some(&count), count > 0);
         Ok(count)
     }
 
-    async fn find(&self, first: &str, last: &str, domain: &str) -> Result<Finding, FetchError> {
-        let key = cache::key("hunter", Op::Find, &[first, last, domain]);
+    async fn find(&self, first: &str, last: &str, at: &At) -> Result<Finding, FetchError> {
+        let key = cache::key("hunter", Op::Find, &[first, last, &at.key()]);
         if let Some(cached) = self.cached::<Finding>(ProviderKind::Hunter, &key, Op::Find) {
-            return Ok(cached.unwrap_or(Finding::NotFound));
+            return Ok(cached.unwrap_or(Finding::NotFound { domain: None }));
         }
-        let finding = self.hunter.find_email(first, last, domain).await?;
+        let finding = self.hunter.find(first, last, at).await?;
         let found = matches!(finding, Finding::Found { .. });
         self.called(ProviderKind::Hunter, found);
         if found {
@@ -154,7 +169,9 @@ impl EmailProviders for Session<'_> {
         } else {
             self.give_back()
         }
-        self.remember(key, found.then_some(&finding));
+        // A miss that resolved a company's domain is remembered with it.
+        let worth_keeping = found || matches!(&finding, Finding::NotFound { domain: Some(_) });
+        self.remember(key, worth_keeping.then_some(&finding), found);
         Ok(finding)
     }
 
@@ -184,7 +201,7 @@ impl EmailProviders for Session<'_> {
             self.give_back()
         }
         if settled {
-            self.remember(key, Some(&verification));
+            self.remember(key, Some(&verification), true);
         }
         Ok(verification)
     }

@@ -22,6 +22,7 @@ pub fn subject(lead: &Lead) -> Subject {
         email: lead.email.clone(),
         status: lead.email_status,
         domain,
+        company: lead.company.name.clone(),
     }
 }
 
@@ -39,14 +40,17 @@ pub fn enriched(lead: &Lead, outcome: &Outcome, ledger: Ledger, now: Millis) -> 
         raw_status: found.raw_status.clone(),
         checked_at: now,
     });
-    let record = check.as_ref().filter(|c| c.status.is_usable()).and_then(|c| record(lead, c, now));
+    let usable = check.as_ref().filter(|c| c.status.is_usable());
+    let domain = outcome.domain.as_deref().filter(|_| lead.company.domain.is_none());
+    let record = (usable.is_some() || domain.is_some()).then(|| record(lead, usable, domain, now)).flatten();
     Enriched {
         lead: lead.id,
         record,
         check: LeadEnrichment {
             email: check,
             company_source: None,
-            attempted_at: now,
+            email_tried_at: now,
+            company_tried_at: 0,
             pending: outcome.pending.clone(),
             dollars: ledger.dollars,
         },
@@ -56,9 +60,15 @@ pub fn enriched(lead: &Lead, outcome: &Outcome, ledger: Ledger, now: Millis) -> 
     }
 }
 
-/// The address found, as a record that names the lead by its own keys.
-fn record(lead: &Lead, check: &EmailCheck, now: Millis) -> Option<Box<lead::Candidate>> {
-    let mut emails = vec![check.address.clone()];
+/// The address found (and the company domain the finder resolved), as a record
+/// that names the lead by its own keys.
+fn record(
+    lead: &Lead,
+    check: Option<&EmailCheck>,
+    domain: Option<&str>,
+    now: Millis,
+) -> Option<Box<lead::Candidate>> {
+    let mut emails: Vec<String> = check.map(|c| c.address.clone()).into_iter().collect();
     let named = lead.linkedin_url.is_some() || !lead.identity.profile_ids.is_empty();
     if !named {
         emails.extend(lead.email.clone());
@@ -67,8 +77,9 @@ fn record(lead: &Lead, check: &EmailCheck, now: Millis) -> Option<Box<lead::Cand
         linkedin_url: lead.linkedin_url.clone(),
         profile_ids: lead.identity.profile_ids.clone(),
         emails,
-        email_status: Some(check.status.as_str().to_owned()),
-        source: Source::new(&check.provider, "enrichment", None, now),
+        email_status: check.map(|c| c.status.as_str().to_owned()),
+        company_domain: domain.map(str::to_owned),
+        source: Source::new(check.map_or("hunter", |c| c.provider.as_str()), "enrichment", None, now),
         ..RawLead::default()
     };
     match crate::pipeline::prepare(&raw, "enrichment", String::new, Vec::new, now) {
@@ -84,7 +95,7 @@ pub async fn enrich_companies(
     domains: &[String],
     apollo: &crate::enrich::apollo_org::ApolloOrg,
     lookup: &dyn Fn(&str) -> Option<crate::store::CacheEntry>,
-    budget: &mut crate::enrich::budget::Budget,
+    budget: &std::cell::RefCell<crate::enrich::budget::Budget>,
     now: Millis,
 ) -> Result<(std::collections::BTreeMap<String, Organization>, Ledger), FetchError> {
     use crate::config::ProviderKind;
@@ -108,23 +119,26 @@ pub async fn enrich_companies(
         return Ok((found, ledger));
     }
     let wanted = ask.len() as f64;
-    if let Err(refusal) = budget.take(ProviderKind::Apollo, wanted, 0.0) {
+    if let Err(refusal) = budget.borrow_mut().take_shared(ProviderKind::Apollo, wanted) {
         tracing::info!("company enrichment not taken: {refusal}");
         return Ok((found, ledger));
     }
     let answered = match apollo.enrich(&ask).await {
         Ok(answered) => answered,
         Err(e) => {
-            budget.refund(ProviderKind::Apollo, wanted);
+            budget.borrow_mut().refund(ProviderKind::Apollo, wanted);
             return Err(e);
         }
     };
-    budget.refund(ProviderKind::Apollo, wanted - answered.len() as f64);
+    budget.borrow_mut().refund(ProviderKind::Apollo, wanted - answered.len() as f64);
+    let dollars = answered.len() as f64 * budget.borrow().price(ProviderKind::Apollo);
+    ledger.dollars += dollars;
     let spend = ledger.spend.entry("apollo").or_default();
     spend.calls += 1;
     spend.hits += answered.len() as u64;
     spend.misses += (ask.len() - answered.len()) as u64;
     spend.credits += answered.len() as f64;
+    spend.dollars += dollars;
     for domain in ask {
         let org = answered.get(&domain);
         let value = org.and_then(|o| serde_json::to_string(o).ok()).unwrap_or_default();
@@ -139,8 +153,71 @@ pub async fn enrich_companies(
 
 use crate::enrich::apollo_org::Organization;
 
-/// The writer's item filling `lead`'s company from `org` (its empty fields only).
-pub fn company_enriched(lead: &Lead, org: &Organization, provider: &str, now: Millis) -> Enriched {
+/// Hunter's company enrichment for the domains Apollo did not know, one call each:
+/// a fresh cached answer first; the price taken before a call, given back on a miss.
+pub async fn companies_from_hunter(
+    domains: &[String],
+    hunter: &crate::enrich::hunter::Hunter,
+    lookup: &dyn Fn(&str) -> Option<crate::store::CacheEntry>,
+    budget: &std::cell::RefCell<crate::enrich::budget::Budget>,
+    now: Millis,
+) -> Result<(std::collections::BTreeMap<String, Organization>, Ledger), FetchError> {
+    use crate::config::ProviderKind;
+    use crate::enrich::cache::{self, Op};
+    use crate::enrich::hunter::COMPANY_CREDITS;
+    let mut found = std::collections::BTreeMap::new();
+    let mut ledger = Ledger::default();
+    for domain in domains {
+        let key = cache::key("hunter", Op::Company, &[domain]);
+        if let Some(entry) = lookup(&key).filter(|e| cache::fresh(e, Op::Company, now)) {
+            ledger.spend.entry("hunter").or_default().cache_hits += 1;
+            if let Some(org) = entry.found.then(|| serde_json::from_str(&entry.value).ok()).flatten() {
+                found.insert(domain.clone(), org);
+            }
+            continue;
+        }
+        let Ok(dollars) = budget.borrow_mut().take_shared(ProviderKind::Hunter, COMPANY_CREDITS) else {
+            break;
+        };
+        let answer = match hunter.company(domain).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                budget.borrow_mut().refund(ProviderKind::Hunter, COMPANY_CREDITS);
+                return if ledger.spend.is_empty() { Err(e) } else { Ok((found, ledger)) };
+            }
+        };
+        let spend = ledger.spend.entry("hunter").or_default();
+        spend.calls += 1;
+        let value = answer.as_ref().and_then(|o| serde_json::to_string(o).ok()).unwrap_or_default();
+        ledger
+            .cache
+            .push((key, crate::store::CacheEntry { found: answer.is_some(), value, fetched_at: now }));
+        match answer {
+            Some(org) => {
+                spend.hits += 1;
+                spend.credits += COMPANY_CREDITS;
+                spend.dollars += dollars;
+                ledger.dollars += dollars;
+                found.insert(domain.clone(), org);
+            }
+            None => {
+                spend.misses += 1;
+                budget.borrow_mut().refund(ProviderKind::Hunter, COMPANY_CREDITS);
+            }
+        }
+    }
+    Ok((found, ledger))
+}
+
+/// The writer's item filling `lead`'s company from `org` (its empty fields only),
+/// its domain too when the lead had none (`domain` was learnt from other leads).
+pub fn company_enriched(
+    lead: &Lead,
+    org: &Organization,
+    domain: &str,
+    provider: &str,
+    now: Millis,
+) -> Enriched {
     let raw = RawLead {
         linkedin_url: lead.linkedin_url.clone(),
         profile_ids: lead.identity.profile_ids.clone(),
@@ -150,6 +227,7 @@ pub fn company_enriched(lead: &Lead, org: &Organization, provider: &str, now: Mi
             Vec::new()
         },
         company_name: org.name.clone(),
+        company_domain: lead.company.domain.is_none().then(|| domain.to_owned()),
         company_industry: org.industry.clone(),
         company_size: org.size.clone(),
         company_linkedin_url: org.linkedin_url.clone(),
@@ -165,9 +243,21 @@ pub fn company_enriched(lead: &Lead, org: &Organization, provider: &str, now: Mi
         record,
         check: LeadEnrichment {
             company_source: Some(provider.to_owned()),
-            attempted_at: now,
+            company_tried_at: now,
             ..LeadEnrichment::default()
         },
         ..Enriched::default()
     }
+}
+
+/// The writer's item for a lead whose company domain no provider knows: its
+/// domain (learnt from other leads) when it had none, and the step marked as tried.
+pub fn company_missed(lead: &Lead, domain: &str, now: Millis) -> Enriched {
+    let empty = Organization::default();
+    let mut item = company_enriched(lead, &empty, domain, "apollo", now);
+    item.check.company_source = None;
+    if lead.company.domain.is_some() {
+        item.record = None;
+    }
+    item
 }

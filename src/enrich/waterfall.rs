@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use crate::enrich::hunter::{Finding, Verification};
+use crate::enrich::hunter::{At, Finding, Verification};
 use crate::enrich::local;
 use crate::http::FetchError;
 use crate::lead::EmailStatus;
@@ -16,14 +16,9 @@ use crate::lead::EmailStatus;
 /// The paid steps, as the providers offer them (Hunter and ZeroBounce in
 /// production, a scripted fake in tests).
 pub trait EmailProviders {
-    /// Addresses the provider knows at `domain` (free).
-    fn count(&self, domain: &str) -> impl Future<Output = Result<u64, FetchError>>;
-    fn find(
-        &self,
-        first: &str,
-        last: &str,
-        domain: &str,
-    ) -> impl Future<Output = Result<Finding, FetchError>>;
+    /// Addresses the provider knows at a domain or company (free).
+    fn count(&self, at: &At) -> impl Future<Output = Result<u64, FetchError>>;
+    fn find(&self, first: &str, last: &str, at: &At) -> impl Future<Output = Result<Finding, FetchError>>;
     fn verify(&self, email: &str) -> impl Future<Output = Result<Verification, FetchError>>;
 }
 
@@ -58,6 +53,8 @@ pub struct Subject {
     pub status: EmailStatus,
     /// The company's registrable domain.
     pub domain: Option<String>,
+    /// The company's name: the finder looks it up when the domain is unknown.
+    pub company: Option<String>,
 }
 
 /// Where the waterfall ended.
@@ -73,6 +70,8 @@ pub struct Outcome {
     pub steps: Vec<Paid>,
     /// Why it stopped short of a passing address, when it did.
     pub stopped: Option<&'static str>,
+    /// The company domain the finder resolved a company name to.
+    pub domain: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +95,14 @@ pub async fn run(
     providers: &impl EmailProviders,
     allowance: &mut impl Allowance,
 ) -> Result<Outcome, FetchError> {
-    let mut out = Outcome { email: None, objected: None, pending: None, steps: Vec::new(), stopped: None };
+    let mut out = Outcome {
+        email: None,
+        objected: None,
+        pending: None,
+        steps: Vec::new(),
+        stopped: None,
+        domain: None,
+    };
     // 1. What the vendor sold, unless the free steps already rule it out.
     if let Some(address) = &subject.email {
         let status = local::email_status(address).unwrap_or(subject.status);
@@ -114,17 +120,21 @@ pub async fn run(
             return verify(sold, policy, providers, allowance, out).await;
         }
     }
-    // 2. A finder needs a name and a domain the provider knows addresses at.
-    let (Some(first), Some(last), Some(domain)) = (&subject.first_name, &subject.last_name, &subject.domain)
-    else {
-        out.stopped = Some("no name and company domain to find an address with");
+    // 2. A finder needs a name and a domain (or a company name) the provider knows addresses at.
+    let at = match (&subject.domain, &subject.company) {
+        (Some(domain), _) => Some(At::Domain(domain.clone())),
+        (None, Some(company)) => Some(At::Company(company.clone())),
+        (None, None) => None,
+    };
+    let (Some(first), Some(last), Some(at)) = (&subject.first_name, &subject.last_name, at) else {
+        out.stopped = Some("no name and company to find an address with");
         return Ok(out);
     };
     if !policy.use_finder {
         out.stopped = Some("finding addresses is off for this campaign");
         return Ok(out);
     }
-    if providers.count(domain).await? == 0 {
+    if providers.count(&at).await? == 0 {
         out.stopped = Some("the provider knows no address at this domain");
         return Ok(out);
     }
@@ -133,14 +143,22 @@ pub async fn run(
         return Ok(out);
     }
     out.steps.push(Paid::Find);
-    match providers.find(first, last, domain).await? {
-        Finding::NotFound => {
+    let finding = providers.find(first, last, &at).await?;
+    if let (At::Company(_), Finding::Found { domain, .. } | Finding::NotFound { domain }) = (&at, &finding) {
+        out.domain = domain.clone();
+    }
+    match finding {
+        Finding::NotFound { .. } => {
             out.stopped = Some("no address found");
             Ok(out)
         }
         Finding::Found { email, status, raw_status, .. } => {
             let found = Found { address: email, status, provider: "hunter", raw_status };
-            if policy.passes(found.status) || !found.status.is_usable() {
+            // The finder's answer carries its own verification: only an inconclusive
+            // one is worth paying a verifier for (a catch-all stays a catch-all).
+            if policy.passes(found.status)
+                || !matches!(found.status, EmailStatus::Unknown | EmailStatus::Pending)
+            {
                 out.email = Some(found);
                 return Ok(out);
             }
@@ -196,13 +214,13 @@ mod tests {
     }
 
     impl EmailProviders for Scripted {
-        async fn count(&self, _: &str) -> Result<u64, FetchError> {
+        async fn count(&self, _: &At) -> Result<u64, FetchError> {
             self.asked.borrow_mut().push("count");
             Ok(self.count)
         }
-        async fn find(&self, _: &str, _: &str, _: &str) -> Result<Finding, FetchError> {
+        async fn find(&self, _: &str, _: &str, _: &At) -> Result<Finding, FetchError> {
             self.asked.borrow_mut().push("find");
-            Ok(self.finding.clone().unwrap_or(Finding::NotFound))
+            Ok(self.finding.clone().unwrap_or(Finding::NotFound { domain: None }))
         }
         async fn verify(&self, _: &str) -> Result<Verification, FetchError> {
             self.asked.borrow_mut().push("verify");
@@ -228,6 +246,7 @@ mod tests {
             email: email.map(str::to_owned),
             status,
             domain: Some("acme.com".into()),
+            company: None,
         }
     }
 
@@ -237,6 +256,7 @@ mod tests {
             score: 90,
             status,
             raw_status: status.as_str().into(),
+            domain: Some("acme.com".into()),
         }
     }
 
@@ -301,7 +321,23 @@ mod tests {
             ..Scripted::default()
         };
         let out = waterfall(&subject(None, EmailStatus::Unknown), STRICT, &providers, 9).await;
-        assert_eq!(out.steps, [Paid::Find, Paid::Verify], "strict: catch-all goes on to the verifier");
+        assert_eq!(
+            (out.steps, out.email.map(|f| f.status)),
+            (vec![Paid::Find], Some(EmailStatus::AcceptAll)),
+            "strict: the finder's own check said catch-all; a verifier could say no more"
+        );
+        let providers = Scripted {
+            count: 3,
+            finding: Some(found(EmailStatus::Unknown)),
+            verification: Some(done(EmailStatus::Valid)),
+            ..Scripted::default()
+        };
+        let out = waterfall(&subject(None, EmailStatus::Unknown), STRICT, &providers, 9).await;
+        assert_eq!(
+            (out.steps, out.email.map(|f| f.status)),
+            (vec![Paid::Find, Paid::Verify], Some(EmailStatus::Valid)),
+            "an inconclusive find goes on to the verifier"
+        );
     }
 
     #[tokio::test]

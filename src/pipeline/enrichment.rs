@@ -71,7 +71,8 @@ fn merge_check(record: &mut LeadEnrichment, step: LeadEnrichment) {
         record.pending = step.pending;
     }
     record.company_source = step.company_source.or(record.company_source.take());
-    record.attempted_at = record.attempted_at.max(step.attempted_at);
+    record.email_tried_at = record.email_tried_at.max(step.email_tried_at);
+    record.company_tried_at = record.company_tried_at.max(step.company_tried_at);
     record.dollars += step.dollars;
 }
 

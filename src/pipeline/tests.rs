@@ -218,7 +218,7 @@ fn an_enrichment_result_lands_with_its_spend_in_one_transaction() {
         record: Some(record),
         check: LeadEnrichment {
             email: Some(check.clone()),
-            attempted_at: 2,
+            email_tried_at: 2,
             dollars: 0.05,
             ..LeadEnrichment::default()
         },

@@ -21,7 +21,6 @@ use super::{AppState, WRITER_STOPPED_HINT, error};
 use crate::catalog::{self, CatalogError, Detail};
 use crate::lead::{LeadId, Millis};
 use crate::search::{Request, SearchError, Sort};
-use crate::stats::Stats;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -54,10 +53,7 @@ fn now() -> Millis {
 
 async fn stats(State(state): State<AppState>) -> Response {
     let read = move || -> Result<serde_json::Value, CatalogError> {
-        let reader = state.store.reader()?;
-        let mut value = serde_json::to_value(Stats::from(&reader.counters()?)).unwrap_or_default();
-        value["workflows"] = serde_json::to_value(reader.workflows()?).unwrap_or_default();
-        Ok(value)
+        Ok(crate::stats::report(&state.store.reader()?)?)
     };
     match tokio::task::spawn_blocking(read).await {
         Ok(Ok(value)) => axum::Json(value).into_response(),

@@ -137,10 +137,12 @@ impl Live {
             None => idle_point(inner.series.back(), stats.unique_leads),
         };
         push_point(&mut inner.series, point);
-        let (cost, per_hour) = match &run {
+        let (vendor_cost, per_hour) = match &run {
             Some(run) => (run.cost, run.leads_per_hour),
             None => (reader.workflows()?.values().map(|w| w.cost).sum(), point.leads_per_hour),
         };
+        // The KPI counts what vendors and enrichment cost together.
+        let cost = vendor_cost + reader.enrichment_cost()?;
         let snapshot = Snapshot {
             mode: state.sprint.as_ref().map_or("serve", |s| s.mode),
             kpis: kpis(&stats, &self.campaign.kpi, cost, per_hour),

@@ -20,6 +20,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::sync::watch;
 
+use crate::enrich::runner::EnrichStats;
+
 use crate::config::{Kpi, Secret, Settings};
 use crate::engine::Control;
 use crate::engine::stats::RunStats;
@@ -95,11 +97,23 @@ pub struct Sprint {
     pub mode: &'static str,
     pub stats: watch::Receiver<RunStats>,
     control: OnceLock<Control>,
+    /// The enrichment stage's progress, and its pause switch.
+    pub enrichment: Option<(watch::Receiver<EnrichStats>, watch::Sender<bool>)>,
 }
 
 impl Sprint {
     pub fn new(mode: &'static str, stats: watch::Receiver<RunStats>) -> Sprint {
-        Sprint { mode, stats, control: OnceLock::new() }
+        Sprint { mode, stats, control: OnceLock::new(), enrichment: None }
+    }
+
+    /// With the enrichment stage's progress and pause switch.
+    pub fn with_enrichment(
+        mut self,
+        stats: watch::Receiver<EnrichStats>,
+        pause: watch::Sender<bool>,
+    ) -> Sprint {
+        self.enrichment = Some((stats, pause));
+        self
     }
 
     /// Hands over the engine's controls (pause/resume become possible).

@@ -63,7 +63,10 @@ pub struct LeadEnrichment {
     pub email: Option<EmailCheck>,
     /// Who filled the company fields (`apollo`, `hunter`), when enrichment did.
     pub company_source: Option<String>,
-    pub attempted_at: Millis,
+    /// When the email waterfall last ran for this lead (0: never).
+    pub email_tried_at: Millis,
+    /// When company data was last asked for this lead's domain (0: never).
+    pub company_tried_at: Millis,
     /// A verification the provider is still running: resume it, do not buy another.
     pub pending: Option<String>,
     /// Dollars spent on this lead (the per-lead ceiling applies to it).
@@ -117,6 +120,22 @@ impl Reader {
             out.push((name.value().to_owned(), codec::decode(value.value())?));
         }
         Ok(out)
+    }
+
+    /// How many leads hold each email status (leads without an email apart, as `none`).
+    pub fn email_status_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let mut counts = std::collections::BTreeMap::new();
+        for lead in self.leads()? {
+            let lead = lead?;
+            let status = if lead.email.is_some() { lead.email_status.as_str() } else { "none" };
+            *counts.entry(status.to_owned()).or_default() += 1;
+        }
+        Ok(counts)
+    }
+
+    /// Dollars enrichment has spent over the store's life, every provider's.
+    pub fn enrichment_cost(&self) -> Result<f64, StoreError> {
+        Ok(self.spend()?.iter().map(|(_, s)| s.dollars).sum())
     }
 
     pub fn enrichment(&self, lead: LeadId) -> Result<Option<LeadEnrichment>, StoreError> {

@@ -1,8 +1,11 @@
 //! Apollo.io's twin: `POST /mixed_people/api_search` (filters as the documented
 //! query parameters, `person_titles[]` and the like; ids and teasers, no emails;
 //! `per_page` ≤ 100 and `page` ≤ 500 or 422) and `POST /people/bulk_match` (up to
-//! 10 full records, `null` for no match, a credit per person found), with
-//! `x-api-key` auth and Apollo's error shapes.
+//! 10 full records, `null` for no match, a credit per person found), and
+//! `POST /organizations/bulk_enrich` (up to 10 bare domains as `domains[]` query
+//! parameters, no body; a domain it does not know is absent; a credit per
+//! organization, at half the per-minute limit), with `x-api-key` auth and Apollo's
+//! error shapes.
 
 use std::sync::Arc;
 
@@ -26,6 +29,7 @@ pub(super) fn router() -> Router<Arc<State>> {
     Router::new()
         .route("/mixed_people/api_search", post(search))
         .route("/people/bulk_match", post(bulk_match))
+        .route("/organizations/bulk_enrich", post(bulk_enrich))
 }
 
 /// The search's query parameters: repeated `key[]` for lists, as Apollo documents.
@@ -203,5 +207,71 @@ fn full_record(p: &Person) -> Value {
             "industry": with_industry.then_some(p.industry),
             "estimated_num_employees": p.employees,
         },
+    })
+}
+
+/// The bulk organization endpoint's own limit (half the single one's per minute).
+const ORGANIZATIONS: &str = "apollo-organizations";
+
+async fn bulk_enrich(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    if !state.authorized(headers.get("x-api-key")) {
+        return unauthorized();
+    }
+    if let Gate::Refuse(response) = state.gate(ORGANIZATIONS).await {
+        return response;
+    }
+    let domains: Vec<String> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .filter(|(key, _)| key == "domains[]")
+        .map(|(_, value)| value.trim().to_lowercase())
+        .collect();
+    if !body.is_empty() {
+        return bad_request("domains are query parameters; send no body");
+    }
+    if domains.is_empty() || domains.len() > 10 {
+        return bad_request("domains[] must hold 1 to 10 domains");
+    }
+    if let Some(not_bare) = domains.iter().find(|d| d.contains(['/', '@']) || d.starts_with("www.")) {
+        return bad_request(&format!("{not_bare} is not a bare domain"));
+    }
+    let organizations: Vec<Value> = domains
+        .iter()
+        .filter_map(|d| state.population.company_at(d))
+        .filter(|(_, c)| c.known_to_apollo)
+        .map(|(index, c)| organization(index, c))
+        .collect();
+    state.bill(ORGANIZATIONS, organizations.len() as u64);
+    let unique: std::collections::BTreeSet<&String> = domains.iter().collect();
+    axum::Json(json!({
+        "status": "success",
+        "error_code": null,
+        "error_message": null,
+        "total_requested_domains": domains.len(),
+        "unique_domains": unique.len(),
+        "unique_enriched_records": organizations.len(),
+        "missing_records": unique.len() - organizations.len(),
+        "organizations": organizations,
+    }))
+    .into_response()
+}
+
+fn bad_request(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message }))).into_response()
+}
+
+fn organization(index: usize, c: &super::population::Company) -> Value {
+    json!({
+        "id": format!("org{index:06x}"),
+        "name": c.name,
+        "website_url": format!("http://www.{}", c.domain),
+        "linkedin_url": c.linkedin_url().replace("https://www.", "http://www."),
+        "primary_domain": c.domain,
+        "industry": c.industry.to_lowercase(),
+        "estimated_num_employees": c.employees,
+        "founded_year": 2000 + (index % 24) as u32,
     })
 }

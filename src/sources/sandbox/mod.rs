@@ -7,8 +7,10 @@
 mod apollo;
 mod brightdata;
 pub mod faults;
+mod hunter;
 pub mod population;
 pub mod salesnav;
+mod zerobounce;
 mod zoominfo;
 
 use std::collections::BTreeMap;
@@ -46,6 +48,15 @@ impl Default for SandboxConfig {
             ("apollo", (10, Duration::from_secs(1))),
             ("brightdata", (1, Duration::from_millis(1500))),
             ("zoominfo", (25, Duration::from_secs(1))),
+            // Hunter: 15/s and 500/min for the finder (and the other lookups), 10/s and
+            // 300/min for the verifier; Apollo's bulk organization enrichment runs at
+            // half its single endpoint's 1,000/min.
+            ("hunter", (15, Duration::from_secs(1))),
+            ("hunter-minute", (500, Duration::from_secs(60))),
+            ("hunter-verifier", (10, Duration::from_secs(1))),
+            ("hunter-verifier-minute", (300, Duration::from_secs(60))),
+            ("apollo-organizations", (500, Duration::from_secs(60))),
+            ("zerobounce", (50, Duration::from_secs(1))),
         ]);
         SandboxConfig {
             seed: 42,
@@ -81,6 +92,16 @@ pub(crate) struct State {
     counters: Mutex<BTreeMap<&'static str, VendorCounters>>,
     brightdata: brightdata::Snapshots,
     zoominfo: zoominfo::Tokens,
+    hunter: hunter::Accounts,
+}
+
+/// Why the shared checks refused a request.
+pub(crate) enum Refusal {
+    /// Over the rate limit: try again in this many (sandbox) seconds.
+    OverLimit(u64),
+    /// The daily quota is used up.
+    Quota,
+    Fault(Fault),
 }
 
 /// What the handlers do before answering: count, enforce the limit, draw a fault.
@@ -96,8 +117,18 @@ impl State {
     }
 
     /// Runs the checks every request goes through, in the vendor's order: rate
-    /// limit, daily quota, then any injected fault.
+    /// limit, daily quota, then any injected fault; refusals in the usual shapes.
     pub async fn gate(&self, vendor: &'static str) -> Gate {
+        match self.check(vendor).await {
+            Ok(()) => Gate::Proceed,
+            Err(Refusal::OverLimit(secs)) => Gate::Refuse(throttled(Some(secs), "rate limit exceeded")),
+            Err(Refusal::Quota) => Gate::Refuse(quota_exhausted(vendor)),
+            Err(Refusal::Fault(f)) => Gate::Refuse(fault_response(f)),
+        }
+    }
+
+    /// The same checks, the refusal left for a vendor that words it its own way.
+    pub async fn check(&self, vendor: &'static str) -> Result<(), Refusal> {
         let now = Instant::now();
         let (requests, over_limit, fault) = {
             let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
@@ -118,18 +149,30 @@ impl State {
         };
         if let Some(wait) = over_limit {
             let sandbox_secs = wait.mul_f64(self.config.speed).as_secs_f64().ceil().max(1.0) as u64;
-            return Gate::Refuse(throttled(Some(sandbox_secs), "rate limit exceeded"));
+            return Err(Refusal::OverLimit(sandbox_secs));
         }
         if self.config.daily_quota.is_some_and(|q| requests > q) {
-            return Gate::Refuse(quota_exhausted(vendor));
+            return Err(Refusal::Quota);
         }
         match fault {
-            None => Gate::Proceed,
+            None => Ok(()),
             Some(Fault::Timeout) => {
                 tokio::time::sleep(self.real(Duration::from_secs(120))).await;
-                Gate::Refuse(StatusCode::GATEWAY_TIMEOUT.into_response())
+                Err(Refusal::Fault(Fault::Timeout))
             }
-            Some(f) => Gate::Refuse(fault_response(f)),
+            Some(f) => Err(Refusal::Fault(f)),
+        }
+    }
+
+    /// Admits a request under a second limit of the vendor's (a per-minute one
+    /// beside the per-second one); a refusal counts as a violation.
+    pub fn within(&self, limit: &'static str, vendor: &'static str) -> Result<(), u64> {
+        match self.admit(limit, Instant::now()) {
+            None => Ok(()),
+            Some(wait) => {
+                self.violation(vendor);
+                Err(wait.mul_f64(self.config.speed).as_secs_f64().ceil().max(1.0) as u64)
+            }
         }
     }
 
@@ -143,6 +186,12 @@ impl State {
     pub fn bill(&self, vendor: &'static str, units: u64) {
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         counters.entry(vendor).or_default().billed += units;
+    }
+
+    /// What a vendor has billed so far.
+    pub fn billed(&self, vendor: &str) -> u64 {
+        let counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        counters.get(vendor).map_or(0, |c| c.billed)
     }
 
     fn admit(&self, vendor: &'static str, now: Instant) -> Option<Duration> {
@@ -219,6 +268,7 @@ impl Sandbox {
             counters: Mutex::default(),
             brightdata: brightdata::Snapshots::default(),
             zoominfo: zoominfo::Tokens::default(),
+            hunter: hunter::Accounts::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -227,6 +277,8 @@ impl Sandbox {
             .nest("/apollo/api/v1", apollo::router())
             .nest("/brightdata", brightdata::router())
             .nest("/zoominfo", zoominfo::router())
+            .nest("/hunter/v2", hunter::router())
+            .nest("/zerobounce/v2", zerobounce::router())
             .with_state(state.clone());
         let shutdown = stop.clone();
         let task = tokio::spawn(async move {
@@ -243,6 +295,7 @@ impl Sandbox {
     pub fn base_url(&self, vendor: &str) -> String {
         match vendor {
             "apollo" => format!("http://{}/apollo/api/v1", self.addr),
+            "hunter" | "zerobounce" => format!("http://{}/{vendor}/v2", self.addr),
             other => format!("http://{}/{other}", self.addr),
         }
     }

@@ -148,6 +148,8 @@ pub struct Person {
     pub member_id: u64,
     pub apollo_id: String,
     pub zoominfo_id: u64,
+    /// Index of the employer in [`Population::companies`].
+    pub company_index: usize,
     /// Which vendors know this person (bit per [`Vendor`]).
     coverage: u8,
 }
@@ -177,6 +179,34 @@ impl Person {
     pub fn linkedin_url(&self) -> String {
         format!("https://www.linkedin.com/in/{}", percent_encode(&self.slug))
     }
+
+    /// The address at the employer's domain (the one a finder can discover,
+    /// even for people whose vendors only know a personal address).
+    pub fn work_email(&self) -> String {
+        let local = self.email.split('@').next().unwrap_or_default();
+        format!("{local}@{}", self.domain)
+    }
+
+    /// What the enrichment providers know of this person, drawn once per person.
+    pub fn enrichment_traits(&self, seed: u64) -> EnrichmentTraits {
+        let mut rng = SplitMix::new(seed ^ u64::from(self.index).wrapping_mul(0x4B17_0001) ^ 0xE4C4);
+        EnrichmentTraits {
+            findable: rng.chance(55),
+            objected: rng.below(1000) < 3,
+            slow_mail_server: rng.chance(8),
+        }
+    }
+}
+
+/// A person as the enrichment providers see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrichmentTraits {
+    /// Hunter's finder has a source for their address (when it knows the domain).
+    pub findable: bool,
+    /// They asked Hunter to stop processing their data (its 451).
+    pub objected: bool,
+    /// Their mail server makes a verification run long (Hunter's 202).
+    pub slow_mail_server: bool,
 }
 
 fn percent_encode(slug: &str) -> String {
@@ -195,7 +225,13 @@ const COVERAGE: [(Vendor, u64); 4] =
 pub struct Population {
     pub seed: u64,
     pub people: Vec<Person>,
+    pub companies: Vec<Company>,
     by_apollo_id: std::collections::HashMap<String, u32>,
+    by_domain: std::collections::HashMap<String, usize>,
+    /// People per company.
+    staff: Vec<u32>,
+    /// `(company, lower-case first name, lower-case last name)` → people of that name there.
+    by_name_at: std::collections::HashMap<(usize, String, String), Vec<u32>>,
 }
 
 /// ZoomInfo ids are `1_000_000_000 + 13 × index`.
@@ -206,7 +242,40 @@ impl Population {
         let companies = companies(seed);
         let people: Vec<Person> = (0..size).map(|i| person(seed, i, &companies)).collect();
         let by_apollo_id = people.iter().map(|p| (p.apollo_id.clone(), p.index)).collect();
-        Population { seed, people, by_apollo_id }
+        let by_domain = companies.iter().enumerate().map(|(i, c)| (c.domain.clone(), i)).collect();
+        let mut by_name_at: std::collections::HashMap<_, Vec<u32>> = std::collections::HashMap::new();
+        let mut staff = vec![0; companies.len()];
+        for p in &people {
+            staff[p.company_index] += 1;
+            let key = (p.company_index, p.first_name.to_lowercase(), p.last_name.to_lowercase());
+            by_name_at.entry(key).or_default().push(p.index);
+        }
+        Population { seed, people, companies, by_apollo_id, by_domain, staff, by_name_at }
+    }
+
+    /// The person whose address has this local part (the population's local parts
+    /// end in the person's index).
+    pub fn by_local_part(&self, local: &str) -> Option<&Person> {
+        let digits = local.len() - local.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let index: usize = local[local.len() - digits..].parse().ok()?;
+        self.people.get(index).filter(|p| p.email.split('@').next() == Some(local))
+    }
+
+    /// How many people of the population work at a company.
+    pub fn staff(&self, company: usize) -> u32 {
+        self.staff.get(company).copied().unwrap_or(0)
+    }
+
+    /// The company at `domain` (bare, lower case).
+    pub fn company_at(&self, domain: &str) -> Option<(usize, &Company)> {
+        let index = *self.by_domain.get(domain)?;
+        Some((index, &self.companies[index]))
+    }
+
+    /// The people of that name at a company (names compared without case).
+    pub fn named_at(&self, company: usize, first: &str, last: &str) -> impl Iterator<Item = &Person> {
+        let key = (company, first.to_lowercase(), last.to_lowercase());
+        self.by_name_at.get(&key).into_iter().flatten().map(|&i| &self.people[i as usize])
     }
 
     /// The person with this ZoomInfo id.
@@ -256,11 +325,27 @@ pub fn metro_of(location: &str) -> Option<usize> {
     METROS.iter().position(|(c, _)| c.to_lowercase() == city)
 }
 
-struct Company {
-    name: String,
-    domain: String,
-    industry: &'static str,
-    employees: u32,
+/// An employer, with what the enrichment providers know of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Company {
+    pub name: String,
+    pub domain: String,
+    pub industry: &'static str,
+    pub employees: u32,
+    /// Its mail server accepts every address (about one company in five): no
+    /// verifier can tell a real mailbox there from a made-up one.
+    pub catch_all: bool,
+    /// Hunter has found addresses at this domain on the web.
+    pub known_to_hunter: bool,
+    /// Apollo's organization data covers it.
+    pub known_to_apollo: bool,
+}
+
+impl Company {
+    /// Its LinkedIn page, as profiles link it.
+    pub fn linkedin_url(&self) -> String {
+        format!("https://www.linkedin.com/company/{}", self.domain.trim_end_matches(".com"))
+    }
 }
 
 /// A fixed pool of companies, so many people share an employer (and a domain).
@@ -274,7 +359,17 @@ fn companies(seed: u64) -> Vec<Company> {
             let domain =
                 format!("{}{}{}.com", word.to_lowercase().replace(' ', ""), suffix.to_lowercase(), i + 1);
             let employees = [12, 48, 120, 450, 1200, 5000][rng.below(6) as usize];
-            Company { name, domain, industry: rng.pick::<&str>(&INDUSTRIES), employees }
+            // A stream of its own, so the companies above stay what they were.
+            let mut known = SplitMix::new(seed ^ 0x00E7_A1C4 ^ u64::from(i).wrapping_mul(0x9E37));
+            Company {
+                name,
+                domain,
+                industry: rng.pick::<&str>(&INDUSTRIES),
+                employees,
+                catch_all: known.chance(20),
+                known_to_hunter: known.chance(85),
+                known_to_apollo: known.chance(90),
+            }
         })
         .collect()
 }
@@ -287,7 +382,8 @@ fn person(seed: u64, index: u32, companies: &[Company]) -> Person {
     let (family_name, titles) = FAMILIES[family];
     let title = rng.pick(titles).to_string();
     let metro = if rng.chance(60) { rng.below(5) } else { 5 + rng.below(5) } as usize;
-    let company = &companies[rng.below(companies.len() as u64) as usize];
+    let company_index = rng.below(companies.len() as u64) as usize;
+    let company = &companies[company_index];
     let ascii_last: String = last.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
     let local = format!("{}.{}{}", fold_ascii(first), fold_ascii(&ascii_last), index);
     let email =
@@ -311,6 +407,7 @@ fn person(seed: u64, index: u32, companies: &[Company]) -> Person {
         member_id: 100_000_000 + u64::from(index) * 7 + rng.below(7),
         apollo_id: format!("{:016x}{:08x}", rng.next_u64(), index),
         zoominfo_id: ZOOMINFO_BASE + u64::from(index) * 13,
+        company_index,
         coverage,
     }
 }

@@ -1,0 +1,278 @@
+//! Which leads the enrichment stage still owes a step, learnt by following the
+//! store's changes: the company step (once per registrable domain) and the email
+//! waterfall, each once per lead and run. A lead whose company domain no lead has
+//! named yet waits while vendors still deliver (one of them may name it, for free);
+//! a check still running at the provider is asked again later, a few times.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::config::EnrichmentSettings;
+use crate::enrich::{local, stage};
+use crate::lead::{EmailStatus, Lead, LeadId};
+use crate::store::{LeadEnrichment, Reader, StoreError};
+
+/// A check still running at the provider is asked again after this (vendor time).
+const RESUME_AFTER: Duration = Duration::from_secs(30);
+/// Times a lead's pending check or failed step is tried again in one run.
+const RETRIES: u8 = 3;
+
+/// Which domain a company name or company page stands for, learnt from the leads
+/// that carry both (the vendors' own data): a profile without a domain gets it.
+#[derive(Default)]
+pub struct DomainBook {
+    by_name: HashMap<String, String>,
+    by_page: HashMap<String, String>,
+}
+
+impl DomainBook {
+    fn len(&self) -> usize {
+        self.by_name.len() + self.by_page.len()
+    }
+
+    fn learn(&mut self, lead: &Lead) {
+        let Some(domain) = lead.company.domain.as_deref().and_then(local::registrable_domain) else { return };
+        if let Some(name) = &lead.company.name {
+            self.by_name.entry(name.trim().to_lowercase()).or_insert_with(|| domain.clone());
+        }
+        if let Some(page) = &lead.company.linkedin_url {
+            self.by_page.entry(page_key(page)).or_insert(domain);
+        }
+    }
+
+    /// The lead's registrable company domain: its own, its work email's, or the book's.
+    pub fn domain_of(&self, lead: &Lead) -> Option<String> {
+        stage::subject(lead).domain.or_else(|| {
+            let page = lead.company.linkedin_url.as_deref().map(page_key);
+            let by_page = page.and_then(|p| self.by_page.get(&p));
+            let name = lead.company.name.as_deref().map(|n| n.trim().to_lowercase());
+            by_page.or_else(|| name.and_then(|n| self.by_name.get(&n))).cloned()
+        })
+    }
+}
+
+/// A company page without scheme, `www.` or trailing slash.
+fn page_key(url: &str) -> String {
+    let url = url.trim().to_lowercase();
+    let url = url.trim_start_matches("https://").trim_start_matches("http://").trim_start_matches("www.");
+    url.trim_end_matches('/').to_owned()
+}
+
+/// What a lead still needs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    pub company: bool,
+    pub email: bool,
+}
+
+/// What `lead` needs, given what enrichment already did for it.
+pub fn needs(lead: &Lead, record: Option<&LeadEnrichment>, settings: &EnrichmentSettings) -> Needs {
+    let record = record.cloned().unwrap_or_default();
+    let passes = |s: EmailStatus| {
+        s == EmailStatus::Valid || (settings.accept_catch_all && s == EmailStatus::AcceptAll)
+    };
+    let email_ok =
+        lead.email.as_deref().is_some_and(|e| local::email_status(e).is_none() && passes(lead.email_status));
+    let suppressed = lead.email_status == EmailStatus::Suppressed;
+    Needs {
+        company: settings.company && !lead.company.is_complete() && record.company_tried_at == 0,
+        email: !suppressed && !email_ok && (record.email_tried_at == 0 || record.pending.is_some()),
+    }
+}
+
+/// The leads owed a step.
+#[derive(Default)]
+pub struct Queue {
+    pub book: DomainBook,
+    /// Only these leads (`leadsprint enrich --query`); all when `None`.
+    pub only: Option<HashSet<LeadId>>,
+    seen_seq: u64,
+    companies: BTreeSet<LeadId>,
+    emails: BTreeSet<LeadId>,
+    /// Leads whose company domain no lead has named yet, and what they need.
+    waiting: BTreeMap<LeadId, Needs>,
+    /// The book's size when `waiting` was last looked through.
+    book_seen: usize,
+    /// Leads to ask again, and when.
+    later: BTreeMap<LeadId, Instant>,
+    tries: HashMap<LeadId, u8>,
+    /// Steps taken this run (`(lead, company step?)`), not to be queued again.
+    taken: HashSet<(LeadId, bool)>,
+}
+
+impl Queue {
+    pub fn new(only: Option<HashSet<LeadId>>) -> Queue {
+        Queue { only, ..Queue::default() }
+    }
+
+    /// Reads the leads committed since the last look: learns their domains, queues
+    /// their needs (a lead without a known domain waits while `collecting`).
+    pub fn follow(
+        &mut self,
+        reader: &Reader,
+        settings: &EnrichmentSettings,
+        collecting: bool,
+    ) -> Result<(), StoreError> {
+        let seq = reader.seq()?;
+        if seq == self.seen_seq {
+            return Ok(());
+        }
+        let mut changed = Vec::new();
+        for id in reader.changed_since(self.seen_seq)? {
+            match reader.lead(id)? {
+                Some(lead) => {
+                    self.book.learn(&lead);
+                    changed.push(lead);
+                }
+                None => self.forget(id),
+            }
+        }
+        for lead in changed {
+            let id = lead.id;
+            if self.only.as_ref().is_some_and(|only| !only.contains(&id)) || self.later.contains_key(&id) {
+                continue;
+            }
+            let mut needs = needs(&lead, reader.enrichment(id)?.as_ref(), settings);
+            needs.company &= !self.taken.contains(&(id, true));
+            needs.email &= !self.taken.contains(&(id, false));
+            self.forget(id);
+            if (needs.company || needs.email) && collecting && self.book.domain_of(&lead).is_none() {
+                self.waiting.insert(id, needs);
+            } else {
+                self.queue(id, needs);
+            }
+        }
+        self.seen_seq = seq;
+        Ok(())
+    }
+
+    fn forget(&mut self, id: LeadId) {
+        self.companies.remove(&id);
+        self.emails.remove(&id);
+        self.waiting.remove(&id);
+    }
+
+    fn queue(&mut self, id: LeadId, needs: Needs) {
+        toggle(&mut self.companies, id, needs.company);
+        toggle(&mut self.emails, id, needs.email);
+    }
+
+    /// Queues the waiting leads whose domain is known now (all once `last`), and
+    /// those due to be asked again.
+    pub fn release(&mut self, reader: &Reader, last: bool) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let due: Vec<LeadId> = self.later.iter().filter(|(_, at)| **at <= now).map(|(id, _)| *id).collect();
+        for id in due {
+            self.later.remove(&id);
+            self.emails.insert(id);
+        }
+        if self.waiting.is_empty() || (!last && self.book.len() == self.book_seen) {
+            return Ok(());
+        }
+        self.book_seen = self.book.len();
+        for (id, needs) in std::mem::take(&mut self.waiting) {
+            match reader.lead(id)? {
+                Some(lead) if last || self.book.domain_of(&lead).is_some() => self.queue(id, needs),
+                Some(_) => {
+                    self.waiting.insert(id, needs);
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The next lead for the email waterfall, its company domain filled from the
+    /// book; a lead `busy` refuses (the same person asked for already in flight)
+    /// stays queued.
+    pub fn next_email(
+        &mut self,
+        reader: &Reader,
+        busy: impl Fn(&Lead) -> bool,
+    ) -> Result<Option<Lead>, StoreError> {
+        let ids: Vec<LeadId> = self.emails.iter().copied().collect();
+        for id in ids {
+            let Some(mut lead) = reader.lead(id)? else {
+                self.emails.remove(&id);
+                continue;
+            };
+            lead.company.domain = lead.company.domain.take().or_else(|| self.book.domain_of(&lead));
+            if busy(&lead) {
+                continue;
+            }
+            self.emails.remove(&id);
+            self.taken.insert((id, false));
+            return Ok(Some(lead));
+        }
+        Ok(None)
+    }
+
+    /// Up to `max` domains and the queued leads at each (leads whose domain stays
+    /// unknown are let go: no one will name it now).
+    pub fn next_companies(
+        &mut self,
+        reader: &Reader,
+        max: usize,
+    ) -> Result<BTreeMap<String, Vec<Lead>>, StoreError> {
+        let mut by_domain: BTreeMap<String, Vec<Lead>> = BTreeMap::new();
+        for id in self.companies.iter().copied().collect::<Vec<_>>() {
+            let lead = reader.lead(id)?;
+            let domain = lead.as_ref().and_then(|l| self.book.domain_of(l));
+            match (lead, domain) {
+                (Some(lead), Some(domain)) if by_domain.len() < max || by_domain.contains_key(&domain) => {
+                    by_domain.entry(domain).or_default().push(lead);
+                    self.taken.insert((id, true));
+                }
+                (Some(_), Some(_)) => continue,
+                // Not taken: a domain the finder resolves later queues it again.
+                _ => {}
+            }
+            self.companies.remove(&id);
+        }
+        Ok(by_domain)
+    }
+
+    /// Asks again later (vendor time at `speed`), a few times at most in one run.
+    pub fn retry(&mut self, id: LeadId, speed: f64) {
+        let tries = self.tries.entry(id).or_default();
+        *tries += 1;
+        if *tries <= RETRIES {
+            self.later.insert(id, Instant::now() + RESUME_AFTER.div_f64(speed.max(1.0)));
+        }
+    }
+
+    pub fn has_companies(&self) -> bool {
+        !self.companies.is_empty()
+    }
+
+    pub fn has_emails(&self) -> bool {
+        !self.emails.is_empty()
+    }
+
+    /// Nothing left but steps that cannot run (`email`/`company` false: stopped).
+    pub fn finished(&self, email: bool, company: bool) -> bool {
+        let emails_left = email && (!self.emails.is_empty() || !self.later.is_empty());
+        let companies_left = company && !self.companies.is_empty();
+        !emails_left && !companies_left && self.waiting.is_empty()
+    }
+
+    /// Leads waiting for a step.
+    pub fn waiting(&self) -> usize {
+        let queued: BTreeSet<&LeadId> = self
+            .companies
+            .iter()
+            .chain(&self.emails)
+            .chain(self.waiting.keys())
+            .chain(self.later.keys())
+            .collect();
+        queued.len()
+    }
+}
+
+fn toggle(set: &mut BTreeSet<LeadId>, id: LeadId, on: bool) {
+    if on {
+        set.insert(id);
+    } else {
+        set.remove(&id);
+    }
+}
