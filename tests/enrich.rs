@@ -243,7 +243,7 @@ cost_per_credit = 0.03
 async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
     use leadsprint::config::Rate;
     use leadsprint::enrich::apollo_org::ApolloOrg;
-    use leadsprint::enrich::stage;
+    use leadsprint::enrich::company;
     use leadsprint::lead::{RawLead, Source};
     use leadsprint::pipeline::{Item, Writer, prepare};
     use leadsprint::store::Store;
@@ -277,7 +277,7 @@ async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
     let budget = std::cell::RefCell::new(budget(""));
     let empty = |_: &str| None;
     let domains = vec!["acme.com".to_owned(), "initech.com".to_owned()];
-    let (found, ledger) = stage::enrich_companies(&domains, &apollo, &empty, &budget, 7).await.unwrap();
+    let (found, ledger) = company::from_apollo(&domains, &apollo, &empty, &budget, 7).await.unwrap();
     replay.assert_played();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["acme.com"]);
     assert_eq!(
@@ -290,11 +290,11 @@ async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
     // Asked again: the cache answers both, the replay has nothing left.
     let cached = ledger.cache.clone();
     let lookup = move |key: &str| cached.iter().find(|(k, _)| k == key).map(|(_, e)| e.clone());
-    let (again, second) = stage::enrich_companies(&domains, &apollo, &lookup, &budget, 8).await.unwrap();
+    let (again, second) = company::from_apollo(&domains, &apollo, &lookup, &budget, 8).await.unwrap();
     assert_eq!((again.len(), second.spend["apollo"].cache_hits, second.spend["apollo"].calls), (1, 2, 0));
 
     let lead = writer.store().reader().unwrap().lead(1).unwrap().expect("dana");
-    let item = stage::company_enriched(&lead, &found["acme.com"], "acme.com", "apollo", 7);
+    let item = company::enriched(&lead, &found["acme.com"], "acme.com", "apollo", 7);
     writer.write(vec![Item::Enriched(Box::new(item))]).unwrap();
     let lead = writer.store().reader().unwrap().lead(1).unwrap().expect("dana");
     assert_eq!(
@@ -353,6 +353,22 @@ mod stage_against_the_twins {
             .collect()
     }
 
+    /// A sandbox without faults, and a store holding `n` of its people as profiles.
+    async fn stored_profiles(n: usize) -> (Sandbox, tempfile::TempDir, Intake) {
+        let config = SandboxConfig {
+            population: 3000,
+            speed: SPEED,
+            faults: FaultRates::NONE,
+            ..SandboxConfig::default()
+        };
+        let sb = Sandbox::start(config).await.expect("sandbox");
+        let dir = tempfile::tempdir().expect("dir");
+        let intake = Intake::start(Writer::new(Store::open(dir.path()).unwrap()).unwrap());
+        let items = profiles(&sb, n).iter().map(|r| prepare(r, "w", String::new, Vec::new, 1)).collect();
+        leadsprint::pipeline::write_batch(&intake.sender(), items).expect("the leads");
+        (sb, dir, intake)
+    }
+
     async fn enrich(settings: &Settings, intake: &Intake) -> EnrichStats {
         let options = StageOptions {
             speed: SPEED,
@@ -371,17 +387,7 @@ mod stage_against_the_twins {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn each_lead_is_enriched_once_and_the_spend_is_what_the_providers_billed() {
-        let config = SandboxConfig {
-            population: 3000,
-            speed: SPEED,
-            faults: FaultRates::NONE,
-            ..SandboxConfig::default()
-        };
-        let sb = Sandbox::start(config).await.expect("sandbox");
-        let dir = tempfile::tempdir().expect("dir");
-        let intake = Intake::start(Writer::new(Store::open(dir.path()).unwrap()).unwrap());
-        let items = profiles(&sb, 240).iter().map(|r| prepare(r, "w", String::new, Vec::new, 1)).collect();
-        leadsprint::pipeline::write_batch(&intake.sender(), items).expect("the leads");
+        let (sb, _dir, intake) = stored_profiles(240).await;
         let settings = settings(&sb, "");
 
         let stats = enrich(&settings, &intake).await;
@@ -428,17 +434,7 @@ mod stage_against_the_twins {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn spending_stops_at_the_enrichment_cap() {
-        let config = SandboxConfig {
-            population: 3000,
-            speed: SPEED,
-            faults: FaultRates::NONE,
-            ..SandboxConfig::default()
-        };
-        let sb = Sandbox::start(config).await.expect("sandbox");
-        let dir = tempfile::tempdir().expect("dir");
-        let intake = Intake::start(Writer::new(Store::open(dir.path()).unwrap()).unwrap());
-        let items = profiles(&sb, 200).iter().map(|r| prepare(r, "w", String::new, Vec::new, 1)).collect();
-        leadsprint::pipeline::write_batch(&intake.sender(), items).expect("the leads");
+        let (sb, _dir, intake) = stored_profiles(200).await;
         let settings = settings(&sb, "spend_cap = 1.0\ncompany = false");
         let stats = enrich(&settings, &intake).await;
         let reader = intake.store().reader().unwrap();
@@ -450,5 +446,125 @@ mod stage_against_the_twins {
         assert!((billed - spent).abs() < 1e-6, "billed ${billed}, counted ${spent}");
         assert!(stats.notes.iter().any(|n| n.contains("enrichment.spend_cap")), "{:?}", stats.notes);
         intake.finish().unwrap();
+    }
+}
+
+/// The sandbox's enrichment twins answer in the documented shapes: every field the
+/// documented responses (`tests/fixtures/enrich/`, written from the providers'
+/// documentation) carry, the twins carry too; and they refuse what the APIs refuse.
+mod twins_against_the_documented_answers {
+    use std::collections::BTreeSet;
+
+    use leadsprint::sources::sandbox::faults::FaultRates;
+    use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+    use serde_json::Value;
+
+    /// The body of the first documented exchange on `path` answered with `status`
+    /// whose body `pick` accepts.
+    fn documented(file: &str, path: &str, status: u64, pick: impl Fn(&Value) -> bool) -> Value {
+        let at = format!("{}/tests/fixtures/enrich/{file}.json", env!("CARGO_MANIFEST_DIR"));
+        let fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&at).expect("fixture")).expect("json");
+        let scenarios = fixture["scenarios"].as_object().expect("scenarios");
+        let exchanges =
+            scenarios.values().flat_map(|s| s["exchanges"].as_array().cloned().unwrap_or_default());
+        exchanges
+            .filter(|e| e["request"]["path"] == path && e["response"]["status"] == status)
+            .map(|e| e["response"]["body"].clone())
+            .find(|body| pick(body))
+            .unwrap_or_else(|| panic!("{at} documents no {status} answer on {path}"))
+    }
+
+    fn keys(value: &Value) -> BTreeSet<String> {
+        value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    fn assert_carries(twin: &Value, doc: &Value, what: &str) {
+        let missing: Vec<String> = keys(doc).difference(&keys(twin)).cloned().collect();
+        assert!(missing.is_empty(), "the twin's {what} lacks documented fields {missing:?}: {twin}");
+    }
+
+    #[tokio::test]
+    async fn hunter_and_apollo_twins_answer_as_documented_and_refuse_what_the_apis_refuse() {
+        let config = SandboxConfig {
+            population: 3000,
+            speed: 1000.0,
+            faults: FaultRates::NONE,
+            ..SandboxConfig::default()
+        };
+        let sb = Sandbox::start(config).await.expect("sandbox");
+        let pop = sb.population();
+        let http = reqwest::Client::new();
+        let get = |path: &str, query: Vec<(&str, String)>| {
+            let request = http.get(format!("{}/{path}", sb.base_url("hunter"))).query(&query);
+            async move {
+                let response = request.header("X-API-KEY", "sandbox-key").send().await.expect("hunter twin");
+                (response.status().as_u16(), response.json::<Value>().await.unwrap_or_default())
+            }
+        };
+        // A person Hunter's sources know, at a company that is not catch-all.
+        let known = pop
+            .people
+            .iter()
+            .find(|p| {
+                let c = &pop.companies[p.company_index];
+                let t = p.enrichment_traits(pop.seed);
+                c.known_to_hunter && !c.catch_all && t.findable && !t.objected && !t.slow_mail_server
+            })
+            .expect("a findable person");
+        let finder = vec![
+            ("domain", known.domain.clone()),
+            ("first_name", known.first_name.clone()),
+            ("last_name", known.last_name.clone()),
+        ];
+        let (status, found) = get("email-finder", finder).await;
+        let doc = documented("hunter", "/v2/email-finder", 200, |b| b["data"]["email"].is_string());
+        assert_eq!(status, 200);
+        assert_carries(&found["data"], &doc["data"], "finder answer");
+        assert_carries(&found["data"]["verification"], &doc["data"]["verification"], "finder verification");
+        assert_eq!(found["data"]["email"].as_str(), Some(known.work_email().as_str()));
+
+        // The verifier answers 222 now and then: asked again, as Hunter says to.
+        let doc = documented("hunter", "/v2/email-verifier", 200, |b| b["data"]["status"].is_string());
+        let mut verified = None;
+        for _ in 0..10 {
+            let (status, body) = get("email-verifier", vec![("email", known.work_email())]).await;
+            if status == 200 {
+                verified = Some(body);
+                break;
+            }
+            assert_eq!(status, 222, "{body}");
+        }
+        let verified = verified.expect("a verification");
+        assert_carries(&verified["data"], &doc["data"], "verifier answer");
+        assert_eq!(verified["data"]["status"], "valid");
+
+        // Hunter refuses a call without a key, and a finder call without a domain or company.
+        let anonymous =
+            http.get(format!("{}/email-count", sb.base_url("hunter"))).query(&[("domain", &known.domain)]);
+        assert_eq!(anonymous.send().await.expect("call").status().as_u16(), 401);
+        let (status, body) =
+            get("email-finder", vec![("first_name", "Dana".into()), ("last_name", "Wills".into())]).await;
+        assert_eq!((status, body["errors"][0]["id"].as_str()), (400, Some("wrong_params")));
+
+        // Apollo's bulk organization enrichment: the documented fields, ten domains at most, no body.
+        let domain =
+            pop.companies.iter().find(|c| c.known_to_apollo).map(|c| c.domain.clone()).expect("a domain");
+        let url = format!("{}/organizations/bulk_enrich", sb.base_url("apollo"));
+        let bulk = |domains: Vec<String>, body: &'static str| {
+            let query: Vec<(&str, String)> = domains.into_iter().map(|d| ("domains[]", d)).collect();
+            http.post(&url).header("x-api-key", "sandbox-key").query(&query).body(body).send()
+        };
+        let answer: Value =
+            bulk(vec![domain.clone()], "").await.expect("apollo twin").json().await.expect("json");
+        let doc = documented("apollo", "/api/v1/organizations/bulk_enrich", 200, |b| {
+            b["organizations"][0].is_object()
+        });
+        assert_carries(&answer, &doc, "bulk answer");
+        assert_carries(&answer["organizations"][0], &doc["organizations"][0], "organization");
+        let eleven: Vec<String> = pop.companies.iter().take(11).map(|c| c.domain.clone()).collect();
+        assert_eq!(bulk(eleven, "").await.expect("call").status().as_u16(), 400, "more than ten domains");
+        assert_eq!(bulk(vec![domain], "{}").await.expect("call").status().as_u16(), 400, "a body");
+        sb.stop().await;
     }
 }

@@ -11,12 +11,14 @@
 //! - [`cache`]: the cache's keys (provider, operation, normalised input) and lifetimes.
 //! - [`session`]: one lead's paid steps, from the cache or the providers, written down.
 //! - [`stage`]: a stored lead through the waterfall, into the writer's item.
+//! - [`company`]: company data once per domain (Apollo, then Hunter), into the writer's items.
 //! - [`queue`]: which leads still need a step, learnt by following the store.
 //! - [`runner`]: the background stage: each lead once, several at a time.
 
 pub mod apollo_org;
 pub mod budget;
 pub mod cache;
+pub mod company;
 pub mod hunter;
 pub mod local;
 pub mod queue;

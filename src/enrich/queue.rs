@@ -30,7 +30,7 @@ impl DomainBook {
         self.by_name.len() + self.by_page.len()
     }
 
-    fn learn(&mut self, lead: &Lead) {
+    pub fn learn(&mut self, lead: &Lead) {
         let Some(domain) = lead.company.domain.as_deref().and_then(local::registrable_domain) else { return };
         if let Some(name) = &lead.company.name {
             self.by_name.entry(name.trim().to_lowercase()).or_insert_with(|| domain.clone());
@@ -42,12 +42,30 @@ impl DomainBook {
 
     /// The lead's registrable company domain: its own, its work email's, or the book's.
     pub fn domain_of(&self, lead: &Lead) -> Option<String> {
-        stage::subject(lead).domain.or_else(|| {
-            let page = lead.company.linkedin_url.as_deref().map(page_key);
-            let by_page = page.and_then(|p| self.by_page.get(&p));
-            let name = lead.company.name.as_deref().map(|n| n.trim().to_lowercase());
-            by_page.or_else(|| name.and_then(|n| self.by_name.get(&n))).cloned()
-        })
+        stage::subject(lead).domain.or_else(|| self.lookup(&CompanyKeys::of(lead)))
+    }
+
+    /// The domain the book knows for a company page or name.
+    fn lookup(&self, keys: &CompanyKeys) -> Option<String> {
+        let by_page = keys.page.as_ref().and_then(|p| self.by_page.get(p));
+        by_page.or_else(|| keys.name.as_ref().and_then(|n| self.by_name.get(n))).cloned()
+    }
+}
+
+/// What the book looks a company up by, kept for a waiting lead so that looking
+/// again needs no read of the store.
+#[derive(Debug, Clone, Default)]
+struct CompanyKeys {
+    name: Option<String>,
+    page: Option<String>,
+}
+
+impl CompanyKeys {
+    fn of(lead: &Lead) -> CompanyKeys {
+        CompanyKeys {
+            name: lead.company.name.as_deref().map(|n| n.trim().to_lowercase()),
+            page: lead.company.linkedin_url.as_deref().map(page_key),
+        }
     }
 }
 
@@ -87,10 +105,12 @@ pub struct Queue {
     /// Only these leads (`leadsprint enrich --query`); all when `None`.
     pub only: Option<HashSet<LeadId>>,
     seen_seq: u64,
-    companies: BTreeSet<LeadId>,
+    /// Leads owed company data, by the domain it is asked for (`None`: unknown for good).
+    companies: HashMap<LeadId, Option<String>>,
+    by_domain: BTreeMap<String, BTreeSet<LeadId>>,
     emails: BTreeSet<LeadId>,
-    /// Leads whose company domain no lead has named yet, and what they need.
-    waiting: BTreeMap<LeadId, Needs>,
+    /// Leads whose company domain no lead has named yet, what they need, and how to look it up.
+    waiting: BTreeMap<LeadId, (Needs, CompanyKeys)>,
     /// The book's size when `waiting` was last looked through.
     book_seen: usize,
     /// Leads to ask again, and when.
@@ -136,10 +156,11 @@ impl Queue {
             needs.company &= !self.taken.contains(&(id, true));
             needs.email &= !self.taken.contains(&(id, false));
             self.forget(id);
-            if (needs.company || needs.email) && collecting && self.book.domain_of(&lead).is_none() {
-                self.waiting.insert(id, needs);
+            let domain = self.book.domain_of(&lead);
+            if (needs.company || needs.email) && collecting && domain.is_none() {
+                self.waiting.insert(id, (needs, CompanyKeys::of(&lead)));
             } else {
-                self.queue(id, needs);
+                self.queue(id, needs, domain);
             }
         }
         self.seen_seq = seq;
@@ -147,19 +168,33 @@ impl Queue {
     }
 
     fn forget(&mut self, id: LeadId) {
-        self.companies.remove(&id);
+        if let Some(Some(domain)) = self.companies.remove(&id)
+            && let Some(ids) = self.by_domain.get_mut(&domain)
+        {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_domain.remove(&domain);
+            }
+        }
         self.emails.remove(&id);
         self.waiting.remove(&id);
     }
 
-    fn queue(&mut self, id: LeadId, needs: Needs) {
-        toggle(&mut self.companies, id, needs.company);
-        toggle(&mut self.emails, id, needs.email);
+    fn queue(&mut self, id: LeadId, needs: Needs, domain: Option<String>) {
+        if needs.company {
+            if let Some(domain) = &domain {
+                self.by_domain.entry(domain.clone()).or_default().insert(id);
+            }
+            self.companies.insert(id, domain);
+        }
+        if needs.email {
+            self.emails.insert(id);
+        }
     }
 
     /// Queues the waiting leads whose domain is known now (all once `last`), and
     /// those due to be asked again.
-    pub fn release(&mut self, reader: &Reader, last: bool) -> Result<(), StoreError> {
+    pub fn release(&mut self, last: bool) {
         let now = Instant::now();
         let due: Vec<LeadId> = self.later.iter().filter(|(_, at)| **at <= now).map(|(id, _)| *id).collect();
         for id in due {
@@ -167,19 +202,18 @@ impl Queue {
             self.emails.insert(id);
         }
         if self.waiting.is_empty() || (!last && self.book.len() == self.book_seen) {
-            return Ok(());
+            return;
         }
         self.book_seen = self.book.len();
-        for (id, needs) in std::mem::take(&mut self.waiting) {
-            match reader.lead(id)? {
-                Some(lead) if last || self.book.domain_of(&lead).is_some() => self.queue(id, needs),
-                Some(_) => {
-                    self.waiting.insert(id, needs);
+        for (id, (needs, keys)) in std::mem::take(&mut self.waiting) {
+            match self.book.lookup(&keys) {
+                Some(domain) => self.queue(id, needs, Some(domain)),
+                None if last => self.queue(id, needs, None),
+                None => {
+                    self.waiting.insert(id, (needs, keys));
                 }
-                None => {}
             }
         }
-        Ok(())
     }
 
     /// The next lead for the email waterfall, its company domain filled from the
@@ -207,29 +241,29 @@ impl Queue {
         Ok(None)
     }
 
-    /// Up to `max` domains and the queued leads at each (leads whose domain stays
-    /// unknown are let go: no one will name it now).
+    /// Up to `max` domains and the queued leads at each; leads whose domain stays
+    /// unknown are let go (no one will name it now; a domain the finder resolves
+    /// later queues them again).
     pub fn next_companies(
         &mut self,
         reader: &Reader,
         max: usize,
     ) -> Result<BTreeMap<String, Vec<Lead>>, StoreError> {
-        let mut by_domain: BTreeMap<String, Vec<Lead>> = BTreeMap::new();
-        for id in self.companies.iter().copied().collect::<Vec<_>>() {
-            let lead = reader.lead(id)?;
-            let domain = lead.as_ref().and_then(|l| self.book.domain_of(l));
-            match (lead, domain) {
-                (Some(lead), Some(domain)) if by_domain.len() < max || by_domain.contains_key(&domain) => {
-                    by_domain.entry(domain).or_default().push(lead);
-                    self.taken.insert((id, true));
-                }
-                (Some(_), Some(_)) => continue,
-                // Not taken: a domain the finder resolves later queues it again.
-                _ => {}
+        self.companies.retain(|_, domain| domain.is_some());
+        let mut batch = BTreeMap::new();
+        while batch.len() < max {
+            let Some((domain, ids)) = self.by_domain.pop_first() else { break };
+            let mut leads = Vec::new();
+            for id in ids {
+                self.companies.remove(&id);
+                self.taken.insert((id, true));
+                leads.extend(reader.lead(id)?);
             }
-            self.companies.remove(&id);
+            if !leads.is_empty() {
+                batch.insert(domain, leads);
+            }
         }
-        Ok(by_domain)
+        Ok(batch)
     }
 
     /// Asks again later (vendor time at `speed`), a few times at most in one run.
@@ -260,19 +294,11 @@ impl Queue {
     pub fn waiting(&self) -> usize {
         let queued: BTreeSet<&LeadId> = self
             .companies
-            .iter()
+            .keys()
             .chain(&self.emails)
             .chain(self.waiting.keys())
             .chain(self.later.keys())
             .collect();
         queued.len()
-    }
-}
-
-fn toggle(set: &mut BTreeSet<LeadId>, id: LeadId, on: bool) {
-    if on {
-        set.insert(id);
-    } else {
-        set.remove(&id);
     }
 }

@@ -22,6 +22,7 @@ use crate::config::{EnrichmentSettings, ProviderKind, Verifier};
 use crate::enrich::apollo_org::ApolloOrg;
 use crate::enrich::apollo_org::Organization;
 use crate::enrich::budget::Budget;
+use crate::enrich::company;
 use crate::enrich::hunter::Hunter;
 use crate::enrich::queue::Queue;
 use crate::enrich::session::{Ledger, Session};
@@ -224,7 +225,7 @@ pub async fn run(
         if last_look.is_none_or(|at| at.elapsed() >= IDLE) {
             let reader = ctx.store.reader()?;
             progress.queue.follow(&reader, settings, collecting)?;
-            progress.queue.release(&reader, !collecting)?;
+            progress.queue.release(!collecting);
             progress.publish(&ctx, &publish)?;
             last_look = Some(Instant::now());
         }
@@ -239,13 +240,15 @@ pub async fn run(
                     companies_flying = true;
                 }
             }
-            while !progress.email_stopped && flying.len() < CONCURRENT_LEADS + 1 {
+            while let (false, Some(hunter)) = (progress.email_stopped, &ctx.providers.hunter)
+                && flying.len() < CONCURRENT_LEADS + 1
+            {
                 // One person at a time: a second lead for the same name and company
                 // waits for the first's answer (from the cache then, not billed twice).
                 let busy = |lead: &Lead| asking.contains(&person_key(lead));
                 let Some(lead) = progress.queue.next_email(&reader, busy)? else { break };
                 asking.insert(person_key(&lead));
-                flying.push(Box::pin(email(&ctx, lead)));
+                flying.push(Box::pin(email(&ctx, hunter, lead)));
             }
         }
         if flying.is_empty() {
@@ -258,7 +261,7 @@ pub async fn run(
                 let _ = committed.recv_async().await;
                 let reader = ctx.store.reader()?;
                 progress.queue.follow(&reader, settings, false)?;
-                progress.queue.release(&reader, true)?;
+                progress.queue.release(true);
                 if progress.queue.finished(!progress.email_stopped, !progress.company_stopped) {
                     break;
                 }
@@ -305,7 +308,7 @@ fn person_key(lead: &Lead) -> String {
 }
 
 /// One lead's email waterfall.
-async fn email(ctx: &Context<'_>, lead: Lead) -> Done {
+async fn email<'c>(ctx: &'c Context<'c>, hunter: &'c Hunter, lead: Lead) -> Done {
     let settings = ctx.settings;
     let policy = Policy {
         accept_catch_all: settings.accept_catch_all,
@@ -314,10 +317,6 @@ async fn email(ctx: &Context<'_>, lead: Lead) -> Done {
     };
     let now = now_millis();
     let lookup = |key: &str| ctx.cached(key);
-    let Some(hunter) = &ctx.providers.hunter else {
-        let outcome = Err(FetchError::Rejected { status: 0, body: "no finder".into() });
-        return Done::Email { lead: Box::new(lead), outcome, ledger: Ledger::default(), now };
-    };
     let zerobounce = ctx.providers.zerobounce.as_ref();
     let session = Session::new(hunter, zerobounce, settings.verifier, &lookup, &ctx.budget, now);
     let outcome = stage::enrich_email(&lead, policy, &session).await;
@@ -331,12 +330,11 @@ async fn companies(ctx: &Context<'_>, by_domain: BTreeMap<String, Vec<Lead>>, hu
     let lookup = |key: &str| ctx.cached(key);
     let answer = async {
         let Some(apollo) = &ctx.providers.apollo else { return Ok((BTreeMap::new(), Ledger::default())) };
-        let (found, mut ledger) =
-            stage::enrich_companies(&domains, apollo, &lookup, &ctx.budget, now).await?;
+        let (found, mut ledger) = company::from_apollo(&domains, apollo, &lookup, &ctx.budget, now).await?;
         let mut all: Organizations = found.into_iter().map(|(d, o)| (d, (o, "apollo"))).collect();
         let missed: Vec<String> = domains.iter().filter(|d| !all.contains_key(*d)).cloned().collect();
         if let (Some(hunter), true, false) = (&ctx.providers.hunter, hunter_ok, missed.is_empty()) {
-            match stage::companies_from_hunter(&missed, hunter, &lookup, &ctx.budget, now).await {
+            match company::from_hunter(&missed, hunter, &lookup, &ctx.budget, now).await {
                 Ok((more, extra)) => {
                     all.extend(more.into_iter().map(|(d, o)| (d, (o, "hunter"))));
                     ledger.absorb(extra);
@@ -419,9 +417,9 @@ impl Progress {
                         let item = match found.get(&domain) {
                             Some((org, provider)) => {
                                 self.stats.companies_filled += 1;
-                                stage::company_enriched(&lead, org, &domain, provider, now)
+                                company::enriched(&lead, org, &domain, provider, now)
                             }
-                            None => stage::company_missed(&lead, &domain, now),
+                            None => company::missed(&lead, &domain, now),
                         };
                         items.push(Item::Enriched(Box::new(item)));
                     }

@@ -273,5 +273,6 @@ fn organization(index: usize, c: &super::population::Company) -> Value {
         "industry": c.industry.to_lowercase(),
         "estimated_num_employees": c.employees,
         "founded_year": 2000 + (index % 24) as u32,
+        "primary_phone": {},
     })
 }
