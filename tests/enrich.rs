@@ -568,3 +568,132 @@ mod twins_against_the_documented_answers {
         sb.stop().await;
     }
 }
+
+/// `kill -9` of `leadsprint enrich` while it works, then a restart to the end: no
+/// result committed before the kill is asked for again (counted at the twin), what
+/// the store counts is what the providers billed, and every lead is enriched.
+mod killed_and_restarted {
+    use leadsprint::lead::{RawLead, Source as LeadSource};
+    use leadsprint::pipeline::{Writer, prepare};
+    use leadsprint::sources::sandbox::faults::FaultRates;
+    use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+    use leadsprint::store::Store;
+
+    use crate::support::{Sandbox as Dir, spawn};
+
+    const SPEED: &str = "100";
+
+    fn campaign(sb: &Sandbox) -> String {
+        format!(
+            "[campaign]\nname = \"k\"\ntarget = 10\n[enrichment]\nenabled = true\n\
+             [enrichment.providers.hunter]\nbase_url = \"{}\"\n[enrichment.providers.apollo]\nbase_url = \"{}\"\n",
+            sb.base_url("hunter"),
+            sb.base_url("apollo")
+        )
+    }
+
+    #[test]
+    fn no_credit_is_spent_twice_across_a_kill_9() {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let config = SandboxConfig {
+            population: 3000,
+            speed: 100.0,
+            faults: FaultRates::NONE,
+            ..SandboxConfig::default()
+        };
+        let sb = runtime.block_on(Sandbox::start(config)).expect("sandbox");
+        let dir = Dir::new();
+        {
+            let mut writer = Writer::new(Store::open(&dir.data_dir()).expect("store")).expect("writer");
+            let people = sb.population().people.iter().take(400);
+            let records: Vec<RawLead> = people
+                .map(|p| RawLead {
+                    first_name: Some(p.first_name.clone()),
+                    last_name: Some(p.last_name.clone()),
+                    linkedin_url: Some(p.linkedin_url()),
+                    company_name: Some(p.company.clone()),
+                    company_domain: (p.index % 2 == 0).then(|| p.domain.clone()),
+                    source: LeadSource::new("salesnav", "w", None, 1),
+                    ..RawLead::default()
+                })
+                .collect();
+            writer
+                .write(records.iter().map(|r| prepare(r, "w", String::new, Vec::new, 1)).collect())
+                .expect("leads");
+            writer.finish().expect("closed");
+        }
+        let file = dir.write("campaign.toml", campaign(&sb));
+        let enrich = || {
+            let mut command =
+                dir.command(&["enrich", "--config", file.to_str().expect("path"), "--speed", SPEED]);
+            command.env("HUNTER_API_KEY", "sandbox-key").env("APOLLO_API_KEY", "sandbox-key");
+            command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+            command
+        };
+        let mut first = spawn(&mut enrich());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while sb.hunter_finder_requests().len() < 120 {
+            assert!(std::time::Instant::now() < deadline, "enrichment never got going");
+            assert!(matches!(first.try_wait(), Ok(None)), "enrich ended before the kill");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        first.kill().expect("kill -9");
+        let _ = first.wait();
+        let asked_before = sb.hunter_finder_requests().len();
+
+        // What the killed run committed: its leads' finder questions must not come back.
+        let committed: Vec<String> = {
+            let store = Store::open_existing(&dir.data_dir()).expect("store after the kill");
+            let reader = store.reader().expect("reader");
+            let leads: Vec<_> = reader.leads().expect("leads").map(|l| l.expect("lead")).collect();
+            leads
+                .iter()
+                .filter(|l| reader.enrichment(l.id).expect("record").is_some_and(|r| r.email_tried_at > 0))
+                .flat_map(|l| {
+                    let name = format!(
+                        "{}|{}",
+                        l.first_name.clone().unwrap_or_default(),
+                        l.last_name.clone().unwrap_or_default()
+                    );
+                    let company = l.company.name.clone().unwrap_or_default();
+                    let domain = l.company.domain.clone().unwrap_or_default();
+                    [
+                        format!("{name}|{domain}").to_lowercase(),
+                        format!("{name}|company:{company}").to_lowercase(),
+                    ]
+                })
+                .collect()
+        };
+        assert!(committed.len() >= 20, "the kill came before anything was committed: {}", committed.len());
+
+        let status = enrich().status().expect("restart");
+        assert_eq!(status.code(), Some(0), "the restarted enrichment finishes");
+        let after = sb.hunter_finder_requests();
+        let again: Vec<&String> = after[asked_before..].iter().filter(|q| committed.contains(q)).collect();
+        assert!(again.is_empty(), "asked again after their results were committed: {again:?}");
+
+        let store = Store::open_existing(&dir.data_dir()).expect("store");
+        let reader = store.reader().expect("reader");
+        for lead in reader.leads().expect("leads") {
+            let lead = lead.expect("lead");
+            let done = reader.enrichment(lead.id).expect("record").is_some_and(|r| r.email_tried_at > 0);
+            assert!(
+                done || lead.email_status == leadsprint::lead::EmailStatus::Suppressed,
+                "lead {} not enriched",
+                lead.id
+            );
+        }
+        let spend: std::collections::BTreeMap<String, _> =
+            reader.spend().expect("spend").into_iter().collect();
+        let billed = sb.counters("hunter").billed as f64
+            + 0.5 * sb.counters("hunter-verifier").billed as f64
+            + 0.2 * sb.counters("hunter-company").billed as f64;
+        // Never counted more than billed; what the kill lost is at most what was in
+        // flight then (sixteen leads, a find and a verification each) and asked
+        // again without a charge, unless the second answer was not a verdict.
+        let counted = spend["hunter"].credits;
+        assert!(counted <= billed + 1e-6, "counted {counted} of {billed} billed");
+        assert!(billed - counted <= 16.0 * 1.5, "counted {counted} of {billed} billed");
+        runtime.block_on(sb.stop());
+    }
+}

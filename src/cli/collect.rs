@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use leadsprint::config::{self, DEFAULT_CAMPAIGN, Flags, Settings, VendorKind};
 use leadsprint::engine::{self, RunOptions, stats::RunStats};
-use leadsprint::enrich::runner::{self, EnrichStats, StageOptions, StageState};
+use leadsprint::enrich::runner::{self, EnrichStats, StageOptions};
+
+use super::enrich::{enrichment_progress, print_enrichment};
 use leadsprint::pipeline::{Intake, Writer};
 use leadsprint::server::{AppState, Campaign, Sprint};
 use leadsprint::sources::sandbox::faults::FaultRates;
@@ -77,7 +79,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
-fn load_settings(
+pub(super) fn load_settings(
     path: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
     flags: &Flags,
@@ -390,54 +392,6 @@ fn human(seconds: f64) -> String {
     }
 }
 
-/// A line on the terminal every few seconds while enrichment runs on after collection.
-async fn enrichment_progress(mut rx: watch::Receiver<EnrichStats>, enabled: bool) {
-    if !enabled {
-        return;
-    }
-    let bar = ProgressBar::new_spinner().with_prefix("enrichment");
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>14} {spinner} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    while rx.changed().await.is_ok() {
-        let s = rx.borrow_and_update().clone();
-        bar.set_message(format!(
-            "queue {}, {} leads checked, {} emails found, {} companies filled, ${:.2}",
-            s.queue, s.leads_done, s.emails_found, s.companies_filled, s.spent
-        ));
-        bar.tick();
-        if matches!(s.state, StageState::Done | StageState::Stopped) {
-            break;
-        }
-    }
-    bar.finish_and_clear();
-}
-
-fn print_enrichment(enriched: &EnrichStats) {
-    if enriched.state == StageState::Off {
-        return;
-    }
-    println!(
-        "
-enrichment: {} leads checked, {} emails found, {} companies filled, ${:.2} of ${:.2}",
-        enriched.leads_done, enriched.emails_found, enriched.companies_filled, enriched.spent, enriched.cap
-    );
-    for (name, p) in &enriched.providers {
-        let s = &p.spend;
-        if s.calls + s.cache_hits == 0 {
-            continue;
-        }
-        println!(
-            "  {name:<12} calls {:>6}  hits {:>6}  misses {:>6}  cache hits {:>6}  credits {:>9.1}  ${:.2}",
-            s.calls, s.hits, s.misses, s.cache_hits, s.credits, s.dollars
-        );
-    }
-    for note in &enriched.notes {
-        println!("  {note}");
-    }
-}
-
 fn print_report(
     settings: &Settings,
     last: &RunStats,
@@ -507,8 +461,31 @@ fn print_cost_ceiling(ceiling: &leadsprint::sources::check::CostCeiling) {
     );
 }
 
+/// Enrichment's estimate over the leads already in `dir` (none before a first run:
+/// then the most the campaign's caps allow).
+fn print_enrichment_estimate(dir: &Path, settings: &Settings) {
+    let e = &settings.enrichment;
+    if !e.enabled {
+        return;
+    }
+    // A store a running server holds is not read here: the caps still say the most.
+    let store =
+        dir.join(leadsprint::store::DB_FILE).exists().then(|| Store::open_existing(dir).ok()).flatten();
+    let planned = store.and_then(|s| {
+        let reader = s.reader().ok()?;
+        leadsprint::enrich::estimate::estimate(e, &reader, None).ok()
+    });
+    match planned {
+        Some(planned) => super::enrich::print_estimate(&planned),
+        None => println!(
+            "enrichment at most: ${:.2} (enrichment.spend_cap), ${:.2} a lead (per_lead_ceiling)\n",
+            e.spend_cap, e.per_lead_ceiling
+        ),
+    }
+}
+
 /// `leadsprint check`: one line per configured connection.
-pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+pub fn check(dir: &Path, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let settings = load_settings(args.config.as_deref(), &process_env, &Flags::default())?;
     let runtime = runtime()?;
     let results = runtime.block_on(leadsprint::sources::check::all(&settings));
@@ -518,6 +495,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         println!("{} {:<12} {}", if line.ok { "ok  " } else { "FAIL" }, line.name, line.detail);
     }
     print_cost_ceiling(&leadsprint::sources::check::cost_ceiling(&settings));
+    print_enrichment_estimate(dir, &settings);
     for (name, result) in runtime.block_on(super::export::check_all()) {
         let (mark, detail) = match result {
             Some(Ok(detail)) => ("ok  ", detail),

@@ -17,6 +17,7 @@ use leadsprint::stats::Stats;
 use leadsprint::store::Store;
 
 mod collect;
+mod enrich;
 mod export;
 mod identity;
 mod remote;
@@ -61,6 +62,9 @@ enum Command {
     Run(collect::RunArgs),
     /// Test every configured vendor connection.
     Check(collect::CheckArgs),
+    /// Find and verify emails and fill company data for the leads in the store
+    /// (all, or those `--query` names); `--dry-run` prints the estimate only.
+    Enrich(enrich::EnrichArgs),
     /// Import CSV, JSON or JSONL files through de-duplication into the store.
     Import(ImportArgs),
     /// Write the leads out: postgres, csv or jsonl.
@@ -166,7 +170,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => collect::demo(&dir("./leadsprint-demo"), args),
         Command::Run(args) => collect::run(&data, args),
         Command::Serve(args) => serve::serve(&data, args),
-        Command::Check(args) => collect::check(args),
+        Command::Check(args) => collect::check(&data, args),
+        Command::Enrich(args) => enrich::enrich(&data, args),
         Command::Import(args) => import_files(&data, args),
         Command::Export(target) => export::run(&data, target),
         Command::Search(args) => search(&data, args),

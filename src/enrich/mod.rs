@@ -12,6 +12,7 @@
 //! - [`session`]: one lead's paid steps, from the cache or the providers, written down.
 //! - [`stage`]: a stored lead through the waterfall, into the writer's item.
 //! - [`company`]: company data once per domain (Apollo, then Hunter), into the writer's items.
+//! - [`estimate`]: what enrichment will spend on a store's leads, before any call.
 //! - [`queue`]: which leads still need a step, learnt by following the store.
 //! - [`runner`]: the background stage: each lead once, several at a time.
 
@@ -19,6 +20,7 @@ pub mod apollo_org;
 pub mod budget;
 pub mod cache;
 pub mod company;
+pub mod estimate;
 pub mod hunter;
 pub mod local;
 pub mod queue;

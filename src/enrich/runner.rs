@@ -467,10 +467,11 @@ impl Progress {
             let filled = outcome.email.as_ref().is_some_and(|f| f.status.is_usable());
             ctx.budget.borrow_mut().record_attempt(filled);
         }
-        if outcome.pending.is_some() {
+        let again = outcome.pending.is_some() || outcome.retry_later;
+        if again {
             self.queue.retry(lead.id, self.speed);
         }
-        self.stats.leads_done += u64::from(outcome.pending.is_none());
+        self.stats.leads_done += u64::from(!again);
         let found_new = outcome.email.as_ref().is_some_and(|f| {
             f.status.is_usable() && f.provider != "vendor" && Some(&f.address) != lead.email.as_ref()
         });

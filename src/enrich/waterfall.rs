@@ -72,6 +72,8 @@ pub struct Outcome {
     pub stopped: Option<&'static str>,
     /// The company domain the finder resolved a company name to.
     pub domain: Option<String>,
+    /// The verifier's mail server answered oddly (Hunter's 222): ask again later.
+    pub retry_later: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +104,7 @@ pub async fn run(
         steps: Vec::new(),
         stopped: None,
         domain: None,
+        retry_later: false,
     };
     // 1. What the vendor sold, unless the free steps already rule it out.
     if let Some(address) = &subject.email {
@@ -191,6 +194,7 @@ async fn verify(
         }
         Verification::RetryLater => {
             out.stopped = Some("the mail server answered oddly; verify again later");
+            out.retry_later = true;
             out.email = Some(Found { status: EmailStatus::Unknown, ..candidate });
         }
         Verification::Objected => out.objected = Some(candidate.address),

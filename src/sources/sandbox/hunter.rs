@@ -46,6 +46,15 @@ struct Month {
     running: HashMap<String, Instant>,
     credits: f64,
     rng: Option<SplitMix>,
+    /// Every finder request's `first|last|domain` (or `company:name`), in order.
+    asked: Vec<String>,
+}
+
+impl Accounts {
+    /// The finder's requests so far, as `first|last|domain` or `first|last|company:name`.
+    pub(super) fn asked(&self) -> Vec<String> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).asked.clone()
+    }
 }
 
 pub(super) fn router() -> Router<Arc<State>> {
@@ -138,6 +147,9 @@ async fn finder(Extract(state): Extract<Arc<State>>, headers: HeaderMap, Query(q
         Ok(at) => at,
         Err(why) => return error(StatusCode::BAD_REQUEST, "wrong_params", why),
     };
+    let place = q.get("domain").cloned().or_else(|| q.get("company").map(|c| format!("company:{c}")));
+    let asked = format!("{first}|{last}|{}", place.unwrap_or_default()).to_lowercase();
+    state.hunter.inner.lock().unwrap_or_else(|p| p.into_inner()).asked.push(asked);
     let person = at.and_then(|(index, company)| {
         let found = state.population.named_at(index, &first, &last).find(|p| findable(&state, p, company));
         found.map(|p| (p, company))

@@ -309,6 +309,12 @@ impl Sandbox {
         counters.get(vendor).cloned().unwrap_or_default()
     }
 
+    /// Hunter's finder requests so far (`first|last|domain` or `first|last|company:name`,
+    /// lower case), for tests that count what was asked twice.
+    pub fn hunter_finder_requests(&self) -> Vec<String> {
+        self.state.hunter.asked()
+    }
+
     pub async fn stop(self) {
         self.stop.cancel();
         let _ = self.task.await;
