@@ -154,7 +154,12 @@ fn api_scenarios_on_loopback() {
             get(
                 "/api/openapi.json",
                 200,
-                &["\"openapi\": \"3.1.0\"", "/api/workflows/{name}/pause", "/api/events"],
+                &[
+                    "\"openapi\": \"3.1.0\"",
+                    "/api/workflows/{name}/pause",
+                    "/api/events",
+                    "/api/enrichment/pause",
+                ],
             ),
             get("/api/dashboard", 200, &["\"mode\":\"serve\"", "\"kpis\"", "\"target\":100", "unique leads"]),
             get(
@@ -164,6 +169,7 @@ fn api_scenarios_on_loopback() {
             ),
             post("/api/workflows/apollo-ppc/pause", "", 409, &["no sprint is running"]),
             Scenario { headers: &[], ..post("/api/workflows/apollo-ppc/resume", "", 409, &["no sprint"]) },
+            post("/api/enrichment/pause", "", 409, &["no enrichment is running"]),
             get(
                 "/metrics",
                 200,

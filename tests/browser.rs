@@ -60,6 +60,22 @@ fn the_web_ui_works_in_a_real_browser() {
     let rows = browser
         .eval("return document.querySelectorAll('#workflows tbody tr[data-workflow]').length;", json!([]));
     assert_eq!(rows, json!(10), "one row per workflow of the built-in campaign");
+
+    // The Enrichment panel: a row per provider, and its pause switch holds and lets go.
+    browser.wait_for(
+        "the enrichment panel",
+        "return !document.querySelector('#enrichment-card').hidden \
+         && !!document.querySelector('#enrichment tr[data-provider=\"hunter\"]');",
+        LONG,
+    );
+    let summary = |state: &str| {
+        format!("return document.querySelector('#enrichment-summary').textContent.startsWith('{state}');")
+    };
+    browser.wait_for("enrichment running", &summary("running"), LONG);
+    browser.click("#enrichment-toggle");
+    browser.wait_for("enrichment paused", &summary("paused"), SHORT);
+    browser.click("#enrichment-toggle");
+    browser.wait_for("enrichment running again", &summary("running"), SHORT);
     let chart =
         browser.eval("return document.querySelectorAll('#chart path, #chart polyline').length;", json!([]));
     assert!(chart.as_u64().unwrap_or(0) > 0, "the chart draws the series");

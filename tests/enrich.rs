@@ -697,3 +697,25 @@ mod killed_and_restarted {
         runtime.block_on(sb.stop());
     }
 }
+
+/// The demo as a user starts it, piped: all seven KPIs pass, enrichment included.
+#[test]
+fn the_demo_meets_every_kpi_with_enrichment() {
+    let dir = crate::support::Sandbox::new();
+    let out = dir.command(&["demo", "--headless", "--fresh", "--speed", "100"]).output().expect("demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let kpis: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("KPI"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(kpis.len(), 7, "{text}");
+    let failed: Vec<&&str> = kpis.iter().filter(|l| !l.trim_end().ends_with("pass")).collect();
+    assert!(failed.is_empty(), "KPIs failing: {failed:?}\n{text}");
+    assert!(text.contains("enrichment:") && text.contains("hunter"), "{text}");
+    let stats = dir.stats();
+    assert!(stats["enrichment_cost"].as_f64().unwrap_or(0.0) > 0.0, "{stats}");
+    assert!(stats["email_status"]["valid"].as_u64().unwrap_or(0) > 0, "{stats}");
+}

@@ -76,7 +76,7 @@ fn drop_a_download_midway(address: &str) {
 fn a_client_dropping_a_download_leaves_a_running_sprint_alive() {
     let sb = Sandbox::new();
     let mut demo = spawn(
-        sb.command(&["demo", "--speed", "4", "--bind", "127.0.0.1:0"])
+        sb.command(&["demo", "--speed", "60", "--bind", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null()),
@@ -84,7 +84,7 @@ fn a_client_dropping_a_download_leaves_a_running_sprint_alive() {
     let url = served_url(&mut demo).trim_end_matches('/').to_owned();
     let address = url.trim_start_matches("http://").to_owned();
     let dashboard = || call(reqwest::Method::GET, &format!("{url}/api/dashboard"), None).1;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
     while dashboard()["stats"]["unique_leads"].as_u64().unwrap_or(0) < 5000 {
         assert!(std::time::Instant::now() < deadline, "the sprint never reached 5,000 leads");
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -104,7 +104,10 @@ fn a_client_dropping_a_download_leaves_a_running_sprint_alive() {
     assert_eq!(status.code(), Some(0));
     let stats = sb.command(&["stats", "--json"]).output().expect("stats");
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("stats json");
-    assert!(stats["unique_leads"].as_u64().unwrap_or(0) >= 20_000, "{stats}");
+    // Collection stopped at 20,000 unique; emails found afterwards join the odd pair
+    // of leads (a bridge), so the store may hold a few less.
+    assert!(stats["records_received"].as_u64().unwrap_or(0) >= 20_000, "{stats}");
+    assert!(stats["unique_leads"].as_u64().unwrap_or(0) >= 19_500, "{stats}");
 }
 
 #[test]

@@ -250,6 +250,7 @@ function applySnapshot(snap) {
   renderProgress(snap);
   renderStats(snap.stats || {});
   renderKpis(snap.kpis || []);
+  renderEnrichment(snap.enrichment);
   if (!$('#view-dashboard').hidden) renderChart(snap.series || []);
   renderWorkflowSource(snap);
   renderEvents(snap.events || []);
@@ -346,6 +347,53 @@ function renderKpis(kpis) {
       el('div', { class: 'kpi-value' }, isNum(k.value) ? fmtNum(k.value, 2) : '—'),
       el('div', { class: 'kpi-threshold' }, k.threshold ? `target ${k.threshold}` : ''));
   }));
+}
+
+/** The enrichment stage: queue, per-provider calls, hits, cache hits, credits and
+ *  dollars against their caps, and its pause/resume switch. Hidden without one. */
+function renderEnrichment(e) {
+  const card = $('#enrichment-card');
+  card.hidden = !e;
+  if (!e) return;
+  const money = (v) => (isNum(v) ? `$${fmtNum(v, 2)}` : '—');
+  setText($('#enrichment-summary'),
+    `${e.state} · queue ${fmtNum(e.queue ?? 0)} · ${fmtNum(e.leads_done ?? 0)} leads checked · ` +
+    `${fmtNum(e.emails_found ?? 0)} emails found · ${fmtNum(e.companies_filled ?? 0)} companies filled · ` +
+    `${money(e.spent)} of ${money(e.cap)}`);
+  const providers = Object.entries(e.providers || {});
+  $('#enrichment tbody').replaceChildren(...providers.map(([name, p]) => {
+    const caps = [p.credits_cap != null ? `${fmtNum(p.credits_cap)} credits` : null,
+      p.spend_cap != null ? money(p.spend_cap) : null].filter(Boolean).join(', ');
+    return el('tr', { dataset: { provider: name } },
+      el('td', null, name),
+      el('td', { class: 'num' }, fmtNum(p.calls ?? 0)),
+      el('td', { class: 'num' }, fmtNum(p.hits ?? 0)),
+      el('td', { class: 'num' }, fmtNum(p.misses ?? 0)),
+      el('td', { class: 'num' }, fmtNum(p.cache_hits ?? 0)),
+      el('td', { class: 'num' }, fmtNum(p.credits ?? 0, 1)),
+      el('td', { class: 'num' }, money(p.dollars)),
+      el('td', null, caps || 'enrichment cap only'));
+  }));
+  $('#enrichment-notes').replaceChildren(...(e.notes || []).map((n) => el('li', { class: 'event event-warn' }, n)));
+  const toggle = $('#enrichment-toggle');
+  const active = e.state === 'running' || e.state === 'paused';
+  toggle.hidden = !active;
+  if (active && !toggle.dataset.busy) setText(toggle, e.state === 'paused' ? 'Resume' : 'Pause');
+}
+
+async function onEnrichmentToggle(ev) {
+  const button = ev.currentTarget;
+  const action = button.textContent === 'Resume' ? 'resume' : 'pause';
+  button.dataset.busy = '1';
+  button.disabled = true;
+  try {
+    await api(`/api/enrichment/${action}`, { method: 'POST' });
+  } catch (e) {
+    showMessage(`Could not ${action} enrichment: ${e.message}`, { key: 'enrichment' });
+  } finally {
+    delete button.dataset.busy;
+    button.disabled = false;
+  }
 }
 
 function renderEvents(events) {
@@ -1340,6 +1388,7 @@ function route() {
 
 function init() {
   wireExplorer();
+  $('#enrichment-toggle').addEventListener('click', onEnrichmentToggle);
   wireSuppressions();
   $('#lead-close').addEventListener('click', () => { location.hash = listHash(explorer); });
   document.addEventListener('keydown', (e) => {

@@ -59,7 +59,9 @@ pub struct DemoArgs {
     #[arg(long)]
     target: Option<u64>,
     /// Sandbox clock speed-up: rate limits, delays and timeouts all scale (1–10000).
-    #[arg(long, default_value_t = 10.0)]
+    /// At 30 collection takes a few seconds and enrichment, bound by Hunter's 500
+    /// calls a minute, a minute and a half.
+    #[arg(long, default_value_t = 30.0)]
     speed: f64,
     /// Seed of the sandbox population and its faults.
     #[arg(long, default_value_t = 42)]

@@ -65,6 +65,13 @@ pub enum StageState {
     Stopped,
 }
 
+impl StageState {
+    /// Running or paused: it can still be steered.
+    pub fn is_active(self) -> bool {
+        matches!(self, StageState::Running | StageState::Paused)
+    }
+}
+
 /// One provider's figures (the store's, over its life) against its caps.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ProviderView {

@@ -32,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/workflows", get(workflows))
         .route("/api/workflows/{name}/pause", post(pause))
         .route("/api/workflows/{name}/resume", post(resume))
+        .route("/api/enrichment/pause", post(pause_enrichment))
+        .route("/api/enrichment/resume", post(resume_enrichment))
         .route("/api/leads", get(leads))
         .route("/api/leads/{id}", get(lead))
 }
@@ -140,6 +142,26 @@ fn set_paused(state: &AppState, name: &str, paused: bool) -> Response {
     let verb = if paused { "pause" } else { "resume" };
     state.live.note(Level::Info, Some(name), format!("{verb} requested from the web UI/API"));
     axum::Json(json!({ "name": name, "paused": paused })).into_response()
+}
+
+async fn pause_enrichment(State(state): State<AppState>) -> Response {
+    set_enrichment_paused(&state, true)
+}
+
+async fn resume_enrichment(State(state): State<AppState>) -> Response {
+    set_enrichment_paused(&state, false)
+}
+
+/// Pauses or resumes the enrichment stage: the steps in flight finish, no new one starts.
+fn set_enrichment_paused(state: &AppState, paused: bool) -> Response {
+    let stage = state.sprint.as_ref().and_then(|s| s.enrichment.as_ref());
+    let Some((_, switch)) = stage.filter(|(stats, _)| stats.borrow().state.is_active()) else {
+        return error(StatusCode::CONFLICT, "no enrichment is running in this server");
+    };
+    switch.send_replace(paused);
+    let verb = if paused { "pause" } else { "resume" };
+    state.live.note(Level::Info, None, format!("enrichment {verb} requested from the web UI/API"));
+    axum::Json(json!({ "paused": paused })).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 //! KPIs, the leads/hour series, recent events) and published to every event
 //! stream; nothing is computed per watcher.
 
+use crate::enrich::runner::{EnrichStats, StageState};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -79,6 +80,8 @@ struct Snapshot<'a> {
     events: &'a VecDeque<Event>,
     /// Set once new leads can no longer be stored (the page shows it as a banner).
     writer_error: Option<String>,
+    /// The enrichment stage's progress, when the sprint runs one.
+    enrichment: Option<EnrichStats>,
 }
 
 impl Live {
@@ -152,6 +155,7 @@ impl Live {
             series: &inner.series,
             events: &inner.events,
             writer_error,
+            enrichment: enrichment(state),
         };
         let json: Arc<str> = Arc::from(serde_json::to_string(&snapshot).unwrap_or_default());
         drop(inner);
@@ -164,6 +168,13 @@ impl Live {
         });
         Ok(json)
     }
+}
+
+/// The enrichment stage's progress, when the sprint has one that is not off.
+fn enrichment(state: &AppState) -> Option<EnrichStats> {
+    let (stats, _) = state.sprint.as_ref()?.enrichment.as_ref()?;
+    let stats = stats.borrow().clone();
+    (stats.state != StageState::Off).then_some(stats)
 }
 
 /// The sprint's progress, once its workflows are planned.
