@@ -182,7 +182,8 @@ pub enum Detail {
 }
 
 /// Everything the lead detail shows: the lead (the survivor when the id asked
-/// for was merged), why it needs review, and the do-not-contact entry it matches.
+/// for was merged), why it needs review, the do-not-contact entry it matches, and
+/// what enrichment did for it (the check, who filled the company, the dollars).
 pub fn detail(reader: &Reader, id: LeadId) -> Result<Detail, StoreError> {
     let (lead, requested) = match reader.resolve(id)? {
         Resolved::Lead(lead) => (lead, None),
@@ -194,6 +195,9 @@ pub fn detail(reader: &Reader, id: LeadId) -> Result<Detail, StoreError> {
     let mut value = serde_json::to_value(&lead).unwrap_or_default();
     value["contradictions"] = serde_json::to_value(lead.identity.contradictions()).unwrap_or_default();
     value["suppressed"] = list.matching(&lead).map(|e| e.display()).into();
+    if let Some(record) = reader.enrichment(lead.id)? {
+        value["enrichment"] = serde_json::to_value(record).unwrap_or_default();
+    }
     if let Some(requested) = requested {
         value["requested_id"] = requested.into();
         value["merged_into"] = lead.id.into();

@@ -7,10 +7,11 @@ use serde::de::DeserializeOwned;
 
 /// The format byte written in front of every value encoded today...
 pub const FORMAT_V1: u8 = 1;
-/// ...except leads, whose layout changed once (lead-to-lead merges and splits):
-/// they are written as format 2, and format 1 leads are read by the store's
-/// legacy layout.
+/// ...except leads, whose layout changed twice: format 2 added lead-to-lead
+/// merges and splits, format 3 the email status's provenance. Leads are written
+/// as format 3; the store's legacy module reads formats 1 and 2.
 pub const FORMAT_V2: u8 = 2;
+pub const FORMAT_V3: u8 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -53,6 +54,16 @@ pub fn decode_as<T: DeserializeOwned>(format: u8, bytes: &[u8]) -> Result<T, Cod
         Some((&found, body)) if found == format => Ok(bincode::serde::decode_from_slice(body, config())?.0),
         Some((&other, _)) => Err(CodecError::UnknownFormat(other)),
     }
+}
+
+/// Decodes a value written with `format` by a layout that lacked `T`'s last field,
+/// an `Option`: fields are encoded one after another with nothing between, and a
+/// `None` is the single byte 0, so the old bytes plus that byte are the new layout.
+pub fn decode_without_last_option<T: DeserializeOwned>(format: u8, bytes: &[u8]) -> Result<T, CodecError> {
+    let mut padded = Vec::with_capacity(bytes.len() + 1);
+    padded.extend_from_slice(bytes);
+    padded.push(0);
+    decode_as(format, &padded)
 }
 
 /// The format byte of a stored value.

@@ -263,7 +263,7 @@ fn fill_fields(lead: &mut Lead, incoming: &Lead, filled: &mut Vec<String>) {
         && incoming.email.as_deref().is_some_and(|e| !lead::identity::is_role_email(e))
     {
         lead.email.clone_from(&incoming.email);
-        lead.email_status = incoming.email_status;
+        take_status(lead, incoming);
         filled.push("email".to_owned());
     }
     let mut fill = |name: &str, slot: &mut Option<String>, value: &Option<String>| {
@@ -293,11 +293,17 @@ fn fill_fields(lead: &mut Lead, incoming: &Lead, filled: &mut Vec<String>) {
     let status_news = lead.email_status == lead::EmailStatus::Unknown
         && incoming.email_status != lead::EmailStatus::Unknown;
     if (!had_email && lead.email.is_some()) || (same_email && status_news) {
-        lead.email_status = incoming.email_status;
+        take_status(lead, incoming);
         if same_email {
             filled.push("email_status".to_owned());
         }
     }
+}
+
+/// The incoming record's status of its address, with who gave it.
+fn take_status(lead: &mut Lead, incoming: &Lead) {
+    lead.email_status = incoming.email_status;
+    lead.email_check.clone_from(&incoming.email_check);
 }
 
 #[cfg(test)]

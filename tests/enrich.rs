@@ -237,6 +237,11 @@ cost_per_credit = 0.03
     assert!(reader.cache_entry("hunter|find|dana|wills|acme.com").unwrap().is_some_and(|e| e.found));
     let check = reader.enrichment(1).unwrap().and_then(|e| e.email).expect("the check");
     assert_eq!((check.provider.as_str(), check.raw_status.as_str()), ("hunter", "valid"));
+    let on_lead = lead.email_check.expect("the lead says who checked it");
+    assert_eq!(
+        (on_lead.provider, on_lead.raw_status, on_lead.checked_at),
+        (check.provider, check.raw_status, 5)
+    );
 }
 
 #[tokio::test]
@@ -718,4 +723,41 @@ fn the_demo_meets_every_kpi_with_enrichment() {
     let stats = dir.stats();
     assert!(stats["enrichment_cost"].as_f64().unwrap_or(0.0) > 0.0, "{stats}");
     assert!(stats["email_status"]["valid"].as_u64().unwrap_or(0) > 0, "{stats}");
+    exports_carry_the_check(&dir, stats["email_status"]["valid"].as_u64().unwrap_or(0));
+}
+
+/// Search, CSV and JSONL agree on the valid addresses and say who checked each.
+fn exports_carry_the_check(dir: &crate::support::Sandbox, valid: u64) {
+    let found = dir.run(&["search", "email_status:valid", "--json", "--limit", "1"]).json();
+    assert_eq!(found["total"].as_u64(), Some(valid), "{found}");
+    let csv_path = dir.path("leads.csv");
+    assert_eq!(dir.run(&["export", "csv", "--out", csv_path.to_str().unwrap()]).code, 0);
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name}"));
+    let (status, by, raw, at) = (
+        column("email_status"),
+        column("email_checked_by"),
+        column("email_raw_status"),
+        column("email_checked_at"),
+    );
+    let mut checked_by = std::collections::BTreeMap::<String, u64>::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        if row[status] == *"valid" {
+            assert!(!row[raw].is_empty() && row[at].parse::<i64>().is_ok_and(|t| t > 0), "{row:?}");
+            *checked_by.entry(row[by].to_owned()).or_default() += 1;
+        }
+    }
+    assert_eq!(checked_by.values().sum::<u64>(), valid, "{checked_by:?}");
+    assert!(checked_by.get("hunter").is_some_and(|&n| n > 0), "Hunter checked none: {checked_by:?}");
+    let jsonl_path = dir.path("leads.jsonl");
+    assert_eq!(dir.run(&["export", "jsonl", "--out", jsonl_path.to_str().unwrap()]).code, 0);
+    let text = std::fs::read_to_string(&jsonl_path).unwrap();
+    let hunter_checked = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["email_status"] == "valid" && l["email_check"]["provider"] == "hunter")
+        .count() as u64;
+    assert_eq!(hunter_checked, checked_by["hunter"]);
 }

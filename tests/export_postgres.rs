@@ -146,6 +146,17 @@ fn filters_and_a_custom_table() {
     assert_eq!(report["filtered_out"], 5, "{report}");
     let names = pg.query("SELECT last_name FROM crm_leads ORDER BY last_name");
     assert_eq!(names, [[Some("Shah".to_owned())], [Some("Wills".to_owned())]]);
+    // The status carries who gave it and their own word for it.
+    let check = "SELECT email_status, email_checked_by, email_raw_status, email_checked_at IS NOT NULL \
+                 FROM crm_leads WHERE last_name = 'Wills'";
+    let row = |v: &[&str]| vec![v.iter().map(|s| Some((*s).to_owned())).collect::<Vec<_>>()];
+    assert_eq!(pg.query(check), row(&["valid", "apollo", "verified", "t"]));
+    // A table an older build made, without those columns, gets them.
+    pg.query("ALTER TABLE crm_leads DROP COLUMN email_checked_by, DROP COLUMN email_raw_status, DROP COLUMN email_checked_at");
+    pg.query("UPDATE crm_leads SET quality = 0");
+    let again = export(&sb, &pg, &["--table", "crm_leads", "--query", "city:chicago", "--min-quality", "80"]);
+    assert_eq!(again["updated"], 2, "{again}");
+    assert_eq!(pg.query(check), row(&["valid", "apollo", "verified", "t"]));
     let bad = sb.run(&["export", "postgres", "--url", &pg.url, "--table", "x; drop table y"]);
     assert_eq!(bad.code, 1);
     assert!(bad.stderr.contains("not a plain identifier"), "{}", bad.stderr);

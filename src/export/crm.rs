@@ -21,8 +21,11 @@ pub enum CrmError {
 }
 
 /// The lead fields a mapping can name.
-pub const LEAD_FIELDS: [&str; 14] = [
+pub const LEAD_FIELDS: [&str; 17] = [
     "email",
+    "email_status",
+    "email_checked_by",
+    "email_checked_at",
     "first_name",
     "last_name",
     "full_name",
@@ -62,6 +65,9 @@ pub fn field_value(lead: &Lead, field: &str) -> Option<String> {
     let l = &lead.location;
     match field {
         "email" => lead.email.clone(),
+        "email_status" => lead.email.as_ref().map(|_| lead.email_status.as_str().to_owned()),
+        "email_checked_by" => lead.email_check.as_ref().map(|c| c.provider.clone()),
+        "email_checked_at" => lead.email_check.as_ref().map(|c| iso_date_time(c.checked_at)),
         "first_name" => lead.first_name.clone(),
         "last_name" => lead.last_name.clone(),
         "full_name" => Some(lead.display_name()).filter(|n| !n.is_empty()),
@@ -77,6 +83,12 @@ pub fn field_value(lead: &Lead, field: &str) -> Option<String> {
         "linkedin_url" => lead.linkedin_url.clone(),
         _ => None,
     }
+}
+
+/// A stored time as RFC 3339 (UTC, milliseconds), which CRM date-time fields take.
+fn iso_date_time(millis: crate::lead::Millis) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0) as u64);
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 /// What a CRM export did.
@@ -114,5 +126,27 @@ mod tests {
         );
         assert!(mapping(&defaults, &["nickname=x".into()]).is_err());
         assert!(mapping(&defaults, &["no-equals".into()]).is_err());
+    }
+
+    #[test]
+    fn the_email_check_maps_to_fields() {
+        let check = crate::lead::StatusCheck {
+            provider: "hunter".into(),
+            raw_status: "accept_all".into(),
+            checked_at: 1_764_489_600_250,
+        };
+        let lead = Lead {
+            email: Some("dana@acme.com".into()),
+            email_status: crate::lead::EmailStatus::AcceptAll,
+            email_check: Some(check),
+            ..Lead::default()
+        };
+        assert_eq!(field_value(&lead, "email_status").as_deref(), Some("accept_all"));
+        assert_eq!(field_value(&lead, "email_checked_by").as_deref(), Some("hunter"));
+        assert_eq!(field_value(&lead, "email_checked_at").as_deref(), Some("2025-11-30T08:00:00.250Z"));
+        let no_email = Lead::default();
+        assert_eq!(field_value(&no_email, "email_status"), None);
+        assert_eq!(field_value(&no_email, "email_checked_at"), None);
+        assert!(mapping(&[], &["email_checked_by=leadsprint_email_checked_by".into()]).is_ok());
     }
 }

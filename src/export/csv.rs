@@ -13,6 +13,9 @@ pub const CSV_COLUMNS: &[&str] = &[
     "full_name",
     "email",
     "email_status",
+    "email_checked_by",
+    "email_raw_status",
+    "email_checked_at",
     "job_title",
     "seniority",
     "company_name",
@@ -71,6 +74,7 @@ impl<W: Write> Writer<W> {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         let sources: Vec<String> =
             lead.sources.iter().map(|s| format!("{}/{}", s.vendor, s.workflow)).collect();
+        let check = lead.email_check.as_ref();
         self.record.clear();
         self.record.extend([
             lead.id.to_string(),
@@ -79,6 +83,9 @@ impl<W: Write> Writer<W> {
             opt(&lead.full_name),
             opt(&lead.email),
             lead.email_status.as_str().to_owned(),
+            check.map(|c| c.provider.clone()).unwrap_or_default(),
+            check.map(|c| c.raw_status.clone()).unwrap_or_default(),
+            check.map(|c| c.checked_at.to_string()).unwrap_or_default(),
             opt(&lead.job_title),
             opt(&lead.seniority),
             opt(&lead.company.name),

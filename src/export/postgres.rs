@@ -335,7 +335,7 @@ fn quote_table(name: &str) -> Result<String, PgError> {
 }
 
 /// The exported columns: (name, SQL type, COPY type). `lead_id` first.
-const COLUMNS: [(&str, &str, Type); 34] = [
+const COLUMNS: [(&str, &str, Type); 37] = [
     ("lead_id", "bigint NOT NULL", Type::INT8),
     ("first_name", "text", Type::TEXT),
     ("last_name", "text", Type::TEXT),
@@ -371,7 +371,14 @@ const COLUMNS: [(&str, &str, Type); 34] = [
     ("updated_at", "timestamptz NOT NULL", Type::TIMESTAMPTZ),
     // A default, so rows written by other tools (a shared table) need not name it.
     ("merged_ids", "bigint[] NOT NULL DEFAULT '{}'", Type::INT8_ARRAY),
+    // Who gave email_status, their own word for it, and when (NULL: nobody did).
+    ("email_checked_by", "text", Type::TEXT),
+    ("email_raw_status", "text", Type::TEXT),
+    ("email_checked_at", "timestamptz", Type::TIMESTAMPTZ),
 ];
+
+/// Columns added after the first release, added to a table an older build created.
+const ADDED_COLUMNS: [&str; 4] = ["merged_ids", "email_checked_by", "email_raw_status", "email_checked_at"];
 
 fn column_list() -> String {
     COLUMNS.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", ")
@@ -384,14 +391,18 @@ fn schema_sql(quoted: &str, name: &str, explicit_nulls: bool) -> String {
     let columns: Vec<String> = COLUMNS.iter().map(|(n, t, _)| format!("{n} {t}")).collect();
     let index_name = |key: &str| format!("\"{}_{key}\"", name.replace('.', "_"));
     let nulls = if explicit_nulls { " NULLS DISTINCT" } else { "" };
+    let added: String = COLUMNS
+        .iter()
+        .filter(|(n, _, _)| ADDED_COLUMNS.contains(n))
+        .map(|(n, t, _)| format!("ALTER TABLE {quoted} ADD COLUMN IF NOT EXISTS {n} {t};\n"))
+        .collect();
     let keys: String = ["email_key", "linkedin_key", "profile_key"]
         .iter()
         .map(|k| format!("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {quoted} ({k}){nulls};\n", index_name(k)))
         .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS {quoted} ({}, exported_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (lead_id));
-ALTER TABLE {quoted} ADD COLUMN IF NOT EXISTS merged_ids bigint[] NOT NULL DEFAULT '{{}}';
-{keys}CREATE TABLE IF NOT EXISTS {WATERMARKS} (target text PRIMARY KEY, last_lead_id bigint NOT NULL,
+{added}{keys}CREATE TABLE IF NOT EXISTS {WATERMARKS} (target text PRIMARY KEY, last_lead_id bigint NOT NULL,
   complete boolean NOT NULL, filter text NOT NULL, updated_at timestamptz NOT NULL);
 CREATE TEMP TABLE IF NOT EXISTS leadsprint_staging ({});",
         columns.join(", "),
@@ -429,6 +440,9 @@ struct Row {
     times: [SystemTime; 2],
     /// Lead ids merged into this one (a consumer holding one finds its row here).
     merged: Vec<i64>,
+    /// Who checked the email and their word for it; when.
+    check: [Option<String>; 2],
+    checked_at: Option<SystemTime>,
 }
 
 impl Row {
@@ -500,6 +514,11 @@ impl Row {
             jsons,
             times: [time(lead.created_at), time(lead.updated_at)],
             merged: lead.absorbed_ids().map(|id| id as i64).collect(),
+            check: [
+                clean(lead.email_check.as_ref().map(|c| c.provider.as_str())),
+                clean(lead.email_check.as_ref().map(|c| c.raw_status.as_str())),
+            ],
+            checked_at: lead.email_check.as_ref().map(|c| time(c.checked_at)),
         };
         (row, cleaned)
     }
@@ -516,6 +535,8 @@ impl Row {
         out.push(&self.counts[1]);
         out.extend(self.times.iter().map(|t| t as &(dyn ToSql + Sync)));
         out.push(&self.merged);
+        out.extend(self.check.iter().map(|t| t as &(dyn ToSql + Sync)));
+        out.push(&self.checked_at);
         out
     }
 }

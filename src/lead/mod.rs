@@ -344,6 +344,19 @@ pub struct Lead {
     /// Leads merged into this one, directly or through a lead it absorbed: each is
     /// an alias of this lead now (ascending by id).
     pub absorbed: Vec<Absorbed>,
+    /// Who gave `email_status` and when; `None` while nobody has.
+    pub email_check: Option<StatusCheck>,
+}
+
+/// Where an email status came from: the vendor that sold the address with it, or
+/// the enrichment provider that checked it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCheck {
+    /// A vendor (`apollo`, …) or a provider (`hunter`, `zerobounce`, `local`).
+    pub provider: String,
+    /// Its own word for the status, before mapping to the one vocabulary.
+    pub raw_status: String,
+    pub checked_at: Millis,
 }
 
 /// A lead merged into another: its id (an alias now) and the primary address it

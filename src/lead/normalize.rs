@@ -3,7 +3,7 @@
 //! to quarantine. Pure: the caller passes the time.
 
 use super::identity::{self, IdentityKey, KeyKind, LinkedInValue};
-use super::{Company, EmailStatus, Flag, Lead, Location, Millis, RawLead, quality};
+use super::{Company, EmailStatus, Flag, Lead, Location, Millis, RawLead, StatusCheck, quality};
 
 /// The largest text field accepted, in bytes; a longer one sends the record to quarantine.
 pub const MAX_FIELD_BYTES: usize = 64 * 1024;
@@ -322,6 +322,15 @@ fn email_keys(raw: &RawLead, lead: &mut Lead, keys: &mut Vec<IdentityKey>, flags
         lead.email = role_address;
     }
     lead.email_status = email_status(raw.email_status.as_deref());
+    lead.email_check = status_check(raw, lead);
+}
+
+/// The vendor's word behind the status, when it gave one for the address kept.
+fn status_check(raw: &RawLead, lead: &Lead) -> Option<StatusCheck> {
+    lead.email.as_ref()?;
+    let raw_status = clean(raw.email_status.as_deref())?;
+    let checked_at = if raw.source.fetched_at > 0 { raw.source.fetched_at } else { lead.created_at };
+    Some(StatusCheck { provider: raw.source.vendor.clone(), raw_status, checked_at })
 }
 
 /// A vendor's email status in the one vocabulary (Apollo's `verified`/`likely to
@@ -364,6 +373,26 @@ mod tests {
         for (name, input, want) in cases {
             assert_eq!(clean(Some(input)).as_deref(), *want, "case {name}");
         }
+    }
+
+    #[test]
+    fn a_vendor_status_says_who_gave_it() {
+        let mut r = raw();
+        r.emails = vec!["dana@acme.com".into()];
+        r.email_status = Some(" Likely to engage ".into());
+        r.source = super::super::Source::new("apollo", "w", None, 77);
+        let lead = normalize(&r, 100).unwrap().lead;
+        assert_eq!(lead.email_status, EmailStatus::Valid);
+        let check = lead.email_check.expect("the vendor's word");
+        assert_eq!(
+            (check.provider.as_str(), check.raw_status.as_str(), check.checked_at),
+            ("apollo", "Likely to engage", 77)
+        );
+        r.email_status = None;
+        assert_eq!(normalize(&r, 100).unwrap().lead.email_check, None, "no status, no check");
+        r.email_status = Some("verified".into());
+        r.emails.clear();
+        assert_eq!(normalize(&r, 100).unwrap().lead.email_check, None, "no address, nothing checked");
     }
 
     #[test]

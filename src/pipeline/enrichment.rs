@@ -9,7 +9,7 @@
 use super::identity::{Command, Resolver};
 use super::{BatchLeads, Changed, PipelineError};
 use crate::dedup::LeadStore;
-use crate::lead::{Candidate, LeadId, Millis, Suppression, quality};
+use crate::lead::{Candidate, LeadId, Millis, StatusCheck, Suppression, quality};
 use crate::store::{Batch, CacheEntry, LeadEnrichment, ProviderSpend};
 
 /// What enrichment found and spent for one lead.
@@ -86,11 +86,18 @@ fn set_email_status(
 ) -> Result<(), PipelineError> {
     let previous = batch.lead(id)?;
     let same_address = previous.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&check.address));
-    if !same_address || previous.email_status == check.status {
+    let by = StatusCheck {
+        provider: check.provider.clone(),
+        raw_status: check.raw_status.clone(),
+        checked_at: check.checked_at,
+    };
+    if !same_address || (previous.email_status == check.status && previous.email_check.as_ref() == Some(&by))
+    {
         return Ok(());
     }
     let mut lead = previous.clone();
     lead.email_status = check.status;
+    lead.email_check = Some(by);
     lead.quality = quality::score(&lead);
     lead.updated_at = now;
     BatchLeads { batch, changed }.save(Some(&previous), &mut lead)

@@ -389,6 +389,7 @@ fn move_primaries(lead: &mut Lead, new: &mut Lead) {
     if lead.email.as_deref().and_then(email_key).is_some_and(|k| new.identity.emails.contains(&k)) {
         new.email = lead.email.take();
         new.email_status = std::mem::take(&mut lead.email_status);
+        new.email_check = lead.email_check.take();
     }
     lead.email = lead.email.take().or_else(|| lead.identity.emails.first().cloned());
     new.email = new.email.take().or_else(|| new.identity.emails.first().cloned());

@@ -1,6 +1,7 @@
-//! Leads as schema 1 stored them (format byte 1), before lead-to-lead merges: read
-//! here and converted, so a data dir written by an older build opens as it is and
-//! each lead takes the new layout when it is next written.
+//! Leads as older builds stored them, read here and converted, so a data dir
+//! written by an older build opens as it is and each lead takes the new layout
+//! when it is next written: schema 1 (format byte 1), before lead-to-lead merges,
+//! and format 2, before the email status's provenance (`Lead::email_check`).
 
 use serde::Deserialize;
 
@@ -78,8 +79,14 @@ impl From<LeadV1> for Lead {
             updated_at: v.updated_at,
             seq: v.seq,
             absorbed: Vec::new(),
+            email_check: None,
         }
     }
+}
+
+/// A format 2 lead: today's layout without its last field, `email_check`.
+pub(super) fn decode_v2(bytes: &[u8]) -> Result<Lead, crate::codec::CodecError> {
+    crate::codec::decode_without_last_option(crate::codec::FORMAT_V2, bytes)
 }
 
 /// A lead in the schema 1 layout, as an older build wrote it (for upgrade tests).
@@ -136,5 +143,68 @@ mod tests {
         assert_eq!(back.identity, lead.identity);
         assert_eq!(back.merges[0].conflicts_with, [9]);
         assert_eq!(back.seq, 3);
+    }
+
+    /// The bytes an older build wrote for [`sample_v2_lead`] (format 2).
+    #[test]
+    fn reads_a_format_2_lead() {
+        let bytes = include_bytes!("testdata/lead-format-2.bin");
+        assert_eq!(codec::format_of(bytes).unwrap(), codec::FORMAT_V2);
+        let back = decode_v2(bytes).unwrap();
+        assert_eq!(back, sample_v2_lead());
+        assert_eq!(back.email_check, None);
+        // Read through the store's own dispatch, and written back as format 3.
+        assert_eq!(super::super::decode_lead(bytes).unwrap(), back);
+        let again = super::super::encode_lead(&back).unwrap();
+        assert_eq!(codec::format_of(&again).unwrap(), codec::FORMAT_V3);
+        assert_eq!(super::super::decode_lead(&again).unwrap(), back);
+    }
+
+    /// A lead with every field set (the one `testdata/lead-format-2.bin` holds).
+    fn sample_v2_lead() -> Lead {
+        use crate::lead::{Absorbed, Flag};
+        let source = Source::new("apollo", "apollo-people", Some("p-1".into()), 1_700_000_000_000);
+        let mut lead = Lead {
+            id: 42,
+            first_name: Some("Dana".into()),
+            last_name: Some("Wills".into()),
+            full_name: Some("Dana Wills".into()),
+            job_title: Some("Head of Growth".into()),
+            seniority: Some("head".into()),
+            company: Company {
+                name: Some("Acme".into()),
+                domain: Some("acme.com".into()),
+                industry: Some("software".into()),
+                size: Some("51-200".into()),
+                linkedin_url: Some("https://www.linkedin.com/company/acme".into()),
+            },
+            location: Location { city: Some("Berlin".into()), region: None, country: Some("Germany".into()) },
+            email: Some("dana@acme.com".into()),
+            email_status: EmailStatus::Valid,
+            phone: Some("+4930123456".into()),
+            linkedin_url: Some("https://www.linkedin.com/in/dana-wills".into()),
+            identity: Identity {
+                linkedin_urls: vec!["linkedin.com/in/dana-wills".into()],
+                emails: vec!["dana@acme.com".into()],
+                profile_ids: vec!["apollo:p-1".into()],
+            },
+            flags: vec![Flag { field: "phone".into(), value: "x".into(), reason: "not a number".into() }],
+            sources: vec![source.clone()],
+            merges: vec![MergeEvent {
+                at: 1_700_000_000_500,
+                source,
+                filled: vec!["phone".into()],
+                absorbed: vec![43],
+                ..MergeEvent::default()
+            }],
+            quality: Quality::default(),
+            created_at: 1_700_000_000_000,
+            updated_at: 1_700_000_000_500,
+            seq: 9,
+            absorbed: vec![Absorbed { id: 43, email: Some("d.wills@acme.com".into()) }],
+            email_check: None,
+        };
+        lead.quality = crate::lead::score(&lead);
+        lead
     }
 }

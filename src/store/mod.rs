@@ -391,15 +391,16 @@ impl Store {
     }
 }
 
-/// Leads are written in format 2; format 1 is the schema 1 layout.
+/// Leads are written in format 3; formats 1 and 2 are read as older builds wrote them.
 fn encode_lead(lead: &Lead) -> Result<Vec<u8>, StoreError> {
-    Ok(codec::encode_as(codec::FORMAT_V2, lead)?)
+    Ok(codec::encode_as(codec::FORMAT_V3, lead)?)
 }
 
 fn decode_lead(bytes: &[u8]) -> Result<Lead, StoreError> {
     match codec::format_of(bytes)? {
         codec::FORMAT_V1 => Ok(codec::decode::<legacy::LeadV1>(bytes)?.into()),
-        _ => Ok(codec::decode_as(codec::FORMAT_V2, bytes)?),
+        codec::FORMAT_V2 => Ok(legacy::decode_v2(bytes)?),
+        _ => Ok(codec::decode_as(codec::FORMAT_V3, bytes)?),
     }
 }
 
