@@ -328,9 +328,10 @@ mod stage_against_the_twins {
 
     fn settings(sb: &Sandbox, extra: &str) -> Settings {
         let text = format!(
-            "[campaign]\nname = \"t\"\ntarget = 10\n[enrichment]\nenabled = true\n{extra}\n\
+            "[campaign]\nname = \"t\"\ntarget = 10\n[enrichment]\nenabled = true\ndns_server = \"{}\"\n{extra}\n\
              [enrichment.providers.hunter]\nbase_url = \"{}\"\ncost_per_credit = 0.03\n\
              [enrichment.providers.apollo]\nbase_url = \"{}\"\n",
+            sb.dns,
             sb.base_url("hunter"),
             sb.base_url("apollo")
         );
@@ -422,6 +423,8 @@ mod stage_against_the_twins {
         // The finder finds what a real one would: about half.
         let finds = sb.counters("hunter").billed as f64 / stats.leads_done.max(1) as f64;
         assert!((0.3..=0.7).contains(&finds), "finder hit rate {finds:.2}");
+        // The free MX step asked the campaign's DNS server (the sandbox's).
+        assert!(sb.counters("dns").requests > 0, "no MX asked");
 
         // Again: nothing is owed, nothing is asked.
         let before: u64 = ["hunter", "hunter-verifier", "apollo-organizations"]
@@ -590,8 +593,9 @@ mod killed_and_restarted {
 
     fn campaign(sb: &Sandbox) -> String {
         format!(
-            "[campaign]\nname = \"k\"\ntarget = 10\n[enrichment]\nenabled = true\n\
+            "[campaign]\nname = \"k\"\ntarget = 10\n[enrichment]\nenabled = true\ndns_server = \"{}\"\n\
              [enrichment.providers.hunter]\nbase_url = \"{}\"\n[enrichment.providers.apollo]\nbase_url = \"{}\"\n",
+            sb.dns,
             sb.base_url("hunter"),
             sb.base_url("apollo")
         )
@@ -750,6 +754,7 @@ fn exports_carry_the_check(dir: &crate::support::Sandbox, valid: u64) {
         }
     }
     assert_eq!(checked_by.values().sum::<u64>(), valid, "{checked_by:?}");
+    assert!(!checked_by.contains_key("vendor"), "a sold status names its vendor: {checked_by:?}");
     assert!(checked_by.get("hunter").is_some_and(|&n| n > 0), "Hunter checked none: {checked_by:?}");
     let jsonl_path = dir.path("leads.jsonl");
     assert_eq!(dir.run(&["export", "jsonl", "--out", jsonl_path.to_str().unwrap()]).code, 0);
@@ -760,4 +765,68 @@ fn exports_carry_the_check(dir: &crate::support::Sandbox, valid: u64) {
         .filter(|l| l["email_status"] == "valid" && l["email_check"]["provider"] == "hunter")
         .count() as u64;
     assert_eq!(hunter_checked, checked_by["hunter"]);
+}
+
+/// The MX step's real resolver against the sandbox's DNS server: MX, implicit MX
+/// (address record only), null MX, a domain that does not exist; each domain asked
+/// once a run; a server that never answers is given up on, not waited for.
+mod mx_against_the_dns_twin {
+    use leadsprint::enrich::mx::{MailDomain, MailResolver};
+    use leadsprint::sources::sandbox::population::MailSetup;
+    use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+
+    #[tokio::test]
+    async fn mx_implicit_mx_null_mx_and_missing_domains_are_told_apart() {
+        let sb = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+        let resolver = MailResolver::new(Some(sb.dns)).expect("resolver");
+        let domain_with = |setup: MailSetup| {
+            sb.population().companies.iter().find(|c| c.mail == setup).map(|c| c.domain.clone()).expect("one")
+        };
+        let mx = domain_with(MailSetup::Mx);
+        assert_eq!(resolver.mail_domain(&mx).await, MailDomain::Accepts);
+        assert_eq!(resolver.mail_domain(&domain_with(MailSetup::AddressOnly)).await, MailDomain::Accepts);
+        assert!(matches!(
+            resolver.mail_domain(&domain_with(MailSetup::NullMx)).await,
+            MailDomain::NoMail(why) if why.contains("null MX")
+        ));
+        assert!(matches!(
+            resolver.mail_domain("no-such-company-anywhere.com").await,
+            MailDomain::NoMail(why) if why.contains("does not exist")
+        ));
+        assert_eq!(resolver.mail_domain("gmail.com").await, MailDomain::Accepts);
+        // Asked again, in another spelling: answered without asking DNS.
+        let asked = sb.counters("dns").requests;
+        assert_eq!(resolver.mail_domain(&format!(" {}. ", mx.to_uppercase())).await, MailDomain::Accepts);
+        assert_eq!(sb.counters("dns").requests, asked);
+        assert!(!resolver.gave_up());
+    }
+
+    #[tokio::test]
+    async fn garbage_gets_no_answer_and_a_silent_server_is_given_up() {
+        let sb = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.send_to(b"not a dns message", sb.dns).await.unwrap();
+        let mut buf = [0u8; 512];
+        let reply =
+            tokio::time::timeout(std::time::Duration::from_millis(300), socket.recv_from(&mut buf)).await;
+        assert!(reply.is_err(), "garbage was answered");
+        assert_eq!(sb.counters("dns").requests, 1);
+
+        // A socket that reads nothing: every ask times out, then DNS is asked no more.
+        let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let wait = std::time::Duration::from_millis(100);
+        let resolver =
+            MailResolver::with_timeout(Some(silent.local_addr().unwrap()), wait).expect("resolver");
+        let started = std::time::Instant::now();
+        let mut verdicts = Vec::new();
+        for i in 0..12 {
+            verdicts.push(resolver.mail_domain(&format!("company{i}.com")).await);
+        }
+        assert!(verdicts.iter().all(|v| *v == MailDomain::Unknown), "{verdicts:?}");
+        assert!(resolver.gave_up());
+        let after_giving_up = std::time::Instant::now();
+        assert_eq!(resolver.mail_domain("company99.com").await, MailDomain::Unknown);
+        assert!(after_giving_up.elapsed() < std::time::Duration::from_millis(50), "asked after giving up");
+        eprintln!("gave up after {:?}", started.elapsed());
+    }
 }

@@ -76,7 +76,7 @@ fn drop_a_download_midway(address: &str) {
 fn a_client_dropping_a_download_leaves_a_running_sprint_alive() {
     let sb = Sandbox::new();
     let mut demo = spawn(
-        sb.command(&["demo", "--speed", "60", "--bind", "127.0.0.1:0"])
+        sb.command(&["demo", "--speed", "100", "--target", "8000", "--bind", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null()),
@@ -85,8 +85,8 @@ fn a_client_dropping_a_download_leaves_a_running_sprint_alive() {
     let address = url.trim_start_matches("http://").to_owned();
     let dashboard = || call(reqwest::Method::GET, &format!("{url}/api/dashboard"), None).1;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
-    while dashboard()["stats"]["unique_leads"].as_u64().unwrap_or(0) < 5000 {
-        assert!(std::time::Instant::now() < deadline, "the sprint never reached 5,000 leads");
+    while dashboard()["stats"]["unique_leads"].as_u64().unwrap_or(0) < 3000 {
+        assert!(std::time::Instant::now() < deadline, "the sprint never reached 3,000 leads");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     for _ in 0..5 {
@@ -104,10 +104,10 @@ fn a_client_dropping_a_download_leaves_a_running_sprint_alive() {
     assert_eq!(status.code(), Some(0));
     let stats = sb.command(&["stats", "--json"]).output().expect("stats");
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("stats json");
-    // Collection stopped at 20,000 unique; emails found afterwards join the odd pair
+    // Collection stopped at 8,000 unique; emails found afterwards join the odd pair
     // of leads (a bridge), so the store may hold a few less.
-    assert!(stats["records_received"].as_u64().unwrap_or(0) >= 20_000, "{stats}");
-    assert!(stats["unique_leads"].as_u64().unwrap_or(0) >= 19_500, "{stats}");
+    assert!(stats["records_received"].as_u64().unwrap_or(0) >= 8_000, "{stats}");
+    assert!(stats["unique_leads"].as_u64().unwrap_or(0) >= 7_800, "{stats}");
 }
 
 #[test]

@@ -202,6 +202,9 @@ fn sandbox_env(sandbox: &Sandbox, key: &str, name: &str) -> Option<String> {
             return Some(sandbox.base_url(provider));
         }
     }
+    if name == "LEADSPRINT_DNS_SERVER" {
+        return Some(sandbox.dns.to_string());
+    }
     if name.ends_with("_API_KEY") || name.ends_with("_PASSWORD") {
         return Some(key.to_owned());
     }

@@ -78,6 +78,9 @@ pub(super) struct EnrichmentFile {
     verifier: Option<Verifier>,
     #[serde(default = "yes")]
     company: bool,
+    #[serde(default = "yes")]
+    mx_check: bool,
+    dns_server: Option<String>,
     per_lead_ceiling: Option<f64>,
     spend_cap: Option<f64>,
     kill_switch_after: Option<u64>,
@@ -128,6 +131,10 @@ pub struct EnrichmentSettings {
     pub verify_emails: bool,
     pub verifier: Verifier,
     pub company: bool,
+    /// Ask DNS whether a domain takes mail before paying for its addresses.
+    pub mx_check: bool,
+    /// The DNS server to ask (`None`: the system's resolver).
+    pub dns_server: Option<std::net::SocketAddr>,
     /// Dollars one lead may cost at most.
     pub per_lead_ceiling: f64,
     /// Dollars enrichment may spend in all.
@@ -145,6 +152,8 @@ impl Default for EnrichmentFile {
             verify_emails: true,
             verifier: None,
             company: true,
+            mx_check: true,
+            dns_server: None,
             per_lead_ceiling: None,
             spend_cap: None,
             kill_switch_after: None,
@@ -176,6 +185,12 @@ pub(super) fn settings(
             at("kill_switch_min_fill")
         ));
     }
+    let dns_server = match env("LEADSPRINT_DNS_SERVER").or(file.dns_server) {
+        Some(text) => {
+            Some(dns_server(&text).map_err(|why| format!("{} = {text:?}: {why}", at("dns_server")))?)
+        }
+        None => None,
+    };
     let mut files = file.providers;
     let mut providers = BTreeMap::new();
     for kind in [ProviderKind::Hunter, ProviderKind::Zerobounce, ProviderKind::Apollo] {
@@ -189,11 +204,22 @@ pub(super) fn settings(
         verify_emails: file.verify_emails,
         verifier: file.verifier.unwrap_or(Verifier::Hunter),
         company: file.company,
+        mx_check: file.mx_check,
+        dns_server,
         per_lead_ceiling,
         spend_cap,
         kill_switch: KillSwitch { after: file.kill_switch_after.unwrap_or(500), min_fill },
         providers,
     })
+}
+
+/// `IP` or `IP:PORT` (port 53 when left out).
+fn dns_server(text: &str) -> Result<std::net::SocketAddr, &'static str> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    text.parse().map_err(|_| "give an IP address, with :PORT if not 53 (e.g. 1.1.1.1 or 127.0.0.1:5353)")
 }
 
 fn provider(

@@ -230,9 +230,17 @@ fn enrichment_is_off_by_default_and_validated_when_set() {
     assert_eq!((hunter.cost_per_credit, hunter.credits_cap), (0.03, Some(1000.0)));
     assert_eq!(hunter.rate, Rate { requests: 5, per: Duration::from_secs(1) });
     assert_eq!(hunter.key.value.as_ref().map(|k| k.expose()), Some("hk"));
+    assert!(e.mx_check && e.dns_server.is_none(), "the system's resolver by default");
+    let dns = |line: &str| {
+        parse_for_test(&format!("{base}[enrichment]\n{line}\n"))
+            .map(|s| s.enrichment.dns_server.map(|a| a.to_string()))
+    };
+    assert_eq!(dns("dns_server = \"1.1.1.1\"").unwrap().as_deref(), Some("1.1.1.1:53"));
+    assert_eq!(dns("dns_server = \"127.0.0.1:5353\"").unwrap().as_deref(), Some("127.0.0.1:5353"));
     for (line, want) in [
         ("per_lead_ceiling = -1.0", "enrichment.per_lead_ceiling"),
         ("kill_switch_min_fill = 1.5", "enrichment.kill_switch_min_fill"),
+        ("dns_server = \"localhost\"", "give an IP address"),
         ("clearbit = true", "unknown field `clearbit`"),
     ] {
         let err = parse_for_test(&format!("{base}[enrichment]\n{line}\n")).unwrap_err();

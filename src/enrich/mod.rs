@@ -3,6 +3,7 @@
 //! provider's status is read into the one vocabulary, [`crate::lead::EmailStatus`].
 //!
 //! - [`local`]: the free steps first: syntax, role, disposable, webmail, registrable domain.
+//! - [`mx`]: the free DNS step: whether a domain takes mail (MX, implicit MX, null MX).
 //! - [`hunter`]: Email Finder, Email Verifier, email count, company by domain, account.
 //! - [`apollo_org`]: Apollo organization enrichment, ten domains a call.
 //! - [`zerobounce`]: ZeroBounce's validator, the second verifier.
@@ -23,6 +24,7 @@ pub mod company;
 pub mod estimate;
 pub mod hunter;
 pub mod local;
+pub mod mx;
 pub mod queue;
 pub mod runner;
 pub mod session;

@@ -24,6 +24,7 @@ use crate::enrich::apollo_org::Organization;
 use crate::enrich::budget::Budget;
 use crate::enrich::company;
 use crate::enrich::hunter::Hunter;
+use crate::enrich::mx::MailResolver;
 use crate::enrich::queue::Queue;
 use crate::enrich::session::{Ledger, Session};
 use crate::enrich::stage;
@@ -105,6 +106,8 @@ pub struct Providers {
     pub hunter: Option<Hunter>,
     pub zerobounce: Option<ZeroBounce>,
     pub apollo: Option<ApolloOrg>,
+    /// DNS for the free MX step, when the campaign checks MX.
+    pub mx: Option<MailResolver>,
 }
 
 impl Providers {
@@ -134,6 +137,9 @@ impl Providers {
             apollo: apollo
                 .map(|(p, k)| ApolloOrg::new(&p.base_url, k, p.rate, timeout, speed))
                 .transpose()?,
+            mx: settings.mx_check.then(|| MailResolver::new(settings.dns_server)).and_then(|built| {
+                built.map_err(|e| missing.push(format!("{e}: the MX step is skipped"))).ok()
+            }),
         };
         Ok((providers, missing))
     }
@@ -296,6 +302,10 @@ pub async fn run(
             _ = options.cancel.cancelled() => {}
         }
     }
+    if ctx.providers.mx.as_ref().is_some_and(MailResolver::gave_up) {
+        let note = "DNS stopped answering (offline?): the MX step was skipped for the rest of the run";
+        progress.stats.notes.push(note.to_owned());
+    }
     progress.stats.state =
         if options.cancel.is_cancelled() || (progress.email_stopped && progress.company_stopped) {
             StageState::Stopped
@@ -325,7 +335,8 @@ async fn email<'c>(ctx: &'c Context<'c>, hunter: &'c Hunter, lead: Lead) -> Done
     let now = now_millis();
     let lookup = |key: &str| ctx.cached(key);
     let zerobounce = ctx.providers.zerobounce.as_ref();
-    let session = Session::new(hunter, zerobounce, settings.verifier, &lookup, &ctx.budget, now);
+    let session = Session::new(hunter, zerobounce, settings.verifier, &lookup, &ctx.budget, now)
+        .with_mx(ctx.providers.mx.as_ref());
     let outcome = stage::enrich_email(&lead, policy, &session).await;
     Done::Email { lead: Box::new(lead), outcome, ledger: session.ledger.into_inner(), now }
 }

@@ -12,6 +12,7 @@ use crate::config::{ProviderKind, Verifier};
 use crate::enrich::budget::Budget;
 use crate::enrich::cache::{self, Op};
 use crate::enrich::hunter::{At, Finding, Hunter, Verification};
+use crate::enrich::mx::{MailDomain, MailResolver};
 use crate::enrich::waterfall::{Allowance, EmailProviders, Paid};
 use crate::enrich::zerobounce::ZeroBounce;
 use crate::http::FetchError;
@@ -56,6 +57,8 @@ pub struct Session<'a> {
     pub ledger: RefCell<Ledger>,
     /// The price taken for the step under way: (provider, credits, dollars).
     taken: Cell<Option<(ProviderKind, f64, f64)>>,
+    /// DNS for the free MX step (`None`: the step is off).
+    mx: Option<&'a MailResolver>,
 }
 
 impl<'a> Session<'a> {
@@ -76,7 +79,14 @@ impl<'a> Session<'a> {
             now,
             ledger: RefCell::default(),
             taken: Cell::new(None),
+            mx: None,
         }
+    }
+
+    /// Asks `resolver` whether domains take mail before paying for their addresses.
+    pub fn with_mx(mut self, resolver: Option<&'a MailResolver>) -> Session<'a> {
+        self.mx = resolver;
+        self
     }
 
     /// The allowance the waterfall asks before each paid step.
@@ -204,6 +214,13 @@ impl EmailProviders for Session<'_> {
             self.remember(key, Some(&verification), true);
         }
         Ok(verification)
+    }
+
+    async fn mail_domain(&self, domain: &str) -> MailDomain {
+        match self.mx {
+            Some(resolver) => resolver.mail_domain(domain).await,
+            None => MailDomain::Unknown,
+        }
     }
 }
 

@@ -33,12 +33,16 @@ pub async fn enrich_email(lead: &Lead, policy: Policy, session: &Session<'_>) ->
 
 /// The writer's item for what the waterfall gave `lead` and what it cost.
 pub fn enriched(lead: &Lead, outcome: &Outcome, ledger: Ledger, now: Millis) -> Enriched {
-    let check = outcome.email.as_ref().map(|found| EmailCheck {
-        address: found.address.clone(),
-        status: found.status,
-        provider: found.provider.to_owned(),
-        raw_status: found.raw_status.clone(),
-        checked_at: now,
+    let check = outcome.email.as_ref().map(|found| {
+        // The sold address kept as sold: its check stays the vendor's own.
+        let sold = lead.email_check.as_ref().filter(|_| found.provider == "vendor");
+        EmailCheck {
+            address: found.address.clone(),
+            status: found.status,
+            provider: sold.map_or(found.provider, |s| s.provider.as_str()).to_owned(),
+            raw_status: sold.map_or(&found.raw_status, |s| &s.raw_status).clone(),
+            checked_at: sold.map_or(now, |s| s.checked_at),
+        }
     });
     let usable = check.as_ref().filter(|c| c.status.is_usable());
     let domain = outcome.domain.as_deref().filter(|_| lead.company.domain.is_none());

@@ -1,5 +1,6 @@
 //! The email waterfall for one lead, in the campaign's order: the address a vendor
-//! already sold us (with its status) → the free local steps → a free count of the
+//! already sold us (with its status) → the free local steps (syntax, role,
+//! disposable, webmail, then DNS: does the domain take mail?) → a free count of the
 //! addresses the provider knows at the domain (no finder for a domain with none) →
 //! the finder → the verifier. It stops at the first address that passes: `valid`,
 //! or `accept_all` when the campaign accepts catch-all domains. Every paid step
@@ -10,6 +11,7 @@ use std::future::Future;
 
 use crate::enrich::hunter::{At, Finding, Verification};
 use crate::enrich::local;
+use crate::enrich::mx::MailDomain;
 use crate::http::FetchError;
 use crate::lead::EmailStatus;
 
@@ -20,6 +22,8 @@ pub trait EmailProviders {
     fn count(&self, at: &At) -> impl Future<Output = Result<u64, FetchError>>;
     fn find(&self, first: &str, last: &str, at: &At) -> impl Future<Output = Result<Finding, FetchError>>;
     fn verify(&self, email: &str) -> impl Future<Output = Result<Verification, FetchError>>;
+    /// Whether a domain takes mail (DNS, free).
+    fn mail_domain(&self, domain: &str) -> impl Future<Output = MailDomain>;
 }
 
 /// Which paid step a dollar figure is for.
@@ -108,19 +112,28 @@ pub async fn run(
     };
     // 1. What the vendor sold, unless the free steps already rule it out.
     if let Some(address) = &subject.email {
-        let status = local::email_status(address).unwrap_or(subject.status);
-        let sold = Found {
-            address: address.clone(),
-            status,
-            provider: "vendor",
-            raw_status: status.as_str().into(),
+        let sold = match local_verdict(address, providers).await {
+            Some((status, why)) => {
+                Found { address: address.clone(), status, provider: "local", raw_status: why }
+            }
+            None => Found {
+                address: address.clone(),
+                status: subject.status,
+                provider: "vendor",
+                raw_status: subject.status.as_str().into(),
+            },
         };
+        let status = sold.status;
         if policy.passes(status) {
             out.email = Some(sold);
             return Ok(out);
         }
         if status.is_usable() && status != EmailStatus::Webmail {
             return verify(sold, policy, providers, allowance, out).await;
+        }
+        // Ruled out: kept as the lead's check unless a finder does better.
+        if !status.is_usable() {
+            out.email = Some(sold);
         }
     }
     // 2. A finder needs a name and a domain (or a company name) the provider knows addresses at.
@@ -135,6 +148,12 @@ pub async fn run(
     };
     if !policy.use_finder {
         out.stopped = Some("finding addresses is off for this campaign");
+        return Ok(out);
+    }
+    if let At::Domain(domain) = &at
+        && let MailDomain::NoMail(_) = providers.mail_domain(domain).await
+    {
+        out.stopped = Some("the company's domain takes no mail");
         return Ok(out);
     }
     if providers.count(&at).await? == 0 {
@@ -167,6 +186,19 @@ pub async fn run(
             }
             verify(found, policy, providers, allowance, out).await
         }
+    }
+}
+
+/// What the free steps tell of an address, in the one vocabulary and in words:
+/// syntax, role, disposable and webmail first, then whether its domain takes mail.
+async fn local_verdict(address: &str, providers: &impl EmailProviders) -> Option<(EmailStatus, String)> {
+    if let Some(status) = local::email_status(address) {
+        return Some((status, status.as_str().to_owned()));
+    }
+    let domain = address.rsplit_once('@').map(|(_, d)| d)?;
+    match providers.mail_domain(domain).await {
+        MailDomain::NoMail(why) => Some((EmailStatus::Invalid, why.to_owned())),
+        MailDomain::Accepts | MailDomain::Unknown => None,
     }
 }
 
@@ -214,6 +246,8 @@ mod tests {
         count: u64,
         finding: Option<Finding>,
         verification: Option<Verification>,
+        /// Domains DNS says take no mail.
+        no_mail: Vec<&'static str>,
         asked: RefCell<Vec<&'static str>>,
     }
 
@@ -229,6 +263,13 @@ mod tests {
         async fn verify(&self, _: &str) -> Result<Verification, FetchError> {
             self.asked.borrow_mut().push("verify");
             Ok(self.verification.clone().unwrap_or(Verification::RetryLater))
+        }
+        async fn mail_domain(&self, domain: &str) -> MailDomain {
+            if self.no_mail.contains(&domain) {
+                MailDomain::NoMail("the domain does not exist")
+            } else {
+                MailDomain::Accepts
+            }
         }
     }
 
@@ -306,6 +347,40 @@ mod tests {
         let out = waterfall(&subject(None, EmailStatus::Unknown), STRICT, &providers, 9).await;
         assert_eq!(*providers.asked.borrow(), ["count"]);
         assert!(out.email.is_none() && out.steps.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_domain_that_takes_no_mail_is_not_paid_for() {
+        let providers = Scripted {
+            count: 3,
+            finding: Some(found(EmailStatus::Valid)),
+            no_mail: vec!["acme.com"],
+            ..Scripted::default()
+        };
+        let out = waterfall(&subject(None, EmailStatus::Unknown), STRICT, &providers, 9).await;
+        assert!(providers.asked.borrow().is_empty(), "nothing asked of Hunter");
+        assert_eq!(out.stopped, Some("the company's domain takes no mail"));
+    }
+
+    #[tokio::test]
+    async fn a_sold_address_whose_domain_takes_no_mail_is_invalid_and_the_finder_tries() {
+        let sold = subject(Some("dana@acme-old.com"), EmailStatus::Unknown);
+        let providers = Scripted {
+            count: 3,
+            finding: Some(found(EmailStatus::Valid)),
+            no_mail: vec!["acme-old.com"],
+            ..Scripted::default()
+        };
+        let out = waterfall(&sold, STRICT, &providers, 9).await;
+        assert_eq!(*providers.asked.borrow(), ["count", "find"], "no verifier paid for the dead address");
+        assert_eq!(out.email.map(|f| (f.address, f.provider)), Some(("dana@acme.com".into(), "hunter")));
+        let nothing_found = Scripted { count: 0, no_mail: vec!["acme-old.com"], ..Scripted::default() };
+        let out = waterfall(&sold, STRICT, &nothing_found, 9).await;
+        let check = out.email.expect("the dead address is the lead's check");
+        assert_eq!(
+            (check.status, check.provider, check.raw_status.as_str()),
+            (EmailStatus::Invalid, "local", "the domain does not exist")
+        );
     }
 
     #[tokio::test]

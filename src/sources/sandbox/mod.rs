@@ -6,6 +6,7 @@
 
 mod apollo;
 mod brightdata;
+mod dns;
 pub mod faults;
 mod hunter;
 pub mod population;
@@ -125,6 +126,12 @@ impl State {
             Err(Refusal::Quota) => Gate::Refuse(quota_exhausted(vendor)),
             Err(Refusal::Fault(f)) => Gate::Refuse(fault_response(f)),
         }
+    }
+
+    /// Counts a request to a twin without limits or faults of its own (DNS).
+    pub fn tally(&self, vendor: &'static str) {
+        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        counters.entry(vendor).or_default().requests += 1;
     }
 
     /// The same checks, the refusal left for a vendor that words it its own way.
@@ -249,6 +256,8 @@ fn fault_response(fault: Fault) -> Response {
 /// A running sandbox.
 pub struct Sandbox {
     pub addr: SocketAddr,
+    /// Where the sandbox's DNS server answers (UDP).
+    pub dns: SocketAddr,
     state: Arc<State>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -280,6 +289,9 @@ impl Sandbox {
             .nest("/hunter/v2", hunter::router())
             .nest("/zerobounce/v2", zerobounce::router())
             .with_state(state.clone());
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+        let dns = udp.local_addr()?;
+        tokio::spawn(dns::serve(udp, state.clone(), stop.clone()));
         let shutdown = stop.clone();
         let task = tokio::spawn(async move {
             let serve =
@@ -288,7 +300,7 @@ impl Sandbox {
                 tracing::warn!("sandbox server stopped: {e}");
             }
         });
-        Ok(Sandbox { addr, state, stop, task })
+        Ok(Sandbox { addr, dns, state, stop, task })
     }
 
     /// The base URL a vendor's connector should use.

@@ -339,6 +339,19 @@ pub struct Company {
     pub known_to_hunter: bool,
     /// Apollo's organization data covers it.
     pub known_to_apollo: bool,
+    /// How its domain takes mail (DNS).
+    pub mail: MailSetup,
+}
+
+/// A company domain's mail setup, as DNS tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailSetup {
+    /// MX records (most domains).
+    Mx,
+    /// No MX: mail goes to the address record (RFC 5321's implicit MX; 3%).
+    AddressOnly,
+    /// A null MX (RFC 7505): the domain takes no mail (1%, e.g. a brand site).
+    NullMx,
 }
 
 impl Company {
@@ -361,14 +374,23 @@ fn companies(seed: u64) -> Vec<Company> {
             let employees = [12, 48, 120, 450, 1200, 5000][rng.below(6) as usize];
             // A stream of its own, so the companies above stay what they were.
             let mut known = SplitMix::new(seed ^ 0x00E7_A1C4 ^ u64::from(i).wrapping_mul(0x9E37));
+            let (catch_all, known_to_hunter, known_to_apollo) =
+                (known.chance(20), known.chance(85), known.chance(90));
+            let mail = match known.below(100) {
+                0 => MailSetup::NullMx,
+                1..=3 => MailSetup::AddressOnly,
+                _ => MailSetup::Mx,
+            };
             Company {
                 name,
                 domain,
                 industry: rng.pick::<&str>(&INDUSTRIES),
                 employees,
-                catch_all: known.chance(20),
-                known_to_hunter: known.chance(85),
-                known_to_apollo: known.chance(90),
+                catch_all,
+                // Hunter finds no addresses at a domain that takes no mail.
+                known_to_hunter: known_to_hunter && mail != MailSetup::NullMx,
+                known_to_apollo,
+                mail,
             }
         })
         .collect()
