@@ -13,6 +13,10 @@ use crate::support::replay::{Replay, scenario};
 
 /// Fast enough that Hunter's 3 s between polls takes 3 ms.
 const SPEED: f64 = 1000.0;
+/// In vendor time, like every wait (3.6 s real at SPEED): the replay answers at
+/// once, but a loaded machine (another test burning both cores) must not turn a
+/// slow answer into a retry the tape did not document (10 ms real did, once).
+const REPLAY_TIMEOUT: Duration = Duration::from_secs(3_600);
 
 /// A fresh budget under a campaign's `[enrichment]` section with `extra` lines.
 fn budget(extra: &str) -> leadsprint::enrich::budget::Budget {
@@ -28,9 +32,8 @@ const STRICT: leadsprint::enrich::waterfall::Policy =
 
 async fn hunter(name: &str) -> (Replay, Hunter) {
     let replay = Replay::start(scenario("enrich/hunter", name)).await;
-    let hunter =
-        Hunter::new(&format!("{}/v2", replay.url), Secret::new("hunter-key"), Duration::from_secs(10), SPEED)
-            .expect("client");
+    let hunter = Hunter::new(&format!("{}/v2", replay.url), Secret::new("hunter-key"), REPLAY_TIMEOUT, SPEED)
+        .expect("client");
     (replay, hunter)
 }
 
@@ -107,7 +110,7 @@ async fn apollo_enriches_organizations_by_bare_domain_in_the_query() {
         &format!("{}/api/v1", replay.url),
         Secret::new("apollo-key"),
         rate,
-        Duration::from_secs(10),
+        REPLAY_TIMEOUT,
         SPEED,
     )
     .unwrap();
@@ -124,14 +127,9 @@ async fn zerobounce_validates_in_the_one_vocabulary_and_stops_when_out_of_credit
     use leadsprint::enrich::zerobounce::ZeroBounce;
     let replay = Replay::start(scenario("enrich/zerobounce", "validate_and_credits")).await;
     let rate = Rate { requests: 50, per: Duration::from_secs(1) };
-    let zb = ZeroBounce::new(
-        &format!("{}/v2", replay.url),
-        Secret::new("zb-key"),
-        rate,
-        Duration::from_secs(10),
-        SPEED,
-    )
-    .unwrap();
+    let zb =
+        ZeroBounce::new(&format!("{}/v2", replay.url), Secret::new("zb-key"), rate, REPLAY_TIMEOUT, SPEED)
+            .unwrap();
     let valid = zb.validate("dana@acme.com").await.unwrap();
     assert_eq!((valid.status, valid.billed), (EmailStatus::Valid, true));
     assert_eq!(zb.validate("info@initech.com").await.unwrap().status, EmailStatus::Role);
@@ -259,7 +257,7 @@ async fn company_data_is_asked_once_per_domain_and_fills_its_leads() {
         &format!("{}/api/v1", replay.url),
         Secret::new("apollo-key"),
         rate,
-        Duration::from_secs(10),
+        REPLAY_TIMEOUT,
         SPEED,
     )
     .unwrap();
@@ -829,4 +827,30 @@ mod mx_against_the_dns_twin {
         assert!(after_giving_up.elapsed() < std::time::Duration::from_millis(50), "asked after giving up");
         eprintln!("gave up after {:?}", started.elapsed());
     }
+}
+
+/// The cache outlives a campaign's leads: a new leads file in the same data dir
+/// (`demo --fresh`, a second campaign) still has every paid answer.
+#[test]
+fn the_cache_outlives_the_leads_file() {
+    use leadsprint::store::{CACHE_FILE, CacheEntry, DB_FILE, Store, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let entry = CacheEntry { found: true, value: "\"dana@acme.com\"".into(), fetched_at: 7 };
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|b| -> Result<(), StoreError> {
+                b.put_cache_entry("hunter|find|dana|wills|acme.com", &entry)
+            })
+            .unwrap();
+        assert_eq!(
+            store.reader().unwrap().cache_entry("hunter|find|dana|wills|acme.com").unwrap(),
+            Some(entry.clone())
+        );
+    }
+    std::fs::remove_file(dir.path().join(DB_FILE)).unwrap();
+    assert!(dir.path().join(CACHE_FILE).exists());
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.reader().unwrap().lead_count().unwrap(), 0, "a new campaign's leads");
+    assert_eq!(store.reader().unwrap().cache_entry("hunter|find|dana|wills|acme.com").unwrap(), Some(entry));
 }

@@ -1,7 +1,8 @@
-//! What enrichment keeps beside the leads: the result cache (global across
-//! campaigns, misses remembered), each provider's spend, and per lead what was
-//! checked, by whom and when. Written only through [`Batch`], in the transaction
-//! that applies the result, so spend is counted exactly once.
+//! What enrichment keeps beside the leads: the result cache (in a file of its own,
+//! global across campaigns, misses remembered), each provider's spend, and per lead
+//! what was checked, by whom and when. Written only through [`Batch`]: spend and
+//! checks in the transaction that applies the result, so spend is counted exactly
+//! once; the answers to cache right after it commits.
 
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
@@ -74,13 +75,9 @@ pub struct LeadEnrichment {
 }
 
 impl Batch<'_> {
-    pub fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
-        let found = self.enrich_cache.get(key)?;
-        Ok(found.map(|v| codec::decode(v.value())).transpose()?)
-    }
-
+    /// Caches `entry` under `key` once the batch commits (in the cache file).
     pub fn put_cache_entry(&mut self, key: &str, entry: &CacheEntry) -> Result<(), StoreError> {
-        self.enrich_cache.insert(key, codec::encode(entry)?.as_slice())?;
+        self.cache_writes.push((key.to_owned(), codec::encode(entry)?));
         Ok(())
     }
 
@@ -106,7 +103,11 @@ impl Batch<'_> {
 
 impl Reader {
     pub fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
-        let Some(table) = self.table(ENRICH_KEY_TO_ENTRY)? else { return Ok(None) };
+        let table = match self.cache.open_table(ENRICH_KEY_TO_ENTRY) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         let found = table.get(key)?;
         Ok(found.map(|v| codec::decode(v.value())).transpose()?)
     }

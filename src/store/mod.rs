@@ -73,6 +73,10 @@ pub const META_RECONCILE: &str = "reconcile_schema_1_conflicts";
 
 /// File names inside the data dir.
 pub const DB_FILE: &str = "leads.redb";
+/// The enrichment cache's own file: paid answers outlive a campaign's leads
+/// (`demo --fresh`, a new store in the same dir), so a second campaign over the
+/// same people asks again at no cost.
+pub const CACHE_FILE: &str = "enrich-cache.redb";
 pub const LOCK_FILE: &str = "leadsprint.lock";
 
 #[derive(Debug, thiserror::Error)]
@@ -309,6 +313,8 @@ fn try_lock_patiently(file: &File) -> Result<(), std::fs::TryLockError> {
 /// The store of one data dir.
 pub struct Store {
     db: Database,
+    /// The enrichment cache ([`CACHE_FILE`]).
+    cache: Database,
     dir: PathBuf,
     _lock: DirLock,
 }
@@ -318,8 +324,10 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let lock = DirLock::acquire(dir)?;
         let db = Database::builder().set_cache_size(512 * 1024 * 1024).create(dir.join(DB_FILE))?;
-        let store = Store { db, dir: dir.to_owned(), _lock: lock };
+        let cache = Database::builder().set_cache_size(64 * 1024 * 1024).create(dir.join(CACHE_FILE))?;
+        let store = Store { db, cache, dir: dir.to_owned(), _lock: lock };
         store.check_schema()?;
+        store.move_cache_out()?;
         Ok(store)
     }
 
@@ -357,18 +365,57 @@ impl Store {
         let mut txn = self.db.begin_write().map_err(StoreError::from)?;
         txn.set_two_phase_commit(true);
         txn.set_quick_repair(true);
-        let result = {
+        let (result, answers) = {
             let mut batch = Batch::open(&txn)?;
             let result = f(&mut batch)?;
             batch.finish()?;
-            result
+            (result, std::mem::take(&mut batch.cache_writes))
         };
         txn.commit().map_err(StoreError::from)?;
+        // After the result: an answer lost to a crash here is asked again, and the
+        // providers do not bill a repeat (the spend was counted with the result).
+        self.put_cache(&answers)?;
         Ok(result)
     }
 
+    fn put_cache(&self, answers: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if answers.is_empty() {
+            return Ok(());
+        }
+        let txn = self.cache.begin_write()?;
+        {
+            let mut table = txn.open_table(ENRICH_KEY_TO_ENTRY)?;
+            for (key, value) in answers {
+                table.insert(key.as_str(), value.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Cached answers an older build kept in the leads file move to the cache file.
+    fn move_cache_out(&self) -> Result<(), StoreError> {
+        let old: Vec<(String, Vec<u8>)> = {
+            let reader = self.db.begin_read()?;
+            let table = match reader.open_table(ENRICH_KEY_TO_ENTRY) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
+            table
+                .iter()?
+                .map(|e| e.map(|(k, v)| (k.value().to_owned(), v.value().to_vec())))
+                .collect::<Result<_, _>>()?
+        };
+        self.put_cache(&old)?;
+        let txn = self.db.begin_write()?;
+        txn.delete_table(ENRICH_KEY_TO_ENTRY)?;
+        txn.commit()?;
+        Ok(())
+    }
+
     pub fn reader(&self) -> Result<Reader, StoreError> {
-        Ok(Reader { txn: self.db.begin_read()? })
+        Ok(Reader { txn: self.db.begin_read()?, cache: self.cache.begin_read()? })
     }
 
     /// Calls `f` with every (identity-key hash, lead) pair ever bound, oldest first:
@@ -426,7 +473,8 @@ pub struct Batch<'txn> {
     splits: redb::Table<'txn, u64, &'static [u8]>,
     suppressions: redb::Table<'txn, &'static str, &'static [u8]>,
     secrets: redb::Table<'txn, &'static str, &'static [u8]>,
-    enrich_cache: redb::Table<'txn, &'static str, &'static [u8]>,
+    /// Answers for the cache file, written once the batch commits.
+    cache_writes: Vec<(String, Vec<u8>)>,
     spend: redb::Table<'txn, &'static str, &'static [u8]>,
     enrichments: redb::Table<'txn, u64, &'static [u8]>,
     deltas: BTreeMap<Counter, i64>,
@@ -454,7 +502,7 @@ impl<'txn> Batch<'txn> {
             splits: txn.open_table(SPLIT_ID_TO_SPLIT)?,
             suppressions: txn.open_table(SUPPRESSION_ENTRY_TO_RECORD)?,
             secrets: txn.open_table(SECRET_NAME_TO_BYTES)?,
-            enrich_cache: txn.open_table(ENRICH_KEY_TO_ENTRY)?,
+            cache_writes: Vec::new(),
             spend: txn.open_table(PROVIDER_TO_SPEND)?,
             enrichments: txn.open_table(LEAD_ID_TO_ENRICHMENT)?,
             deltas: BTreeMap::new(),
@@ -612,6 +660,8 @@ pub(crate) use legacy::encode_v1;
 /// A consistent read-only view of the store.
 pub struct Reader {
     txn: redb::ReadTransaction,
+    /// A read of the enrichment cache file.
+    cache: redb::ReadTransaction,
 }
 
 impl Reader {
