@@ -244,4 +244,16 @@ fn an_enrichment_result_lands_with_its_spend_in_one_transaction() {
     assert_eq!(reader.cache_entry("hunter|finder|dana|wills|acme.com").unwrap(), Some(cached));
     assert_eq!(reader.enrichment(1).unwrap().and_then(|e| e.email), Some(check));
     assert_eq!(reader.suppressions().unwrap().len(), 1, "the objection is on the do-not-contact list");
+
+    // Erased on request: what enrichment kept of her (the address checked) goes too.
+    drop(reader);
+    let Ok(store) = std::sync::Arc::try_unwrap(store) else { panic!("the store is shared still") };
+    let mut writer = Writer::new(store).unwrap();
+    let keys = vec![crate::lead::IdentityKey::new(crate::lead::KeyKind::Email, "dana@acme.com")];
+    writer.apply(super::identity::Command::Forget { keys }).unwrap();
+    let store = writer.shared_store();
+    writer.finish().unwrap();
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.lead_count().unwrap(), 0);
+    assert_eq!(reader.enrichment(1).unwrap(), None, "the check went with the lead");
 }

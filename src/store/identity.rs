@@ -78,13 +78,15 @@ impl Batch<'_> {
     }
 
     /// Removes `lead` on an erasure request; its id and its aliases' are listed
-    /// as erased (exports delete their rows) and no alias points at it any more.
+    /// as erased (exports delete their rows), no alias points at it any more, and
+    /// what enrichment kept of it (the address checked) goes too.
     pub fn erase_lead(&mut self, lead: &Lead, now: Millis) -> Result<(), StoreError> {
         self.remove_lead(lead)?;
         self.add(Counter::LeadsErased, 1);
         for id in std::iter::once(lead.id).chain(lead.absorbed_ids()) {
             self.aliases.remove(id)?;
             self.erased.insert(id, now)?;
+            self.enrichments.remove(id)?;
         }
         Ok(())
     }
