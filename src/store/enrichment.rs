@@ -4,10 +4,12 @@
 //! checks in the transaction that applies the result, so spend is counted exactly
 //! once; the answers to cache right after it commits.
 
-use redb::ReadableTable;
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::reader::open_or_none;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, Reader, StoreError, codec};
+use super::{Batch, Reader, Store, StoreError, codec};
 use super::{ENRICH_KEY_TO_ENTRY, LEAD_ID_TO_ENRICHMENT, PROVIDER_TO_SPEND};
 use crate::lead::{EmailStatus, LeadId, Millis};
 
@@ -101,13 +103,43 @@ impl Batch<'_> {
     }
 }
 
+impl Store {
+    pub(super) fn put_cache(&self, answers: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if answers.is_empty() {
+            return Ok(());
+        }
+        let txn = self.cache.begin_write()?;
+        {
+            let mut table = txn.open_table(ENRICH_KEY_TO_ENTRY)?;
+            for (key, value) in answers {
+                table.insert(key.as_str(), value.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Cached answers an older build kept in the leads file move to the cache file.
+    pub(super) fn move_cache_out(&self) -> Result<(), StoreError> {
+        let old: Vec<(String, Vec<u8>)> = {
+            let reader = self.db.begin_read()?;
+            let Some(table) = open_or_none(&reader, ENRICH_KEY_TO_ENTRY)? else { return Ok(()) };
+            table
+                .iter()?
+                .map(|e| e.map(|(k, v)| (k.value().to_owned(), v.value().to_vec())))
+                .collect::<Result<_, _>>()?
+        };
+        self.put_cache(&old)?;
+        let txn = self.db.begin_write()?;
+        txn.delete_table(ENRICH_KEY_TO_ENTRY)?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
 impl Reader {
     pub fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
-        let table = match self.cache.open_table(ENRICH_KEY_TO_ENTRY) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
+        let Some(table) = open_or_none(&self.cache, ENRICH_KEY_TO_ENTRY)? else { return Ok(None) };
         let found = table.get(key)?;
         Ok(found.map(|v| codec::decode(v.value())).transpose()?)
     }

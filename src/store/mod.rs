@@ -3,19 +3,24 @@
 //! writer's batch), [`Reader`] serves everyone else. Knows leads and bytes only:
 //! no de-duplication policy, no search index. `identity.rs` holds what identity
 //! resolution keeps beside the leads (aliases, splits, suppression, erasure);
-//! `legacy.rs` reads leads in the schema 1 layout.
+//! `legacy.rs` reads leads in older layouts; `reader.rs` is the read-only view,
+//! `lock.rs` the data dir's lock, `enrichment.rs` what enrichment keeps (its
+//! cache in a file of its own).
 
 mod enrichment;
 mod identity;
 mod legacy;
+mod lock;
+mod reader;
 
 pub use enrichment::{CacheEntry, EmailCheck, LeadEnrichment, ProviderSpend};
 
 pub use identity::{Resolved, SplitRecord, SuppressionRecord, TOMBSTONE_BYTES, tombstone_hash};
+pub use reader::Reader;
+
+use lock::DirLock;
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -264,52 +269,6 @@ pub struct WorkflowRecord {
     pub last_error: Option<String>,
 }
 
-/// Holds the data dir for one process: a second process gets [`StoreError::Locked`].
-struct DirLock {
-    _file: File,
-}
-
-impl DirLock {
-    fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
-        let io = |source| StoreError::Io { dir: dir.to_owned(), source };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let path = dir.join(LOCK_FILE);
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
-        match try_lock_patiently(&file) {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let pid = std::fs::read_to_string(&path).unwrap_or_default();
-                let holder = match pid.trim() {
-                    "" => String::new(),
-                    pid => format!(" (pid {pid})"),
-                };
-                return Err(StoreError::Locked { dir: dir.to_owned(), holder });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
-        file.set_len(0).map_err(io)?;
-        write!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(DirLock { _file: file })
-    }
-}
-
-/// Takes the lock, trying again for a moment: a lock is also held, briefly, by a
-/// process forked from its holder before it runs its own program, and by a holder
-/// that is just exiting.
-fn try_lock_patiently(file: &File) -> Result<(), std::fs::TryLockError> {
-    const PATIENCE: std::time::Duration = std::time::Duration::from_millis(300);
-    let started = std::time::Instant::now();
-    loop {
-        match file.try_lock() {
-            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < PATIENCE => {
-                std::thread::sleep(std::time::Duration::from_millis(15));
-            }
-            other => return other,
-        }
-    }
-}
-
 /// The store of one data dir.
 pub struct Store {
     db: Database,
@@ -376,42 +335,6 @@ impl Store {
         // providers do not bill a repeat (the spend was counted with the result).
         self.put_cache(&answers)?;
         Ok(result)
-    }
-
-    fn put_cache(&self, answers: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-        if answers.is_empty() {
-            return Ok(());
-        }
-        let txn = self.cache.begin_write()?;
-        {
-            let mut table = txn.open_table(ENRICH_KEY_TO_ENTRY)?;
-            for (key, value) in answers {
-                table.insert(key.as_str(), value.as_slice())?;
-            }
-        }
-        txn.commit()?;
-        Ok(())
-    }
-
-    /// Cached answers an older build kept in the leads file move to the cache file.
-    fn move_cache_out(&self) -> Result<(), StoreError> {
-        let old: Vec<(String, Vec<u8>)> = {
-            let reader = self.db.begin_read()?;
-            let table = match reader.open_table(ENRICH_KEY_TO_ENTRY) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            };
-            table
-                .iter()?
-                .map(|e| e.map(|(k, v)| (k.value().to_owned(), v.value().to_vec())))
-                .collect::<Result<_, _>>()?
-        };
-        self.put_cache(&old)?;
-        let txn = self.db.begin_write()?;
-        txn.delete_table(ENRICH_KEY_TO_ENTRY)?;
-        txn.commit()?;
-        Ok(())
     }
 
     pub fn reader(&self) -> Result<Reader, StoreError> {
@@ -656,113 +579,3 @@ impl Batch<'_> {
 
 #[cfg(test)]
 pub(crate) use legacy::encode_v1;
-
-/// A consistent read-only view of the store.
-pub struct Reader {
-    txn: redb::ReadTransaction,
-    /// A read of the enrichment cache file.
-    cache: redb::ReadTransaction,
-}
-
-impl Reader {
-    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &self,
-        def: TableDefinition<K, V>,
-    ) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
-        match self.txn.open_table(def) {
-            Ok(t) => Ok(Some(t)),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    pub fn counters(&self) -> Result<Counters, StoreError> {
-        let mut out = Counters::default();
-        if let Some(table) = self.table(COUNTER_TO_VALUE)? {
-            for counter in Counter::ALL {
-                *counter.slot(&mut out) = table.get(counter.name())?.map_or(0, |v| v.value());
-            }
-        }
-        out.aliases = self.table(ALIAS_LEAD_ID_TO_LEAD_ID)?.map(|t| t.len()).transpose()?.unwrap_or(0);
-        Ok(out)
-    }
-
-    /// A meta value (0 when unset).
-    pub fn meta(&self, name: &str) -> Result<u64, StoreError> {
-        let Some(table) = self.table(META_NAME_TO_VALUE)? else { return Ok(0) };
-        Ok(table.get(name)?.map_or(0, |v| v.value()))
-    }
-
-    pub fn lead(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
-        let Some(table) = self.table(LEAD_ID_TO_LEAD)? else {
-            return Ok(None);
-        };
-        let found = table.get(id)?;
-        found.map(|v| decode_lead(v.value())).transpose()
-    }
-
-    pub fn lead_count(&self) -> Result<u64, StoreError> {
-        Ok(self.table(LEAD_ID_TO_LEAD)?.map(|t| t.len()).transpose()?.unwrap_or(0))
-    }
-
-    /// Every lead in id order.
-    pub fn leads(&self) -> Result<impl Iterator<Item = Result<Lead, StoreError>> + use<>, StoreError> {
-        self.leads_after(None)
-    }
-
-    /// Every lead with an id above `after` (all with `None`), in id order.
-    pub fn leads_after(
-        &self,
-        after: Option<LeadId>,
-    ) -> Result<impl Iterator<Item = Result<Lead, StoreError>> + use<>, StoreError> {
-        let from = after.map_or(0, |id| id.saturating_add(1));
-        let range = self.table(LEAD_ID_TO_LEAD)?.map(|t| t.range::<u64>(from..)).transpose()?;
-        Ok(range.into_iter().flatten().map(|entry| {
-            let (_, v) = entry?;
-            decode_lead(v.value())
-        }))
-    }
-
-    /// The store sequence of the last committed change.
-    pub fn seq(&self) -> Result<u64, StoreError> {
-        let Some(table) = self.table(META_NAME_TO_VALUE)? else {
-            return Ok(0);
-        };
-        Ok(table.get(META_SEQ)?.map_or(0, |v| v.value()))
-    }
-
-    /// The leads changed after store sequence `after`, each once, in id order (what
-    /// the search index must re-read to catch up).
-    pub fn changed_since(&self, after: u64) -> Result<Vec<LeadId>, StoreError> {
-        let Some(table) = self.table(SEQ_TO_LEAD_ID)? else { return Ok(Vec::new()) };
-        let mut ids = Vec::new();
-        for entry in table.range((after.saturating_add(1))..)? {
-            ids.push(entry?.1.value());
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        Ok(ids)
-    }
-
-    /// Every workflow's (and imported file's) record, by name.
-    pub fn workflows(&self) -> Result<BTreeMap<String, WorkflowRecord>, StoreError> {
-        let Some(table) = self.table(WORKFLOW_TO_RECORD)? else { return Ok(BTreeMap::new()) };
-        let mut out = BTreeMap::new();
-        for entry in table.iter()? {
-            let (name, value) = entry?;
-            out.insert(name.value().to_owned(), codec::decode(value.value())?);
-        }
-        Ok(out)
-    }
-
-    /// Quarantined records, oldest first.
-    pub fn quarantine(
-        &self,
-    ) -> Result<impl Iterator<Item = Result<QuarantineEntry, StoreError>> + use<>, StoreError> {
-        let range = self.table(QUARANTINE_ID_TO_ENTRY)?.map(|t| t.range::<u64>(..)).transpose()?;
-        Ok(range.into_iter().flatten().map(|entry| {
-            let (_, v) = entry?;
-            Ok(codec::decode(v.value())?)
-        }))
-    }
-}
