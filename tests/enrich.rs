@@ -328,10 +328,12 @@ mod stage_against_the_twins {
         let text = format!(
             "[campaign]\nname = \"t\"\ntarget = 10\n[enrichment]\nenabled = true\ndns_server = \"{}\"\n{extra}\n\
              [enrichment.providers.hunter]\nbase_url = \"{}\"\ncost_per_credit = 0.03\n\
-             [enrichment.providers.apollo]\nbase_url = \"{}\"\n",
+             [enrichment.providers.apollo]\nbase_url = \"{}\"\n\
+             [enrichment.providers.zerobounce]\nbase_url = \"{}\"\n",
             sb.dns,
             sb.base_url("hunter"),
-            sb.base_url("apollo")
+            sb.base_url("apollo"),
+            sb.base_url("zerobounce")
         );
         let env = |name: &str| name.ends_with("_API_KEY").then(|| "sandbox-key".to_owned());
         load(Source { origin: "t", text: &text }, &env, &Flags::default()).expect("settings")
@@ -400,14 +402,10 @@ mod stage_against_the_twins {
         let mut tried = 0;
         for lead in reader.leads().unwrap() {
             let lead = lead.unwrap();
-            let record = reader.enrichment(lead.id).unwrap();
+            let was_tried = reader.enrichment(lead.id).unwrap().is_some_and(|r| r.email_tried_at > 0);
             let suppressed = lead.email_status == leadsprint::lead::EmailStatus::Suppressed;
-            assert!(
-                suppressed || record.is_some_and(|r| r.email_tried_at > 0),
-                "lead {} never tried",
-                lead.id
-            );
-            tried += 1;
+            assert!(suppressed || was_tried, "lead {} never tried", lead.id);
+            tried += u64::from(was_tried);
         }
         assert!(tried >= 230, "{tried} leads");
         // What the store counts is what Hunter and Apollo billed, to the credit.
@@ -435,6 +433,38 @@ mod stage_against_the_twins {
             .map(|v| sb.counters(v).requests)
             .sum();
         assert_eq!((again.leads_done, after - before), (0, 0), "a second run asks nothing");
+        intake.finish().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn zerobounce_checks_name_zerobounce_and_its_unknown_is_asked_again_not_cached() {
+        let (sb, _dir, intake) = stored_profiles(240).await;
+        let settings = settings(&sb, "verifier = \"zerobounce\"");
+        let stats = enrich(&settings, &intake).await;
+        assert_eq!(stats.state, StageState::Done, "{:?}", stats.notes);
+        assert!(sb.counters("zerobounce").requests > 0, "ZeroBounce never asked");
+        let reader = intake.store().reader().unwrap();
+        let (mut by_zerobounce, mut by_hunter_verifier) = (0, 0);
+        for lead in reader.leads().unwrap() {
+            let lead = lead.unwrap();
+            let Some(email) = lead.email.as_deref() else { continue };
+            match lead.email_check.as_ref().map(|c| c.provider.as_str()) {
+                Some("zerobounce") => by_zerobounce += 1,
+                Some("hunter")
+                    if reader.cache_entry(&format!("hunter|verify|{email}")).unwrap().is_some() =>
+                {
+                    by_hunter_verifier += 1
+                }
+                _ => {}
+            }
+            // An unknown (greylisted) answer is no verdict: never kept for 90 days.
+            if let Some(cached) = reader.cache_entry(&format!("zerobounce|verify|{email}")).unwrap() {
+                assert!(!cached.value.contains("\"unknown\""), "{email}: {cached:?}");
+            }
+        }
+        assert!(by_zerobounce > 0, "no check names ZeroBounce");
+        assert_eq!(by_hunter_verifier, 0, "Hunter's verifier was not the campaign's");
+        assert_eq!(sb.counters("hunter-verifier").requests, 0);
         intake.finish().unwrap();
     }
 
@@ -500,7 +530,7 @@ mod twins_against_the_documented_answers {
         };
         let sb = Sandbox::start(config).await.expect("sandbox");
         let pop = sb.population();
-        let http = reqwest::Client::new();
+        let http = leadsprint::http::http(std::time::Duration::from_secs(30)).expect("client");
         let get = |path: &str, query: Vec<(&str, String)>| {
             let request = http.get(format!("{}/{path}", sb.base_url("hunter"))).query(&query);
             async move {
@@ -540,6 +570,9 @@ mod twins_against_the_documented_answers {
                 break;
             }
             assert_eq!(status, 222, "{body}");
+            let odd = documented("hunter", "/v2/email-verifier", 222, |_| true);
+            assert_carries(&body, &odd, "222 answer");
+            assert_carries(&body["data"], &odd["data"], "222 data");
         }
         let verified = verified.expect("a verification");
         assert_carries(&verified["data"], &doc["data"], "verifier answer");
@@ -570,7 +603,31 @@ mod twins_against_the_documented_answers {
         assert_carries(&answer["organizations"][0], &doc["organizations"][0], "organization");
         let eleven: Vec<String> = pop.companies.iter().take(11).map(|c| c.domain.clone()).collect();
         assert_eq!(bulk(eleven, "").await.expect("call").status().as_u16(), 400, "more than ten domains");
-        assert_eq!(bulk(vec![domain], "{}").await.expect("call").status().as_u16(), 400, "a body");
+        assert_eq!(bulk(vec![domain.clone()], "{}").await.expect("call").status().as_u16(), 400, "a body");
+        // ZeroBounce's validator wants ip_address (blank allowed), as documented.
+        let validate = format!("{}/validate", sb.base_url("zerobounce"));
+        let without: Value = http
+            .get(&validate)
+            .query(&[("api_key", "sandbox-key"), ("email", "dana@acme.com")])
+            .send()
+            .await
+            .expect("call")
+            .json()
+            .await
+            .expect("json");
+        assert!(without["error"].as_str().is_some_and(|e| e.contains("ip_address")), "{without}");
+
+        // A domain asked twice is one organization, billed once.
+        let billed = sb.counters("apollo-organizations").billed;
+        let twice: Value =
+            bulk(vec![domain.clone(), domain], "").await.expect("call").json().await.expect("json");
+        assert_eq!(
+            (twice["total_requested_domains"].as_u64(), twice["unique_domains"].as_u64()),
+            (Some(2), Some(1))
+        );
+        assert_eq!(twice["organizations"].as_array().map(Vec::len), Some(1), "{twice}");
+        assert_eq!(twice["missing_records"], 0);
+        assert_eq!(sb.counters("apollo-organizations").billed, billed + 1);
         sb.stop().await;
     }
 }
@@ -853,4 +910,25 @@ fn the_cache_outlives_the_leads_file() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.reader().unwrap().lead_count().unwrap(), 0, "a new campaign's leads");
     assert_eq!(store.reader().unwrap().cache_entry("hunter|find|dana|wills|acme.com").unwrap(), Some(entry));
+}
+
+/// The campaign's `[enrichment.providers.hunter] rate_limit` spaces Hunter's calls.
+#[tokio::test]
+async fn hunter_calls_are_spaced_to_the_campaigns_rate() {
+    use leadsprint::config::Rate;
+    use leadsprint::enrich::hunter::At;
+    use leadsprint::sources::sandbox::{Sandbox, SandboxConfig};
+    let sb = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+    let domain = sb.population().companies[0].domain.clone();
+    let rate = Rate { requests: 2, per: Duration::from_secs(1) };
+    let hunter =
+        Hunter::with_rate(&sb.base_url("hunter"), Secret::new("sandbox-key"), rate, REPLAY_TIMEOUT, 1.0)
+            .expect("client");
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        hunter.count(&At::Domain(domain.clone())).await.expect("count");
+    }
+    // Two a second, no burst: the third call waits a second after the first.
+    assert!(started.elapsed() >= Duration::from_millis(950), "{:?}", started.elapsed());
+    sb.stop().await;
 }

@@ -116,8 +116,20 @@ struct Envelope {
 
 impl Hunter {
     pub fn new(base_url: &str, key: Secret, timeout: Duration, speed: f64) -> Result<Hunter, reqwest::Error> {
+        Hunter::with_rate(base_url, key, FINDER_RATE, timeout, speed)
+    }
+
+    /// The same, with the finder (and count, company, account) calls spaced to `rate`
+    /// (the campaign's `rate_limit`); the verifier keeps its documented 300 a minute.
+    pub fn with_rate(
+        base_url: &str,
+        key: Secret,
+        rate: Rate,
+        timeout: Duration,
+        speed: f64,
+    ) -> Result<Hunter, reqwest::Error> {
         Ok(Hunter {
-            finder: VendorClient::new("hunter", base_url, FINDER_RATE, timeout, speed)?,
+            finder: VendorClient::new("hunter", base_url, rate, timeout, speed)?,
             // The verifier waits up to ~20 s before a 202: its timeout must outlast that.
             verifier: VendorClient::new(
                 "hunter",

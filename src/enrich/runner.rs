@@ -130,7 +130,9 @@ impl Providers {
             if settings.verifier == Verifier::Zerobounce { key(ProviderKind::Zerobounce) } else { None };
         let apollo = if settings.company { key(ProviderKind::Apollo) } else { None };
         let providers = Providers {
-            hunter: hunter.map(|(p, k)| Hunter::new(&p.base_url, k, timeout, speed)).transpose()?,
+            hunter: hunter
+                .map(|(p, k)| Hunter::with_rate(&p.base_url, k, p.rate, timeout, speed))
+                .transpose()?,
             zerobounce: zerobounce
                 .map(|(p, k)| ZeroBounce::new(&p.base_url, k, p.rate, timeout, speed))
                 .transpose()?,

@@ -197,7 +197,13 @@ impl EmailProviders for Session<'_> {
                 if !v.billed {
                     self.give_back();
                 }
-                Verification::Done { status: v.status, raw_status: v.raw_status, score: 0 }
+                // ZeroBounce's `unknown` (greylisted, a mail server down) is no verdict:
+                // not billed, not cached, asked again later like Hunter's 222.
+                if v.status == EmailStatus::Unknown {
+                    Verification::RetryLater
+                } else {
+                    Verification::Done { status: v.status, raw_status: v.raw_status, score: 0 }
+                }
             }
             _ => self.hunter.verify(email).await?,
         };
@@ -206,14 +212,16 @@ impl EmailProviders for Session<'_> {
         self.called(provider, settled);
         // Billed when a verdict came back; a pending or inconclusive check is asked again later.
         if settled {
-            self.billed(provider)
-        } else {
-            self.give_back()
-        }
-        if settled {
+            self.billed(provider);
             self.remember(key, Some(&verification), true);
+        } else {
+            self.give_back();
         }
         Ok(verification)
+    }
+
+    fn verifier(&self) -> &'static str {
+        self.verifier_kind().0.name()
     }
 
     async fn mail_domain(&self, domain: &str) -> MailDomain {

@@ -22,6 +22,8 @@ pub trait EmailProviders {
     fn count(&self, at: &At) -> impl Future<Output = Result<u64, FetchError>>;
     fn find(&self, first: &str, last: &str, at: &At) -> impl Future<Output = Result<Finding, FetchError>>;
     fn verify(&self, email: &str) -> impl Future<Output = Result<Verification, FetchError>>;
+    /// Who [`EmailProviders::verify`] asks (`hunter`, `zerobounce`): the check's provider.
+    fn verifier(&self) -> &'static str;
     /// Whether a domain takes mail (DNS, free).
     fn mail_domain(&self, domain: &str) -> impl Future<Output = MailDomain>;
 }
@@ -218,7 +220,7 @@ async fn verify(
     out.steps.push(Paid::Verify);
     match providers.verify(&candidate.address).await? {
         Verification::Done { status, raw_status, .. } => {
-            out.email = Some(Found { status, raw_status, provider: "hunter", ..candidate });
+            out.email = Some(Found { status, raw_status, provider: providers.verifier(), ..candidate });
         }
         Verification::Pending => {
             out.pending = Some(candidate.address.clone());
@@ -248,6 +250,8 @@ mod tests {
         verification: Option<Verification>,
         /// Domains DNS says take no mail.
         no_mail: Vec<&'static str>,
+        /// Who verifies (Hunter when unset).
+        verifier: Option<&'static str>,
         asked: RefCell<Vec<&'static str>>,
     }
 
@@ -263,6 +267,9 @@ mod tests {
         async fn verify(&self, _: &str) -> Result<Verification, FetchError> {
             self.asked.borrow_mut().push("verify");
             Ok(self.verification.clone().unwrap_or(Verification::RetryLater))
+        }
+        fn verifier(&self) -> &'static str {
+            self.verifier.unwrap_or("hunter")
         }
         async fn mail_domain(&self, domain: &str) -> MailDomain {
             if self.no_mail.contains(&domain) {
@@ -328,6 +335,14 @@ mod tests {
             waterfall(&subject(Some("dana@acme.com"), EmailStatus::Unknown), STRICT, &providers, 9).await;
         assert_eq!(*providers.asked.borrow(), ["verify"]);
         assert_eq!(out.email.map(|f| (f.status, f.provider)), Some((EmailStatus::Valid, "hunter")));
+        let zerobounce = Scripted {
+            verification: Some(done(EmailStatus::Valid)),
+            verifier: Some("zerobounce"),
+            ..Scripted::default()
+        };
+        let out =
+            waterfall(&subject(Some("dana@acme.com"), EmailStatus::Unknown), STRICT, &zerobounce, 9).await;
+        assert_eq!(out.email.map(|f| f.provider), Some("zerobounce"), "the check names its verifier");
     }
 
     #[tokio::test]

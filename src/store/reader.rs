@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{
-    ALIAS_LEAD_ID_TO_LEAD_ID, COUNTER_TO_VALUE, Counter, Counters, LEAD_ID_TO_LEAD, META_NAME_TO_VALUE, META_SEQ,
-    QUARANTINE_ID_TO_ENTRY, QuarantineEntry, SEQ_TO_LEAD_ID, StoreError, WORKFLOW_TO_RECORD, WorkflowRecord,
-    decode_lead,
+    ALIAS_LEAD_ID_TO_LEAD_ID, COUNTER_TO_VALUE, Counter, Counters, LEAD_ID_TO_LEAD, META_NAME_TO_VALUE,
+    META_SEQ, QUARANTINE_ID_TO_ENTRY, QuarantineEntry, SEQ_TO_LEAD_ID, StoreError, WORKFLOW_TO_RECORD,
+    WorkflowRecord, decode_lead,
 };
 use crate::codec;
 use crate::lead::{Lead, LeadId};

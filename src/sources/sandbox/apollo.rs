@@ -238,14 +238,15 @@ async fn bulk_enrich(
     if let Some(not_bare) = domains.iter().find(|d| d.contains(['/', '@']) || d.starts_with("www.")) {
         return bad_request(&format!("{not_bare} is not a bare domain"));
     }
-    let organizations: Vec<Value> = domains
+    // A domain asked twice is one organization, billed once.
+    let unique: std::collections::BTreeSet<&String> = domains.iter().collect();
+    let organizations: Vec<Value> = unique
         .iter()
         .filter_map(|d| state.population.company_at(d))
         .filter(|(_, c)| c.known_to_apollo)
         .map(|(index, c)| organization(index, c))
         .collect();
     state.bill(ORGANIZATIONS, organizations.len() as u64);
-    let unique: std::collections::BTreeSet<&String> = domains.iter().collect();
     axum::Json(json!({
         "status": "success",
         "error_code": null,

@@ -72,7 +72,11 @@ fn answer(state: &State, query: &Message) -> Option<Message> {
             reply.metadata.response_code = ResponseCode::NXDomain;
             Vec::new()
         }
-        (Zone::Present { mx: Some(exchange), .. }, RecordType::MX) => vec![RData::MX(MX::new(10, exchange))],
+        // A null MX has preference 0 (RFC 7505), a real exchange 10.
+        (Zone::Present { mx: Some(exchange), .. }, RecordType::MX) => {
+            let preference = if exchange.is_root() { 0 } else { 10 };
+            vec![RData::MX(MX::new(preference, exchange))]
+        }
         (Zone::Present { address: true, .. }, RecordType::A) => {
             vec![RData::A(A(Ipv4Addr::new(192, 0, 2, (domain.len() % 250) as u8 + 1)))]
         }

@@ -277,8 +277,8 @@ fn still_running(state: &State, email: &str, person: Option<&Person>) -> Option<
     let seed = state.population.seed;
     let rng = month.rng.get_or_insert_with(|| SplitMix::new(seed ^ 0x222));
     rng.chance(ODD_ANSWERS).then(|| {
-        (StatusCode::from_u16(222).unwrap_or(StatusCode::ACCEPTED), axum::Json(json!({ "data": null })))
-            .into_response()
+        let odd = json!({ "data": { "status": "unknown" } });
+        (StatusCode::from_u16(222).unwrap_or(StatusCode::ACCEPTED), axum::Json(odd)).into_response()
     })
 }
 

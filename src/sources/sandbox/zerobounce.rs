@@ -51,6 +51,10 @@ async fn validate(Extract(state): Extract<Arc<State>>, Query(q): Params) -> Resp
     let Some(email) = q.get("email").map(|e| e.trim().to_lowercase()) else {
         return refused("Missing parameter: email");
     };
+    // Documented as required, blank allowed.
+    if !q.contains_key("ip_address") {
+        return refused("Missing parameter: ip_address");
+    }
     let (local, domain) = email.rsplit_once('@').unwrap_or((email.as_str(), ""));
     let company = state.population.company_at(domain).map(|(_, c)| c);
     let free = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com"].contains(&domain);
