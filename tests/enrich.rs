@@ -469,6 +469,30 @@ mod stage_against_the_twins {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_estimate_prices_what_is_owed_then_learns_the_stores_find_rate() {
+        use leadsprint::enrich::estimate::estimate;
+        let (sb, _dir, intake) = stored_profiles(240).await;
+        let settings = settings(&sb, "");
+        let before = estimate(&settings.enrichment, &intake.store().reader().unwrap(), None).unwrap();
+        assert_eq!((before.leads, before.without_email), (240, 240));
+        assert_eq!((before.find_rate, before.find_rate_measured), (0.5, false), "a typical finder's rate");
+        assert!((before.finder_cost - 240.0 * 0.03 * 0.5).abs() < 1e-9, "{before:?}");
+        let domains: std::collections::BTreeSet<&str> =
+            sb.population().people.iter().take(240).map(|p| p.domain.as_str()).collect();
+        assert!(before.domains > 0 && before.domains <= domains.len() as u64, "{before:?}");
+        assert!((before.company_cost - before.domains as f64 * 0.025).abs() < 1e-9, "{before:?}");
+
+        let stats = enrich(&settings, &intake).await;
+        let after = estimate(&settings.enrichment, &intake.store().reader().unwrap(), None).unwrap();
+        assert_eq!(after.without_email, 0, "every lead was tried: {after:?}");
+        assert!(after.find_rate_measured);
+        // The store's rate is the finder's own: addresses billed per lead tried.
+        let billed_rate = sb.counters("hunter").billed as f64 / stats.leads_done as f64;
+        assert!((after.find_rate - billed_rate).abs() < 0.1, "{} vs billed {billed_rate}", after.find_rate);
+        intake.finish().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn spending_stops_at_the_enrichment_cap() {
         let (sb, _dir, intake) = stored_profiles(200).await;
         let settings = settings(&sb, "spend_cap = 1.0\ncompany = false");

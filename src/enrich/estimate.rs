@@ -1,8 +1,8 @@
 //! The pre-flight estimate of what enrichment will spend on a store's leads, before
 //! any call: unique company domains × the price of company data, plus leads without
 //! a usable email × the finder's price × its expected hit rate. The hit rate is the
-//! store's own when its finder has answered often enough, else the practitioners'
-//! figure for one finder.
+//! store's own (leads the waterfall ran for that Hunter found an address for) once
+//! enough leads were tried, else the practitioners' figure for one finder.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -15,7 +15,7 @@ use crate::store::{Reader, StoreError};
 
 /// One finder's share of names found, as practitioners report it (about 40–60%).
 const TYPICAL_FIND_RATE: f64 = 0.5;
-/// Finder answers the store must hold before its own rate is trusted.
+/// Leads the waterfall must have run for before the store's own rate is trusted.
 const MEASURED_AFTER: u64 = 50;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -48,12 +48,21 @@ pub fn estimate(
     }
     let mut out = Estimate::default();
     let mut domains = BTreeSet::new();
+    // The store's own rate: of the leads the waterfall ran for, those it found an address for.
+    let (mut tried_leads, mut found_leads) = (0u64, 0u64);
     for lead in reader.leads()? {
         let lead = lead?;
         if only.is_some_and(|only| !only.contains(&lead.id)) {
             continue;
         }
-        let owed = needs(&lead, reader.enrichment(lead.id)?.as_ref(), settings);
+        let record = reader.enrichment(lead.id)?;
+        if let Some(tried) = record.as_ref().filter(|r| r.email_tried_at > 0) {
+            tried_leads += 1;
+            found_leads += u64::from(
+                tried.email.as_ref().is_some_and(|c| c.provider == "hunter" && c.status.is_usable()),
+            );
+        }
+        let owed = needs(&lead, record.as_ref(), settings);
         out.leads += u64::from(owed.company || owed.email);
         out.without_email += u64::from(owed.email);
         if owed.company {
@@ -61,18 +70,13 @@ pub fn estimate(
         }
     }
     out.domains = domains.len() as u64;
-    let spend = reader.spend()?;
-    let hunter = spend.iter().find(|(n, _)| n == "hunter").map(|(_, s)| s.clone()).unwrap_or_default();
-    out.find_rate_measured = hunter.hits + hunter.misses >= MEASURED_AFTER;
-    out.find_rate = if out.find_rate_measured {
-        hunter.hits as f64 / (hunter.hits + hunter.misses) as f64
-    } else {
-        TYPICAL_FIND_RATE
-    };
+    out.find_rate_measured = tried_leads >= MEASURED_AFTER;
+    out.find_rate =
+        if out.find_rate_measured { found_leads as f64 / tried_leads as f64 } else { TYPICAL_FIND_RATE };
     let price = |kind: ProviderKind| settings.providers.get(&kind).map_or(0.0, |p| p.cost_per_credit);
     out.company_cost = out.domains as f64 * price(ProviderKind::Apollo);
     out.finder_cost = out.without_email as f64 * price(ProviderKind::Hunter) * out.find_rate;
     out.total = out.company_cost + out.finder_cost;
-    out.cap_left = (settings.spend_cap - spend.iter().map(|(_, s)| s.dollars).sum::<f64>()).max(0.0);
+    out.cap_left = (settings.spend_cap - reader.enrichment_cost()?).max(0.0);
     Ok(out)
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::config::EnrichmentSettings;
+use crate::enrich::waterfall::Policy;
 use crate::enrich::{local, stage};
 use crate::lead::{EmailStatus, Lead, LeadId};
 use crate::store::{LeadEnrichment, Reader, StoreError};
@@ -85,16 +86,17 @@ pub struct Needs {
 
 /// What `lead` needs, given what enrichment already did for it.
 pub fn needs(lead: &Lead, record: Option<&LeadEnrichment>, settings: &EnrichmentSettings) -> Needs {
-    let record = record.cloned().unwrap_or_default();
-    let passes = |s: EmailStatus| {
-        s == EmailStatus::Valid || (settings.accept_catch_all && s == EmailStatus::AcceptAll)
-    };
-    let email_ok =
-        lead.email.as_deref().is_some_and(|e| local::email_status(e).is_none() && passes(lead.email_status));
+    let policy = Policy::of(settings);
+    let email_ok = lead
+        .email
+        .as_deref()
+        .is_some_and(|e| local::email_status(e).is_none() && policy.passes(lead.email_status));
     let suppressed = lead.email_status == EmailStatus::Suppressed;
+    let company_tried = record.is_some_and(|r| r.company_tried_at > 0);
+    let email_owed = record.is_none_or(|r| r.email_tried_at == 0 || r.pending.is_some());
     Needs {
-        company: settings.company && !lead.company.is_complete() && record.company_tried_at == 0,
-        email: !suppressed && !email_ok && (record.email_tried_at == 0 || record.pending.is_some()),
+        company: settings.company && !lead.company.is_complete() && !company_tried,
+        email: !suppressed && !email_ok && email_owed,
     }
 }
 
@@ -277,10 +279,6 @@ impl Queue {
 
     pub fn has_companies(&self) -> bool {
         !self.companies.is_empty()
-    }
-
-    pub fn has_emails(&self) -> bool {
-        !self.emails.is_empty()
     }
 
     /// Nothing left but steps that cannot run (`email`/`company` false: stopped).

@@ -22,7 +22,6 @@ use crate::config::{EnrichmentSettings, ProviderKind, Verifier};
 use crate::enrich::apollo_org::ApolloOrg;
 use crate::enrich::apollo_org::Organization;
 use crate::enrich::budget::Budget;
-use crate::enrich::company;
 use crate::enrich::hunter::Hunter;
 use crate::enrich::mx::MailResolver;
 use crate::enrich::queue::Queue;
@@ -30,6 +29,7 @@ use crate::enrich::session::{Ledger, Session};
 use crate::enrich::stage;
 use crate::enrich::waterfall::{Outcome, Paid, Policy};
 use crate::enrich::zerobounce::ZeroBounce;
+use crate::enrich::{cache, company};
 use crate::http::FetchError;
 use crate::lead::{Lead, LeadId, Millis};
 use crate::pipeline::{Enriched, IntakeSender, Item, Job, PipelineError, now_millis};
@@ -318,22 +318,19 @@ pub async fn run(
     Ok(progress.stats)
 }
 
-/// Who a lead's finder call asks for: the name and the company (domain or name).
+/// Who a lead's finder call asks for: the finder's own cache key, so two leads
+/// wait for each other exactly when the second would be answered by the first.
 fn person_key(lead: &Lead) -> String {
     let subject = stage::subject(lead);
-    let at = subject.domain.or(subject.company).unwrap_or_default();
-    let name = |n: &Option<String>| n.as_deref().unwrap_or_default().trim().to_lowercase();
-    format!("{}|{}|{}", name(&subject.first_name), name(&subject.last_name), at.to_lowercase())
+    let name = |n: &Option<String>| n.clone().unwrap_or_default();
+    let at = subject.at().map(|at| at.key()).unwrap_or_default();
+    cache::key("hunter", cache::Op::Find, &[&name(&subject.first_name), &name(&subject.last_name), &at])
 }
 
 /// One lead's email waterfall.
 async fn email<'c>(ctx: &'c Context<'c>, hunter: &'c Hunter, lead: Lead) -> Done {
     let settings = ctx.settings;
-    let policy = Policy {
-        accept_catch_all: settings.accept_catch_all,
-        use_finder: settings.find_emails,
-        use_verifier: settings.verify_emails,
-    };
+    let policy = Policy::of(settings);
     let now = now_millis();
     let lookup = |key: &str| ctx.cached(key);
     let zerobounce = ctx.providers.zerobounce.as_ref();
@@ -374,7 +371,7 @@ impl Context<'_> {
         if let Some(entry) = self.recent.borrow().get(key) {
             return Some(entry.clone());
         }
-        self.store.reader().ok()?.cache_entry(key).ok()?
+        self.store.cache_entry(key).ok()?
     }
 
     fn remember(&self, entries: &[(String, CacheEntry)]) {

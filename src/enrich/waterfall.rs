@@ -91,8 +91,29 @@ pub struct Found {
 }
 
 impl Policy {
-    fn passes(&self, status: EmailStatus) -> bool {
+    /// The campaign's `[enrichment]` choices.
+    pub fn of(settings: &crate::config::EnrichmentSettings) -> Policy {
+        Policy {
+            accept_catch_all: settings.accept_catch_all,
+            use_finder: settings.find_emails,
+            use_verifier: settings.verify_emails,
+        }
+    }
+
+    /// Whether `status` ends the waterfall: `valid`, or `accept_all` when accepted.
+    pub fn passes(&self, status: EmailStatus) -> bool {
         status == EmailStatus::Valid || (self.accept_catch_all && status == EmailStatus::AcceptAll)
+    }
+}
+
+impl Subject {
+    /// Where the finder looks: the domain, else the company's name.
+    pub fn at(&self) -> Option<At> {
+        match (&self.domain, &self.company) {
+            (Some(domain), _) => Some(At::Domain(domain.clone())),
+            (None, Some(company)) => Some(At::Company(company.clone())),
+            (None, None) => None,
+        }
     }
 }
 
@@ -139,12 +160,7 @@ pub async fn run(
         }
     }
     // 2. A finder needs a name and a domain (or a company name) the provider knows addresses at.
-    let at = match (&subject.domain, &subject.company) {
-        (Some(domain), _) => Some(At::Domain(domain.clone())),
-        (None, Some(company)) => Some(At::Company(company.clone())),
-        (None, None) => None,
-    };
-    let (Some(first), Some(last), Some(at)) = (&subject.first_name, &subject.last_name, at) else {
+    let (Some(first), Some(last), Some(at)) = (&subject.first_name, &subject.last_name, subject.at()) else {
         out.stopped = Some("no name and company to find an address with");
         return Ok(out);
     };

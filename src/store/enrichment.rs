@@ -104,6 +104,12 @@ impl Batch<'_> {
 }
 
 impl Store {
+    /// A cached answer, read from the cache file alone (the enrichment stage asks
+    /// several per lead; a whole [`Reader`] would open the leads file too).
+    pub fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
+        cached(&self.cache.begin_read()?, key)
+    }
+
     pub(super) fn put_cache(&self, answers: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         if answers.is_empty() {
             return Ok(());
@@ -137,11 +143,16 @@ impl Store {
     }
 }
 
+/// `key`'s answer in a read of the cache file.
+fn cached(cache: &redb::ReadTransaction, key: &str) -> Result<Option<CacheEntry>, StoreError> {
+    let Some(table) = open_or_none(cache, ENRICH_KEY_TO_ENTRY)? else { return Ok(None) };
+    let found = table.get(key)?;
+    Ok(found.map(|v| codec::decode(v.value())).transpose()?)
+}
+
 impl Reader {
     pub fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
-        let Some(table) = open_or_none(&self.cache, ENRICH_KEY_TO_ENTRY)? else { return Ok(None) };
-        let found = table.get(key)?;
-        Ok(found.map(|v| codec::decode(v.value())).transpose()?)
+        cached(&self.cache, key)
     }
 
     /// Every provider's figures, by name.
