@@ -23,8 +23,7 @@ use crate::store::{CacheEntry, LeadEnrichment};
 /// Organizations found, by domain.
 pub type Found = BTreeMap<String, Organization>;
 
-/// A fresh cached answer of `provider` for `domain`, counted as a cache hit:
-/// `Some(Some(org))` a hit, `Some(None)` a remembered miss, `None` nothing cached.
+/// A fresh cached answer of `provider` for `domain` (see [`Ledger::cached`]).
 fn cached(
     provider: &'static str,
     domain: &str,
@@ -32,10 +31,7 @@ fn cached(
     now: Millis,
     ledger: &mut Ledger,
 ) -> Option<Option<Organization>> {
-    let entry = lookup(&cache::key(provider, Op::Company, &[domain]))
-        .filter(|e| cache::fresh(e, Op::Company, now))?;
-    ledger.spend.entry(provider).or_default().cache_hits += 1;
-    Some(entry.found.then(|| serde_json::from_str(&entry.value).ok()).flatten())
+    ledger.cached(provider, lookup(&cache::key(provider, Op::Company, &[domain])), Op::Company, now)
 }
 
 /// Writes `provider`'s answer for `domain` down for the cache (a miss too).
@@ -46,9 +42,7 @@ fn remember(
     now: Millis,
     ledger: &mut Ledger,
 ) {
-    let value = org.and_then(|o| serde_json::to_string(o).ok()).unwrap_or_default();
-    let entry = CacheEntry { found: org.is_some(), value, fetched_at: now };
-    ledger.cache.push((cache::key(provider, Op::Company, &[domain]), entry));
+    ledger.keep(cache::key(provider, Op::Company, &[domain]), org, org.is_some(), now);
 }
 
 /// Up to ten domains: cached answers first, then one Apollo bulk call for the rest
@@ -87,13 +81,9 @@ pub async fn from_apollo(
     let hits = answered.len() as f64;
     budget.borrow_mut().refund(ProviderKind::Apollo, wanted - hits);
     let dollars = hits * budget.borrow().price(ProviderKind::Apollo);
-    ledger.dollars += dollars;
-    let spend = ledger.spend.entry("apollo").or_default();
-    spend.calls += 1;
-    spend.hits += answered.len() as u64;
-    spend.misses += (ask.len() - answered.len()) as u64;
-    spend.credits += hits;
-    spend.dollars += dollars;
+    let misses = ask.len().saturating_sub(answered.len());
+    ledger.answered("apollo", 1, answered.len() as u64, misses as u64);
+    ledger.bill("apollo", hits, dollars);
     for domain in ask {
         let org = answered.get(&domain);
         remember("apollo", &domain, org, now, &mut ledger);
@@ -130,20 +120,14 @@ pub async fn from_hunter(
             }
         };
         remember("hunter", domain, answer.as_ref(), now, &mut ledger);
-        let spend = ledger.spend.entry("hunter").or_default();
-        spend.calls += 1;
+        let hit = answer.is_some();
+        ledger.answered("hunter", 1, u64::from(hit), u64::from(!hit));
         match answer {
             Some(org) => {
-                spend.hits += 1;
-                spend.credits += COMPANY_CREDITS;
-                spend.dollars += dollars;
-                ledger.dollars += dollars;
+                ledger.bill("hunter", COMPANY_CREDITS, dollars);
                 found.insert(domain.clone(), org);
             }
-            None => {
-                spend.misses += 1;
-                budget.borrow_mut().refund(ProviderKind::Hunter, COMPANY_CREDITS);
-            }
+            None => budget.borrow_mut().refund(ProviderKind::Hunter, COMPANY_CREDITS),
         }
     }
     Ok((found, ledger))

@@ -43,6 +43,46 @@ impl Ledger {
         }
         self.dollars += other.dollars;
     }
+
+    /// A fresh cached answer of `op`, counted as `provider`'s cache hit: `Some(None)`
+    /// a remembered miss, `None` nothing fresh cached (an entry that no longer
+    /// reads is no answer either: the provider is asked).
+    pub fn cached<T: serde::de::DeserializeOwned>(
+        &mut self,
+        provider: &'static str,
+        entry: Option<CacheEntry>,
+        op: Op,
+        now: Millis,
+    ) -> Option<Option<T>> {
+        let entry = entry.filter(|e| cache::fresh(e, op, now))?;
+        let value =
+            if entry.value.is_empty() { None } else { Some(serde_json::from_str(&entry.value).ok()?) };
+        self.spend.entry(provider).or_default().cache_hits += 1;
+        Some(value)
+    }
+
+    /// Writes an answer down for the cache; `found` says whether it was a hit (a
+    /// miss is kept for less time, with what it told, if anything).
+    pub fn keep<T: serde::Serialize>(&mut self, key: String, value: Option<&T>, found: bool, now: Millis) {
+        let text = value.and_then(|v| serde_json::to_string(v).ok()).unwrap_or_default();
+        self.cache.push((key, CacheEntry { found, value: text, fetched_at: now }));
+    }
+
+    /// `calls` requests to `provider` answered with `hits` results.
+    pub fn answered(&mut self, provider: &'static str, calls: u64, hits: u64, misses: u64) {
+        let spend = self.spend.entry(provider).or_default();
+        spend.calls += calls;
+        spend.hits += hits;
+        spend.misses += misses;
+    }
+
+    /// What `provider` billed.
+    pub fn bill(&mut self, provider: &'static str, credits: f64, dollars: f64) {
+        let spend = self.spend.entry(provider).or_default();
+        spend.credits += credits;
+        spend.dollars += dollars;
+        self.dollars += dollars;
+    }
 }
 
 pub struct Session<'a> {
@@ -101,10 +141,6 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn spend(&self, provider: ProviderKind) -> std::cell::RefMut<'_, ProviderSpend> {
-        std::cell::RefMut::map(self.ledger.borrow_mut(), |l| l.spend.entry(provider.name()).or_default())
-    }
-
     /// A fresh cached answer, counted as a cache hit (its price given back).
     fn cached<T: serde::de::DeserializeOwned>(
         &self,
@@ -112,31 +148,19 @@ impl<'a> Session<'a> {
         key: &str,
         op: Op,
     ) -> Option<Option<T>> {
-        let entry = (self.lookup)(key).filter(|e| cache::fresh(e, op, self.now))?;
-        // An entry that no longer reads is no answer: the provider is asked.
-        let value =
-            if entry.value.is_empty() { None } else { Some(serde_json::from_str(&entry.value).ok()?) };
+        let found = self.ledger.borrow_mut().cached(provider.name(), (self.lookup)(key), op, self.now)?;
         self.give_back();
-        self.spend(provider).cache_hits += 1;
-        Some(value)
+        Some(found)
     }
 
-    /// Writes an answer down for the cache; `found` says whether it was a hit (a
-    /// miss is kept for less time, with what it told, if anything).
     fn remember<T: serde::Serialize>(&self, key: String, value: Option<&T>, found: bool) {
-        let text = value.and_then(|v| serde_json::to_string(v).ok()).unwrap_or_default();
-        let entry = CacheEntry { found, value: text, fetched_at: self.now };
-        self.ledger.borrow_mut().cache.push((key, entry));
+        self.ledger.borrow_mut().keep(key, value, found, self.now);
     }
 
     /// The step under way was billed: its price stays spent.
     fn billed(&self, provider: ProviderKind) {
         if let Some((_, credits, dollars)) = self.taken.take() {
-            let mut spend = self.spend(provider);
-            spend.credits += credits;
-            spend.dollars += dollars;
-            drop(spend);
-            self.ledger.borrow_mut().dollars += dollars;
+            self.ledger.borrow_mut().bill(provider.name(), credits, dollars);
         }
     }
 
@@ -148,9 +172,7 @@ impl<'a> Session<'a> {
     }
 
     fn called(&self, provider: ProviderKind, hit: bool) {
-        let mut spend = self.spend(provider);
-        spend.calls += 1;
-        if hit { spend.hits += 1 } else { spend.misses += 1 }
+        self.ledger.borrow_mut().answered(provider.name(), 1, u64::from(hit), u64::from(!hit));
     }
 }
 
