@@ -226,8 +226,10 @@ impl Queue {
         reader: &Reader,
         busy: impl Fn(&Lead) -> bool,
     ) -> Result<Option<Lead>, StoreError> {
-        let ids: Vec<LeadId> = self.emails.iter().copied().collect();
-        for id in ids {
+        // Walked in place (the queue may hold thousands; this runs per lead started).
+        let mut after = None;
+        while let Some(id) = self.emails.range(after.map_or(0, |a: LeadId| a + 1)..).next().copied() {
+            after = Some(id);
             let Some(mut lead) = reader.lead(id)? else {
                 self.emails.remove(&id);
                 continue;
