@@ -609,6 +609,23 @@ mod twins_against_the_documented_answers {
         let (status, body) =
             get("email-finder", vec![("first_name", "Dana".into()), ("last_name", "Wills".into())]).await;
         assert_eq!((status, body["errors"][0]["id"].as_str()), (400, Some("wrong_params")));
+        let empty =
+            vec![("first_name", "Dana".into()), ("last_name", "Wills".into()), ("domain", String::new())];
+        let (status, body) = get("email-finder", empty).await;
+        assert_eq!(
+            (status, body["errors"][0]["id"].as_str()),
+            (400, Some("wrong_params")),
+            "an empty domain"
+        );
+        // A company Hunter has no addresses for is not resolved to a domain either.
+        let unknown = pop.companies.iter().find(|c| !c.known_to_hunter).expect("one");
+        let by_name = vec![
+            ("first_name", "Dana".into()),
+            ("last_name", "Wills".into()),
+            ("company", unknown.name.clone()),
+        ];
+        let (status, body) = get("email-finder", by_name).await;
+        assert_eq!((status, &body["data"]["domain"]), (200, &Value::Null), "{body}");
 
         // Apollo's bulk organization enrichment: the documented fields, ten domains at most, no body.
         let domain =

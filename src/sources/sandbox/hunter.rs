@@ -109,16 +109,21 @@ fn bare(domain: &str) -> String {
     domain.trim().trim_start_matches("www.").to_lowercase()
 }
 
+/// The company Hunter resolves a name to: only one it has addresses for (it learns
+/// domains from the web, as it learns addresses).
 fn company_named<'a>(state: &'a State, name: &str) -> Option<(usize, &'a Company)> {
     let name = name.trim().to_lowercase();
-    state.population.companies.iter().enumerate().find(|(_, c)| c.name.to_lowercase() == name)
+    let companies = state.population.companies.iter().enumerate();
+    companies.filter(|(_, c)| c.known_to_hunter).find(|(_, c)| c.name.to_lowercase() == name)
 }
 
 async fn finder(Extract(state): Extract<Arc<State>>, headers: HeaderMap, Query(q): Params) -> Response {
     if let Some(refused) = admit(&state, &headers, &q, FINDER).await {
         return refused;
     }
-    let at = match (q.get("domain"), q.get("company")) {
+    // An empty parameter is a missing one.
+    let given = |name: &str| q.get(name).filter(|v| !v.trim().is_empty());
+    let at = match (given("domain"), given("company")) {
         (Some(domain), _) => Ok(state.population.company_at(&bare(domain))),
         (None, Some(name)) => Ok(company_named(&state, name)),
         (None, None) => Err("You are missing the domain parameter"),
