@@ -46,7 +46,12 @@ pub fn email_status(address: &str) -> Option<EmailStatus> {
         return Some(EmailStatus::Disposable);
     }
     let domain = email.address.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-    WEBMAIL.contains(&domain).then_some(EmailStatus::Webmail)
+    is_webmail(domain).then_some(EmailStatus::Webmail)
+}
+
+/// Whether `domain` is a free mailbox provider's.
+pub fn is_webmail(domain: &str) -> bool {
+    WEBMAIL.contains(&domain)
 }
 
 /// The registrable domain (`www.shop.acme.co.uk` → `acme.co.uk`) of a site, URL or

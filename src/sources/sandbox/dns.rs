@@ -16,8 +16,6 @@ use tokio_util::sync::CancellationToken;
 use super::State;
 use super::population::MailSetup;
 
-/// Webmail domains the population's private addresses use.
-const WEBMAIL: [&str; 1] = ["gmail.com"];
 const TTL: u32 = 300;
 
 /// Answers queries on `socket` until `stop`.
@@ -47,7 +45,7 @@ enum Zone {
 
 fn zone_of(state: &State, domain: &str) -> Zone {
     let exchange = |d: &str| Name::from_ascii(format!("mx1.{d}.")).ok();
-    if WEBMAIL.contains(&domain) {
+    if crate::enrich::local::is_webmail(domain) {
         return Zone::Present { mx: exchange(domain), address: true };
     }
     match state.population.company_at(domain).map(|(_, c)| c.mail) {

@@ -246,7 +246,7 @@ async fn verifier(Extract(state): Extract<Arc<State>>, headers: HeaderMap, Query
     if let Some(response) = still_running(&state, &email, known.map(|(p, _)| p)) {
         return response;
     }
-    let webmail = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com"].contains(&domain);
+    let webmail = crate::enrich::local::is_webmail(domain);
     let catch_all = state.population.company_at(domain).is_some_and(|(_, c)| c.catch_all);
     let (status, score) = match (webmail, known.is_some(), catch_all) {
         (true, _, _) => ("webmail", 70),

@@ -57,7 +57,7 @@ async fn validate(Extract(state): Extract<Arc<State>>, Query(q): Params) -> Resp
     }
     let (local, domain) = email.rsplit_once('@').unwrap_or((email.as_str(), ""));
     let company = state.population.company_at(domain).map(|(_, c)| c);
-    let free = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com"].contains(&domain);
+    let free = crate::enrich::local::is_webmail(domain);
     let role = crate::lead::identity::is_role_email(&email);
     let greylisted =
         SplitMix::new(email.bytes().fold(state.population.seed, |h, b| h.rotate_left(5) ^ u64::from(b)))
