@@ -169,6 +169,17 @@ impl ThrottleGuard {
     }
 }
 
+/// The shortest real wait for an answer when the clock runs fast: speed
+/// compresses the vendor's clock, not this machine's, and a local answer on a busy
+/// machine can take tens of milliseconds.
+const MIN_REAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The real-time timeout for a vendor-time one at clock `speed`: scaled, but never
+/// below a second (or the configured timeout, when that is shorter).
+fn real_timeout(timeout: Duration, speed: f64) -> Duration {
+    timeout.div_f64(speed).max(timeout.min(MIN_REAL_TIMEOUT))
+}
+
 /// A limiter allowing `rate` (vendor time) at clock `speed`, no burst.
 fn spaced_limiter(rate: Rate, speed: f64) -> Arc<DefaultDirectRateLimiter> {
     let spacing = (rate.per / rate.requests.max(1)).mul_f64(1.02).div_f64(speed);
@@ -193,7 +204,7 @@ impl VendorClient {
         Ok(VendorClient {
             vendor,
             base_url: base_url.trim_end_matches('/').to_owned(),
-            http: http(timeout.div_f64(speed))?,
+            http: http(real_timeout(timeout, speed))?,
             limiter: spaced_limiter(rate, speed),
             auth_limiter: None,
             speed,
@@ -414,6 +425,16 @@ pub fn backoff(attempt: u32) -> Duration {
 mod tests {
     use super::*;
     use reqwest::header::{HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn a_fast_clock_scales_the_timeout_down_to_a_second_at_least() {
+        let secs = Duration::from_secs;
+        assert_eq!(real_timeout(secs(30), 1.0), secs(30));
+        assert_eq!(real_timeout(secs(30), 10.0), secs(3));
+        assert_eq!(real_timeout(secs(30), 2000.0), secs(1), "15 ms would time out a busy machine");
+        assert_eq!(real_timeout(Duration::from_millis(200), 1.0), Duration::from_millis(200));
+        assert_eq!(real_timeout(Duration::from_millis(200), 100.0), Duration::from_millis(200));
+    }
 
     #[test]
     fn retry_after_seconds_and_dates() {
