@@ -95,6 +95,10 @@ struct File {
     #[serde(default, rename = "workflow")]
     workflows: Vec<WorkflowFile>,
     enrichment: Option<enrichment::EnrichmentFile>,
+    #[serde(default)]
+    alerts: alerts::AlertsFile,
+    #[serde(default)]
+    plan: PlanAssumptions,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +144,8 @@ struct WorkflowFile {
     enabled: bool,
     /// A limit of the workflow's own instead of the vendor account's shared one.
     rate_limit: Option<String>,
+    /// Records its query is expected to return (for `leadsprint plan`).
+    expected_records: Option<u64>,
 }
 
 fn enabled_by_default() -> bool {
@@ -172,6 +178,84 @@ impl Default for Kpi {
             cost_per_qualified_lead: 0.60,
             leads_per_hour: 833.0,
         }
+    }
+}
+
+/// What `leadsprint plan` assumes where the campaign cannot know before spending
+/// (`[plan]`). A run's measured figures replace them on the dashboard.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlanAssumptions {
+    /// Share of records expected to be duplicates of records already collected.
+    pub duplicate_rate: f64,
+    /// Share of records expected to pass validation (the rest is quarantined).
+    pub valid_share: f64,
+    /// Share of requests expected to fail and be retried (429s, 5xx, timeouts).
+    pub failure_share: f64,
+    /// A request's round trip, vendor time (`150ms`): bounds a workflow's pace
+    /// where the rate limit does not.
+    pub latency: String,
+    /// How long a Bright Data filter snapshot takes to build.
+    pub snapshot_build: String,
+    /// Share of unique leads that arrive with a valid personal email.
+    pub sold_email_share: f64,
+    /// Share of the other leads the finder gives an address.
+    pub email_find_rate: f64,
+    /// Share of leads whose company enrichment fills (with what vendors sold).
+    pub company_fill_rate: f64,
+    /// Expected mean quality score of a lead (0–100).
+    pub quality: f64,
+    /// Share of unique leads expected to qualify.
+    pub qualified_share: f64,
+}
+
+impl Default for PlanAssumptions {
+    fn default() -> Self {
+        PlanAssumptions {
+            duplicate_rate: 0.12,
+            valid_share: 0.99,
+            failure_share: 0.05,
+            latency: "150ms".to_owned(),
+            snapshot_build: "20s".to_owned(),
+            sold_email_share: 0.15,
+            email_find_rate: 0.5,
+            company_fill_rate: 0.9,
+            quality: 80.0,
+            qualified_share: 0.95,
+        }
+    }
+}
+
+impl PlanAssumptions {
+    fn validated(self) -> Result<PlanAssumptions, String> {
+        for (key, share) in [
+            ("duplicate_rate", self.duplicate_rate),
+            ("valid_share", self.valid_share),
+            ("failure_share", self.failure_share),
+            ("sold_email_share", self.sold_email_share),
+            ("email_find_rate", self.email_find_rate),
+            ("company_fill_rate", self.company_fill_rate),
+            ("qualified_share", self.qualified_share),
+        ] {
+            if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
+                return Err(format!("plan.{key} = {share} must be a share from 0 to 1"));
+            }
+        }
+        if !(self.quality.is_finite() && (0.0..=100.0).contains(&self.quality)) {
+            return Err(format!("plan.quality = {} must be from 0 to 100", self.quality));
+        }
+        for (key, text) in [("latency", &self.latency), ("snapshot_build", &self.snapshot_build)] {
+            parse_duration(text).map_err(|e| format!("plan.{key} = {text:?}: {e}"))?;
+        }
+        Ok(self)
+    }
+
+    pub fn latency(&self) -> Duration {
+        parse_duration(&self.latency).unwrap_or(Duration::from_millis(150))
+    }
+
+    pub fn snapshot_build(&self) -> Duration {
+        parse_duration(&self.snapshot_build).unwrap_or(Duration::from_secs(20))
     }
 }
 
@@ -301,6 +385,9 @@ pub struct WorkflowSettings {
     pub enabled: bool,
     /// `Some` when the workflow has a limit of its own instead of the vendor's shared one.
     pub rate: Option<Rate>,
+    /// Records its query is expected to return (the plan's yield); `None`: as many
+    /// as the vendor shows.
+    pub expected_records: Option<u64>,
 }
 
 /// The validated campaign.
@@ -314,6 +401,8 @@ pub struct Settings {
     pub vendors: BTreeMap<VendorKind, VendorSettings>,
     pub workflows: Vec<WorkflowSettings>,
     pub enrichment: EnrichmentSettings,
+    pub alerts: AlertSettings,
+    pub plan: PlanAssumptions,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -369,6 +458,8 @@ pub fn load(
         vendors,
         workflows,
         enrichment,
+        alerts: alerts::settings(parsed.alerts, env).map_err(invalid)?,
+        plan: parsed.plan.validated().map_err(invalid)?,
     })
 }
 
@@ -478,7 +569,14 @@ fn workflows(
                     parse_rate(&t).map_err(|why| format!("workflow {:?} rate_limit {t:?}: {why}", w.name))
                 })
                 .transpose()?;
-            Ok(WorkflowSettings { name: w.name, vendor: w.vendor, query, enabled: w.enabled, rate })
+            Ok(WorkflowSettings {
+                name: w.name,
+                vendor: w.vendor,
+                query,
+                enabled: w.enabled,
+                rate,
+                expected_records: w.expected_records,
+            })
         })
         .collect()
 }
@@ -529,6 +627,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+mod alerts;
+pub use alerts::{AlertSettings, RULES as ALERT_RULES, SinkAddress};
 mod enrichment;
 pub use enrichment::{EnrichmentSettings, KillSwitch, ProviderKind, ProviderSettings, Verifier};
 

@@ -111,6 +111,8 @@ pub struct RequestMetrics {
     pub successes: AtomicU64,
     pub retries: AtomicU64,
     pub failures: AtomicU64,
+    /// Answers 429 (throttled), retried or not.
+    pub throttled: AtomicU64,
     pub latency_micros: AtomicU64,
     /// Time spent waiting for the rate limiter.
     pub limiter_wait_micros: AtomicU64,
@@ -321,8 +323,11 @@ impl VendorClient {
                 }
                 Err(e) => e,
             };
-            if let (FetchError::Throttled { .. }, Some(guard)) = (&error, &self.throttle_guard) {
-                guard.record();
+            if let FetchError::Throttled { .. } = &error {
+                metrics.throttled.fetch_add(1, Ordering::Relaxed);
+                if let Some(guard) = &self.throttle_guard {
+                    guard.record();
+                }
             }
             let wait = match &error {
                 FetchError::Throttled { retry_after: Some(after) } if *after > MAX_RETRY_AFTER => None,

@@ -27,6 +27,7 @@
 //! - [`server`]: the HTTP API (axum) over the store and index readers.
 //! - [`stats`]: KPIs from the store's counters.
 
+pub mod alerts;
 pub mod catalog;
 pub mod codec;
 pub mod config;
@@ -38,6 +39,7 @@ pub mod http;
 pub mod import;
 pub mod lead;
 pub mod pipeline;
+pub mod plan;
 pub mod search;
 pub mod server;
 pub mod sources;

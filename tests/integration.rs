@@ -17,6 +17,7 @@ mod identity;
 mod import;
 mod import_formats;
 mod pipes;
+mod plan;
 mod retries;
 mod run_crash;
 mod search;

@@ -15,7 +15,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use leadsprint::config::{self, DEFAULT_CAMPAIGN, Flags, Settings, VendorKind};
+use leadsprint::config::{self, DEFAULT_CAMPAIGN, Flags, Settings};
 use leadsprint::engine::{self, RunOptions, stats::RunStats};
 use leadsprint::enrich::runner::{self, EnrichStats, StageOptions};
 
@@ -178,7 +178,7 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         if fresh_store {
             drop_salesnav_exports(&sandbox, dir)?;
         }
-        let env = |name: &str| sandbox_env(&sandbox, &key, name);
+        let env = |name: &str| sandbox.env(&key, name);
         let settings = load_settings(None, &env, &Flags { target: args.target })?;
         let ui = (!args.headless).then_some(&args.bind);
         let outcome = sprint(dir, &settings, &intake, args.speed, "demo", ui).await;
@@ -189,37 +189,10 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(outcome?.code)
 }
 
-/// The environment the built-in campaign sees in the demo: every vendor's base URL
-/// points at the sandbox, every credential is the sandbox's.
-fn sandbox_env(sandbox: &Sandbox, key: &str, name: &str) -> Option<String> {
-    for vendor in VendorKind::ALL {
-        if name == format!("LEADSPRINT_{}_BASE_URL", vendor.name().to_uppercase()) {
-            return Some(sandbox.base_url(vendor.name()));
-        }
-    }
-    for provider in ["hunter", "zerobounce", "apollo"] {
-        if name == format!("LEADSPRINT_{}_ENRICH_BASE_URL", provider.to_uppercase()) {
-            return Some(sandbox.base_url(provider));
-        }
-    }
-    if name == "LEADSPRINT_DNS_SERVER" {
-        return Some(sandbox.dns.to_string());
-    }
-    if name.ends_with("_API_KEY") || name.ends_with("_PASSWORD") {
-        return Some(key.to_owned());
-    }
-    if name.ends_with("_USERNAME") {
-        return Some("sandbox".to_owned());
-    }
-    None
-}
-
 /// The Sales Navigator exports a team would drop in the two workflows' inboxes.
 fn drop_salesnav_exports(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<()> {
     let inbox = dir.join("inbox");
-    let segments: [(&str, &[&str]); 2] =
-        [("salesnav-segment-1", &["performance"]), ("salesnav-segment-2", &["paid", "operations"])];
-    for (folder, families) in segments {
+    for (folder, families) in salesnav::DEMO_SEGMENTS {
         let path = inbox.join(folder);
         let files = salesnav::write_exports(sandbox.population(), &path, families, 500)
             .with_context(|| format!("writing sandbox exports to {}", path.display()))?;

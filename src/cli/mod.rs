@@ -20,6 +20,7 @@ mod collect;
 mod enrich;
 mod export;
 mod identity;
+mod plan;
 mod remote;
 mod serve;
 
@@ -62,6 +63,8 @@ enum Command {
     Run(collect::RunArgs),
     /// Test every configured vendor connection.
     Check(collect::CheckArgs),
+    /// Forecast the sprint before any spend: time to target, cost, KPIs, bottleneck.
+    Plan(plan::PlanArgs),
     /// Find and verify emails and fill company data for the leads in the store
     /// (all, or those `--query` names); `--dry-run` prints the estimate only.
     Enrich(enrich::EnrichArgs),
@@ -171,6 +174,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => collect::run(&data, args),
         Command::Serve(args) => serve::serve(&data, args),
         Command::Check(args) => collect::check(&data, args),
+        Command::Plan(args) => plan::plan(&data, args),
         Command::Enrich(args) => enrich::enrich(&data, args),
         Command::Import(args) => import_files(&data, args),
         Command::Export(target) => export::run(&data, target),

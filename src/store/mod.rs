@@ -9,6 +9,7 @@
 
 mod enrichment;
 mod identity;
+mod journal;
 mod legacy;
 mod lock;
 mod reader;
@@ -16,6 +17,7 @@ mod reader;
 pub use enrichment::{CacheEntry, EmailCheck, LeadEnrichment, ProviderSpend};
 
 pub use identity::{Resolved, SplitRecord, SuppressionRecord, TOMBSTONE_BYTES, tombstone_hash};
+pub use journal::{Log, Named};
 pub use reader::Reader;
 
 use lock::DirLock;

@@ -10,6 +10,9 @@ mod dns;
 pub mod faults;
 mod hunter;
 pub mod population;
+
+/// People in the sandbox's market by default (the demo's).
+pub const DEMO_POPULATION: u32 = 60_000;
 pub mod salesnav;
 mod zerobounce;
 mod zoominfo;
@@ -61,7 +64,7 @@ impl Default for SandboxConfig {
         ]);
         SandboxConfig {
             seed: 42,
-            population: 60_000,
+            population: DEMO_POPULATION,
             speed: 1.0,
             faults: FaultRates::NONE,
             limits,
@@ -310,6 +313,32 @@ impl Sandbox {
             "hunter" | "zerobounce" => format!("http://{}/{vendor}/v2", self.addr),
             other => format!("http://{}/{other}", self.addr),
         }
+    }
+
+    /// The environment the built-in campaign sees against this sandbox (the
+    /// demo's): every vendor's and provider's base URL points here, every
+    /// credential is `key`.
+    pub fn env(&self, key: &str, name: &str) -> Option<String> {
+        for vendor in crate::config::VendorKind::ALL {
+            if name == format!("LEADSPRINT_{}_BASE_URL", vendor.name().to_uppercase()) {
+                return Some(self.base_url(vendor.name()));
+            }
+        }
+        for provider in ["hunter", "zerobounce", "apollo"] {
+            if name == format!("LEADSPRINT_{}_ENRICH_BASE_URL", provider.to_uppercase()) {
+                return Some(self.base_url(provider));
+            }
+        }
+        if name == "LEADSPRINT_DNS_SERVER" {
+            return Some(self.dns.to_string());
+        }
+        if name.ends_with("_API_KEY") || name.ends_with("_PASSWORD") {
+            return Some(key.to_owned());
+        }
+        if name.ends_with("_USERNAME") {
+            return Some("sandbox".to_owned());
+        }
+        None
     }
 
     pub fn population(&self) -> &Population {

@@ -56,3 +56,13 @@ pub fn write_exports(
     }
     Ok(files)
 }
+
+/// The demo's Sales Navigator segments: inbox folder and the title families exported.
+pub const DEMO_SEGMENTS: [(&str, &[&str]); 2] =
+    [("salesnav-segment-1", &["performance"]), ("salesnav-segment-2", &["paid", "operations"])];
+
+/// Rows [`write_exports`] would write for `families` (a plan counts them without
+/// writing files).
+pub fn export_rows(population: &Population, families: &[&str]) -> usize {
+    population.matching(Vendor::SalesNav, families, &[]).count()
+}

@@ -1,0 +1,287 @@
+//! The rules: which alerts fire, given the sprint's figures now and over the last
+//! few minutes. Windowed rules (error rate, 429 storm, yield below plan) read
+//! the samples the evaluator keeps; the rest read the figures as they are.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::config::AlertSettings;
+use crate::engine::stats::{RunStats, WorkflowState};
+
+use super::{Alert, Severity};
+
+/// What the rules look at, once per tick.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    pub campaign: String,
+    pub target: u64,
+    pub run: RunStats,
+    /// Store figures: unique leads, records received, duplicates merged.
+    pub unique_leads: u64,
+    pub records: u64,
+    pub duplicates: u64,
+    pub vendor_spend: f64,
+    pub vendor_cap: f64,
+    pub enrichment_spend: f64,
+    pub enrichment_cap: f64,
+    /// The plan's unique leads per hour, campaign-wide and per vendor (vendor time).
+    pub planned_per_hour: Option<f64>,
+    pub planned_vendor_per_hour: BTreeMap<String, f64>,
+    /// KPIs the forecast at the ETA says will fail, with why.
+    pub kpis_at_risk: Vec<String>,
+}
+
+/// One vendor's cumulative figures at a sample.
+#[derive(Debug, Clone, Copy, Default)]
+struct VendorSample {
+    requests: u64,
+    failed: u64,
+    throttled: u64,
+    new_leads: u64,
+    /// Some workflow of the vendor was fetching.
+    active: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Sample {
+    /// Vendor-time seconds since the run started.
+    at: f64,
+    unique: u64,
+    vendors: BTreeMap<String, VendorSample>,
+}
+
+/// Keeps the recent samples the windowed rules need.
+#[derive(Debug, Default)]
+pub struct Evaluator {
+    samples: VecDeque<Sample>,
+}
+
+fn vendor_samples(run: &RunStats) -> BTreeMap<String, VendorSample> {
+    let mut out: BTreeMap<String, VendorSample> = BTreeMap::new();
+    for w in &run.workflows {
+        let v = out.entry(w.vendor.clone()).or_default();
+        v.requests += w.requests;
+        v.failed += w.requests.saturating_sub(w.successes);
+        v.throttled += w.throttled;
+        v.new_leads += w.new_leads;
+        v.active |= matches!(w.state, WorkflowState::Running | WorkflowState::Waiting);
+    }
+    out
+}
+
+impl Evaluator {
+    /// The alerts firing at this observation. `vendor_now` is vendor-time seconds
+    /// since the run started.
+    pub fn evaluate(&mut self, obs: &Observation, vendor_now: f64, rules: &AlertSettings) -> Vec<Alert> {
+        let keep = rules.error_rate_window.max(rules.throttle_window).max(rules.below_plan_for).as_secs_f64();
+        self.samples.push_back(Sample {
+            at: vendor_now,
+            unique: obs.run.unique_leads,
+            vendors: vendor_samples(&obs.run),
+        });
+        while self.samples.len() > 2 && self.samples.get(1).is_some_and(|s| vendor_now - s.at >= keep) {
+            self.samples.pop_front();
+        }
+        let mut alerts = Vec::new();
+        self.vendor_states(obs, &mut alerts);
+        self.windowed(obs, vendor_now, rules, &mut alerts);
+        campaign_rules(obs, rules, &mut alerts);
+        alerts.retain(|a| rules.enabled(&a.rule));
+        alerts
+    }
+
+    /// The sample at least `window` seconds older than the newest, if the run is that old.
+    fn since(&self, window: f64) -> Option<(&Sample, &Sample)> {
+        let newest = self.samples.back()?;
+        let older = self.samples.iter().rev().find(|s| newest.at - s.at >= window)?;
+        Some((older, newest))
+    }
+
+    fn vendor_states(&self, obs: &Observation, alerts: &mut Vec<Alert>) {
+        let mut by_vendor: BTreeMap<&str, Vec<(&str, &WorkflowState)>> = BTreeMap::new();
+        for w in &obs.run.workflows {
+            by_vendor.entry(w.vendor.as_str()).or_default().push((w.name.as_str(), &w.state));
+        }
+        for (vendor, workflows) in by_vendor {
+            let named = |pick: &dyn Fn(&WorkflowState) -> Option<String>| -> Vec<String> {
+                workflows.iter().filter_map(|(name, s)| pick(s).map(|why| format!("{name}: {why}"))).collect()
+            };
+            let quota = named(&|s| match s {
+                WorkflowState::Failed(why) if why.contains("quota") => Some(why.clone()),
+                _ => None,
+            });
+            let down = named(&|s| match s {
+                WorkflowState::Failed(why) if !why.contains("quota") => Some(why.clone()),
+                _ => None,
+            });
+            let breaker = named(&|s| match s {
+                WorkflowState::Paused(why) if why.starts_with("breaker") => Some(why.clone()),
+                _ => None,
+            });
+            let alert = |rule: &str, severity, what: &str, lines: Vec<String>| {
+                Alert::new(
+                    rule,
+                    severity,
+                    &obs.campaign,
+                    Some(vendor),
+                    format!("{vendor} {what}: {}", lines.join("; ")),
+                )
+            };
+            if !quota.is_empty() {
+                alerts.push(alert("quota_exhausted", Severity::Page, "quota exhausted", quota));
+            }
+            if !down.is_empty() {
+                alerts.push(alert("vendor_down", Severity::Page, "stopped", down));
+            }
+            if !breaker.is_empty() {
+                alerts.push(alert("breaker_open", Severity::Warn, "breaker open", breaker));
+            }
+        }
+    }
+
+    fn windowed(&self, obs: &Observation, _now: f64, rules: &AlertSettings, alerts: &mut Vec<Alert>) {
+        if let Some((old, new)) =
+            self.since(rules.throttle_window.as_secs_f64()).or_else(|| self.first_and_last())
+        {
+            for (vendor, now) in &new.vendors {
+                let before = old.vendors.get(vendor).copied().unwrap_or_default();
+                let throttled = now.throttled.saturating_sub(before.throttled);
+                if throttled >= rules.throttle_storm {
+                    let summary = format!(
+                        "{vendor} answered 429 to {throttled} requests within {} (threshold {})",
+                        human(rules.throttle_window.as_secs_f64()),
+                        rules.throttle_storm
+                    );
+                    alerts.push(Alert::new(
+                        "throttling_storm",
+                        Severity::Warn,
+                        &obs.campaign,
+                        Some(vendor),
+                        summary,
+                    ));
+                }
+            }
+        }
+        let window = rules.error_rate_window.as_secs_f64();
+        if let Some((old, new)) = self.since(window).or_else(|| self.first_and_last()) {
+            for (vendor, now) in &new.vendors {
+                let before = old.vendors.get(vendor).copied().unwrap_or_default();
+                let requests = now.requests.saturating_sub(before.requests);
+                let failed = now.failed.saturating_sub(before.failed);
+                let percent = failed as f64 * 100.0 / requests.max(1) as f64;
+                if requests >= 20 && percent > rules.error_rate_percent {
+                    let summary = format!(
+                        "{vendor}: {percent:.1}% of {requests} requests failed within {} (threshold {}%)",
+                        human(window),
+                        rules.error_rate_percent
+                    );
+                    alerts.push(Alert::new(
+                        "error_rate",
+                        Severity::Warn,
+                        &obs.campaign,
+                        Some(vendor),
+                        summary,
+                    ));
+                }
+            }
+        }
+        let span = rules.below_plan_for.as_secs_f64();
+        let Some((old, new)) = self.since(span) else { return };
+        let hours = (new.at - old.at).max(1.0) / 3600.0;
+        if let Some(planned) = obs.planned_per_hour
+            && new.unique < obs.target
+        {
+            let rate = new.unique.saturating_sub(old.unique) as f64 / hours;
+            if rate < planned * rules.below_plan_share {
+                let summary = format!(
+                    "{rate:.0} unique leads/hour over the last {}, under {:.0}% of the plan's {planned:.0}",
+                    human(span),
+                    rules.below_plan_share * 100.0
+                );
+                alerts.push(Alert::new("rate_below_plan", Severity::Warn, &obs.campaign, None, summary));
+            }
+        }
+        for (vendor, planned) in &obs.planned_vendor_per_hour {
+            let (Some(now), Some(before)) = (new.vendors.get(vendor), old.vendors.get(vendor)) else {
+                continue;
+            };
+            if !now.active || !before.active || *planned <= 0.0 {
+                continue;
+            }
+            let rate = now.new_leads.saturating_sub(before.new_leads) as f64 / hours;
+            if rate < planned * rules.below_plan_share {
+                let summary = format!(
+                    "{vendor} yields {rate:.0} new leads/hour over the last {}, under {:.0}% of the plan's {planned:.0}",
+                    human(span),
+                    rules.below_plan_share * 100.0
+                );
+                alerts.push(Alert::new(
+                    "vendor_yield_low",
+                    Severity::Warn,
+                    &obs.campaign,
+                    Some(vendor),
+                    summary,
+                ));
+            }
+        }
+    }
+
+    /// The whole run so far, when it is younger than a window (a storm in the
+    /// first minutes still counts).
+    fn first_and_last(&self) -> Option<(&Sample, &Sample)> {
+        Some((self.samples.front()?, self.samples.back()?))
+    }
+}
+
+fn campaign_rules(obs: &Observation, rules: &AlertSettings, alerts: &mut Vec<Alert>) {
+    let campaign = obs.campaign.as_str();
+    if obs.records >= 500 {
+        let percent = obs.duplicates as f64 * 100.0 / obs.records as f64;
+        if percent > rules.duplicate_rate_percent {
+            let summary = format!(
+                "{percent:.1}% of {} records were duplicates (threshold {}%)",
+                obs.records, rules.duplicate_rate_percent
+            );
+            alerts.push(Alert::new("duplicate_rate", Severity::Warn, campaign, None, summary));
+        }
+    }
+    for (what, spent, cap) in [
+        ("vendors", obs.vendor_spend, obs.vendor_cap),
+        ("enrichment", obs.enrichment_spend, obs.enrichment_cap),
+    ] {
+        if cap <= 0.0 {
+            continue;
+        }
+        let percent = spent * 100.0 / cap;
+        let summary = format!("{what} spent ${spent:.2} of ${cap:.2} ({percent:.0}%)");
+        if percent >= 100.0 {
+            alerts.push(Alert::new("budget_100", Severity::Page, campaign, None, summary).once(what));
+        } else if percent >= rules.budget_warn_percent {
+            alerts.push(Alert::new("budget_80", Severity::Warn, campaign, None, summary).once(what));
+        }
+    }
+    if !obs.kpis_at_risk.is_empty() {
+        let summary = format!("at the ETA: {}", obs.kpis_at_risk.join("; "));
+        alerts.push(Alert::new("kpi_at_risk", Severity::Warn, campaign, None, summary));
+    }
+    let target = obs.target.max(1);
+    for (rule, share) in [("milestone_50", 50), ("milestone_100", 100)] {
+        if obs.unique_leads * 100 >= target * share {
+            let summary = format!("{} unique leads: {share}% of the {target} target", obs.unique_leads);
+            alerts.push(
+                Alert::new(rule, Severity::Info, campaign, None, summary).once(&format!("target={target}")),
+            );
+        }
+    }
+}
+
+/// Seconds (vendor time) as a short duration: `5m`, `1h30m`, `45s`.
+pub fn human(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}

@@ -1,0 +1,377 @@
+//! The sprint's forecast (`leadsprint plan`, the dashboard's ETA, the report's
+//! plan vs actual): from each vendor's rate limit, page size and request shape,
+//! each workflow's expected yield, the expected duplicate rate and the
+//! enrichment hit rates and prices — the time to the target, the cost, the cost
+//! per qualified lead, the KPIs, and what bounds the sprint.
+//!
+//! Each workflow is a stream of records over vendor time: Sales Navigator
+//! exports are there at the start; a Bright Data snapshot arrives whole once
+//! built and downloaded (its account's requests one after another); Apollo and
+//! ZoomInfo pages come at their account's rate, shared by its workflows, or at
+//! the round trip's pace where that is slower. Unique leads are the records
+//! less the expected duplicates; the target is reached when they meet it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::{Query, Settings, VendorKind};
+use crate::stats::{KpiLine, Stats, kpis};
+
+/// Apollo matches at most 10 people per People Bulk Match call.
+const APOLLO_MATCH_BATCH: f64 = 10.0;
+/// Apollo shows at most 500 search pages.
+const APOLLO_MAX_PAGES: f64 = 500.0;
+/// ZoomInfo enriches at most 25 contacts per call.
+const ZOOMINFO_ENRICH_BATCH: f64 = 25.0;
+/// Bright Data's snapshot status is polled this often.
+const SNAPSHOT_POLL: f64 = 10.0;
+/// Hunter's finder: 500 requests a minute, one credit per address found; its
+/// verifier half a credit.
+const HUNTER_PER_SECOND: f64 = 500.0 / 60.0;
+/// The sprint's day, vendor time.
+const SPRINT_DAY: f64 = 24.0 * 3600.0;
+
+/// One workflow's expected records over time.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowForecast {
+    pub name: String,
+    pub vendor: String,
+    /// Records its query is expected to return in all.
+    pub records: f64,
+    /// Seconds (vendor time) when its first and last records arrive.
+    pub starts_at: f64,
+    pub ends_at: f64,
+    /// Its pace while it delivers, records per hour (`None`: all at once).
+    pub records_per_hour: Option<f64>,
+    /// Requests per record, and dollars per record.
+    pub requests_per_record: f64,
+    pub cost_per_record: f64,
+    /// What sets its pace.
+    pub bound_by: String,
+}
+
+impl WorkflowForecast {
+    /// Records arrived by `t` seconds.
+    pub fn records_at(&self, t: f64) -> f64 {
+        if t < self.starts_at {
+            0.0
+        } else if t >= self.ends_at {
+            self.records
+        } else {
+            self.records * (t - self.starts_at) / (self.ends_at - self.starts_at).max(1e-9)
+        }
+    }
+}
+
+/// The forecast for a campaign.
+#[derive(Debug, Clone, Serialize)]
+pub struct Forecast {
+    pub target: u64,
+    pub workflows: Vec<WorkflowForecast>,
+    /// Seconds (vendor time) until the target's unique leads; `None` if the
+    /// workflows' expected yields fall short of it.
+    pub time_to_target_seconds: Option<f64>,
+    /// Unique leads the workflows can give in all.
+    pub unique_available: f64,
+    /// At the target (or when the workflows run dry): records and unique leads.
+    pub records_collected: f64,
+    pub unique_leads: f64,
+    pub unique_per_hour: f64,
+    pub vendor_cost: f64,
+    pub enrichment_cost: f64,
+    pub enrichment_seconds: f64,
+    pub qualified_leads: f64,
+    pub cost_per_qualified_lead: Option<f64>,
+    pub kpis: Vec<KpiLine>,
+    /// What bounds the sprint, in a sentence.
+    pub bottleneck: String,
+    /// Unique leads per hour each vendor is planned to give while it delivers.
+    pub vendor_unique_per_hour: BTreeMap<String, f64>,
+}
+
+/// What the plan knows of Sales Navigator inboxes: rows waiting per workflow.
+pub type InboxRows = BTreeMap<String, u64>;
+
+/// Forecasts `settings`' sprint. `inbox_rows` gives the rows waiting in each
+/// Sales Navigator workflow's inbox.
+pub fn forecast(settings: &Settings, inbox_rows: &InboxRows) -> Forecast {
+    let workflows = workflow_streams(settings, inbox_rows);
+    let a = &settings.plan;
+    let unique_share = a.valid_share * (1.0 - a.duplicate_rate);
+    let records_at = |t: f64| workflows.iter().map(|w| w.records_at(t)).sum::<f64>();
+    let available: f64 = workflows.iter().map(|w| w.records).sum::<f64>() * unique_share;
+    let target = settings.target as f64;
+    let t_target = (available >= target).then(|| solve(|t| records_at(t) * unique_share, target));
+    let t_end = t_target.unwrap_or_else(|| workflows.iter().map(|w| w.ends_at).fold(0.0, f64::max));
+    let records = records_at(t_end);
+    let unique = records * unique_share;
+    let vendor_cost: f64 = workflows.iter().map(|w| w.records_at(t_end) * w.cost_per_record).sum();
+    let (enrichment_cost, enrichment_seconds) = enrichment(settings, unique);
+    let qualified = unique * a.qualified_share;
+    let cost = vendor_cost + enrichment_cost;
+    let per_hour = if t_end > 0.0 { unique / (t_end / 3600.0) } else { 0.0 };
+    let stats = expected_stats(settings, records, unique, qualified);
+    let vendor_unique_per_hour = vendor_rates(&workflows, unique_share);
+    Forecast {
+        target: settings.target,
+        bottleneck: bottleneck(settings, &workflows, t_end, enrichment_seconds),
+        kpis: kpis(&stats, &settings.kpi, cost, per_hour),
+        workflows,
+        time_to_target_seconds: t_target,
+        unique_available: available,
+        records_collected: records,
+        unique_leads: unique,
+        unique_per_hour: per_hour,
+        vendor_cost,
+        enrichment_cost,
+        enrichment_seconds,
+        qualified_leads: qualified,
+        cost_per_qualified_lead: (qualified > 0.0).then(|| cost / qualified),
+        vendor_unique_per_hour,
+    }
+}
+
+/// The smallest t with `f(t) >= goal`, for a non-decreasing `f` that reaches it.
+fn solve(f: impl Fn(f64) -> f64, goal: f64) -> f64 {
+    let mut high = 1.0;
+    while f(high) < goal && high < 1e9 {
+        high *= 2.0;
+    }
+    let mut low = 0.0;
+    if f(low) >= goal {
+        return 0.0;
+    }
+    for _ in 0..100 {
+        let mid = (low + high) / 2.0;
+        if f(mid) >= goal { high = mid } else { low = mid }
+    }
+    high
+}
+
+/// Each enabled workflow's stream.
+fn workflow_streams(settings: &Settings, inbox_rows: &InboxRows) -> Vec<WorkflowForecast> {
+    let a = &settings.plan;
+    let latency = a.latency().as_secs_f64().max(1e-3);
+    let enabled: Vec<_> = settings.workflows.iter().filter(|w| w.enabled).collect();
+    let mut out = Vec::new();
+    let mut brightdata_queue = 0.0;
+    for wf in &enabled {
+        let Some(vendor) = settings.vendors.get(&wf.vendor) else { continue };
+        let rate = wf.rate.unwrap_or(vendor.rate);
+        let spacing = rate.per.as_secs_f64() / f64::from(rate.requests.max(1));
+        let sharing = if wf.rate.is_some() {
+            1.0
+        } else {
+            enabled.iter().filter(|o| o.vendor == wf.vendor && o.rate.is_none()).count().max(1) as f64
+        };
+        let page = f64::from(vendor.page_size.max(1));
+        let costs = &vendor.costs;
+        let expected = wf.expected_records.map(|n| n as f64);
+        let stream = |records: f64,
+                      starts_at: f64,
+                      per_second: Option<f64>,
+                      requests_per_record: f64,
+                      credits: f64,
+                      bound_by: String| {
+            let ends_at = per_second.map_or(starts_at, |r| starts_at + records / r.max(1e-9));
+            WorkflowForecast {
+                name: wf.name.clone(),
+                vendor: wf.vendor.name().to_owned(),
+                records,
+                starts_at,
+                ends_at,
+                records_per_hour: per_second.map(|r| r * 3600.0),
+                requests_per_record,
+                cost_per_record: costs.per_record
+                    + costs.per_credit * credits
+                    + costs.per_request * requests_per_record,
+                bound_by,
+            }
+        };
+        let forecast = match &wf.query {
+            Query::SalesNav(_) => {
+                let rows = inbox_rows.get(&wf.name).copied().unwrap_or(0) as f64;
+                stream(rows, 0.0, None, 0.0, 0.0, "the export files in its inbox".to_owned())
+            }
+            Query::BrightData(q) => {
+                let records = expected.unwrap_or_else(|| {
+                    f64::from(q.records_limit.unwrap_or(u32::MAX)).min(settings.target as f64)
+                });
+                // Trigger, polls, downloads: one after another on the account's limit.
+                let build = a.snapshot_build().as_secs_f64();
+                let ready = (build / SNAPSHOT_POLL).ceil().max(1.0) * SNAPSHOT_POLL;
+                let downloads = (records / page).ceil().max(1.0);
+                brightdata_queue += 1.0 + downloads;
+                let arrives = ready + brightdata_queue * spacing.max(latency);
+                stream(
+                    records,
+                    arrives,
+                    None,
+                    (1.0 + ready / SNAPSHOT_POLL + downloads) / records.max(1.0),
+                    0.0,
+                    format!("the snapshot build (~{build:.0} s) and 1 request / {spacing:.1} s"),
+                )
+            }
+            Query::Apollo(_) => {
+                let calls_per_page = 1.0 + (page / APOLLO_MATCH_BATCH).ceil();
+                paged(
+                    stream,
+                    wf.vendor,
+                    expected.unwrap_or(APOLLO_MAX_PAGES * page),
+                    page,
+                    calls_per_page,
+                    spacing,
+                    sharing,
+                    latency,
+                    a.failure_share,
+                )
+            }
+            Query::ZoomInfo(_) => {
+                let calls_per_page = 1.0 + (page / ZOOMINFO_ENRICH_BATCH).ceil();
+                paged(
+                    stream,
+                    wf.vendor,
+                    expected.unwrap_or(settings.target as f64),
+                    page,
+                    calls_per_page,
+                    spacing,
+                    sharing,
+                    latency,
+                    a.failure_share,
+                )
+            }
+        };
+        out.push(forecast);
+    }
+    out
+}
+
+/// A paged API's stream: pages of `page` records costing `calls_per_page`
+/// requests, at the account's rate shared by `sharing` workflows or one round
+/// trip at a time, whichever is slower; `failure_share` of the requests are
+/// retries that bring nothing. Each record costs a credit (Apollo's match,
+/// ZoomInfo's enrich).
+#[allow(clippy::too_many_arguments)]
+fn paged(
+    stream: impl Fn(f64, f64, Option<f64>, f64, f64, String) -> WorkflowForecast,
+    vendor: VendorKind,
+    records: f64,
+    page: f64,
+    calls_per_page: f64,
+    spacing: f64,
+    sharing: f64,
+    latency: f64,
+    failure_share: f64,
+) -> WorkflowForecast {
+    // The client spaces requests 2% wider than the limit.
+    let slot = spacing * 1.02 * sharing;
+    let (cycle, bound_by) = if slot >= latency {
+        let limit = 1.0 / spacing.max(1e-9);
+        (slot, format!("{} at {limit:.0} requests/s shared by {sharing:.0} workflows", vendor.name()))
+    } else {
+        (latency, format!("one request at a time ({:.0} ms round trip)", latency * 1000.0))
+    };
+    // A failed request is retried after the first backoff, the workflow idle meanwhile.
+    let cycle = cycle + failure_share * crate::http::BACKOFF_BASE.as_secs_f64();
+    let useful = (1.0 - failure_share) / cycle.max(1e-9);
+    let records_per_second = useful * page / calls_per_page;
+    stream(records, latency, Some(records_per_second), calls_per_page / page, 1.0, bound_by)
+}
+
+/// Enrichment's dollars and its time (Hunter's finder pace) for `unique` leads.
+fn enrichment(settings: &Settings, unique: f64) -> (f64, f64) {
+    let e = &settings.enrichment;
+    if !e.enabled {
+        return (0.0, 0.0);
+    }
+    let a = &settings.plan;
+    let price =
+        |kind| e.providers.get(&kind).map_or(0.0, |p: &crate::config::ProviderSettings| p.cost_per_credit);
+    let hunter = price(crate::config::ProviderKind::Hunter);
+    let apollo = price(crate::config::ProviderKind::Apollo);
+    let asked = unique * (1.0 - a.sold_email_share);
+    let found = asked * a.email_find_rate;
+    // A found address 1 credit, its verification 0.5; company data one credit a domain
+    // (about one in four leads brings a company not seen yet).
+    let dollars = (found * 1.5 * hunter + unique * 0.25 * apollo).min(e.spend_cap);
+    (dollars, asked / HUNTER_PER_SECOND)
+}
+
+/// Store-like figures for the KPI lines, from the assumptions.
+fn expected_stats(settings: &Settings, records: f64, unique: f64, qualified: f64) -> Stats {
+    let a = &settings.plan;
+    let email = a.sold_email_share
+        + (1.0 - a.sold_email_share) * a.email_find_rate * settings.enrichment.enabled as u8 as f64;
+    let company = if settings.enrichment.enabled { a.company_fill_rate } else { a.company_fill_rate * 0.5 };
+    let round2 = |x: f64| (x * 100.0).round() / 100.0;
+    Stats {
+        records_received: records.round() as u64,
+        unique_leads: unique.round() as u64,
+        duplicates_merged: (records - unique).max(0.0).round() as u64,
+        conflicts: 0,
+        quarantined: (records * (1.0 - a.valid_share)).round() as u64,
+        suppressed: 0,
+        erased: 0,
+        needs_review: 0,
+        aliases: 0,
+        leads_merged: 0,
+        leads_erased: 0,
+        qualified_leads: qualified.round() as u64,
+        avg_quality: a.quality,
+        email_availability: round2(email * 100.0),
+        company_completeness: round2(company * 100.0),
+        linkedin_availability: 0.0,
+    }
+}
+
+fn vendor_rates(workflows: &[WorkflowForecast], unique_share: f64) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for w in workflows {
+        if let Some(per_hour) = w.records_per_hour {
+            *out.entry(w.vendor.clone()).or_insert(0.0) += per_hour * unique_share;
+        }
+    }
+    out
+}
+
+/// The sentence naming what bounds the sprint: the slowest of collection's
+/// paced workflows still delivering at the end, or enrichment when it ends later.
+fn bottleneck(
+    settings: &Settings,
+    workflows: &[WorkflowForecast],
+    t_end: f64,
+    enrichment_seconds: f64,
+) -> String {
+    let still = workflows
+        .iter()
+        .filter(|w| w.records_per_hour.is_some() && w.starts_at < t_end)
+        .max_by(|a, b| a.ends_at.total_cmp(&b.ends_at));
+    let unique_share = settings.plan.valid_share * (1.0 - settings.plan.duplicate_rate);
+    let collection = match still {
+        Some(w) => {
+            let vendor_rate: f64 = workflows
+                .iter()
+                .filter(|o| o.vendor == w.vendor)
+                .filter_map(|o| o.records_per_hour)
+                .sum::<f64>()
+                * unique_share;
+            format!("{}: {} bounds it to {:.0} unique leads/hour", w.vendor, w.bound_by, vendor_rate)
+        }
+        None => match workflows.iter().max_by(|a, b| a.ends_at.total_cmp(&b.ends_at)) {
+            Some(w) => format!("{}: {}", w.vendor, w.bound_by),
+            None => "no enabled workflow".to_owned(),
+        },
+    };
+    if enrichment_seconds > t_end && settings.enrichment.enabled {
+        let leads_per_hour = HUNTER_PER_SECOND * 3600.0;
+        format!(
+            "enrichment: Hunter at 500 requests/minute bounds email finding to {leads_per_hour:.0} leads/hour ({}), longer than collection ({collection})",
+            crate::alerts::rules::human(enrichment_seconds)
+        )
+    } else if t_end > SPRINT_DAY {
+        format!("{collection}; the target takes longer than the one-day sprint")
+    } else {
+        collection
+    }
+}
