@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use std::path::Path;
+
 use crate::config::{Query, Settings, VendorKind};
 use crate::stats::{KpiLine, Stats, kpis};
 
@@ -92,6 +94,27 @@ pub struct Forecast {
 
 /// What the plan knows of Sales Navigator inboxes: rows waiting per workflow.
 pub type InboxRows = BTreeMap<String, u64>;
+
+/// Rows waiting in each Sales Navigator workflow's inbox (CSV lines less headers).
+pub fn inbox_rows(dir: &Path, settings: &Settings) -> InboxRows {
+    let mut rows = InboxRows::new();
+    for wf in &settings.workflows {
+        let (Query::SalesNav(q), Some(vendor)) = (&wf.query, settings.vendors.get(&VendorKind::Salesnav))
+        else {
+            continue;
+        };
+        let folder = dir.join(vendor.inbox.clone().unwrap_or_else(|| "inbox".into())).join(&q.inbox);
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        let count: usize = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .map(|text| text.lines().filter(|l| !l.trim().is_empty()).count().saturating_sub(1))
+            .sum();
+        rows.insert(wf.name.clone(), count as u64);
+    }
+    rows
+}
 
 /// Forecasts `settings`' sprint. `inbox_rows` gives the rows waiting in each
 /// Sales Navigator workflow's inbox.

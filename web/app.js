@@ -255,6 +255,7 @@ function applySnapshot(snap) {
   renderWorkflowSource(snap);
   renderEvents(snap.events || []);
   renderWriterError(snap.writer_error);
+  renderSinksOff(snap.alert_sinks_off || []);
   updateLiveStatus();
 }
 
@@ -266,6 +267,15 @@ function renderWriterError(message) {
     : '';
   if (banner.textContent === text) return; // an alert is announced on each change only
   banner.hidden = !message;
+  banner.textContent = text;
+}
+
+/** A banner for alert sinks turned off because their destination is gone. */
+function renderSinksOff(sinks) {
+  const banner = $('#alert-sinks-off');
+  const text = sinks.map((s) => `Alerts to ${s.sink} are off: ${s.disabled}. Set a new address and restart to send again.`).join(' ');
+  if (banner.textContent === text) return;
+  banner.hidden = !sinks.length;
   banner.textContent = text;
 }
 

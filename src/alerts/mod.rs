@@ -8,6 +8,7 @@ pub mod email;
 pub mod notify;
 pub mod rules;
 pub mod slack;
+pub mod sprint;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

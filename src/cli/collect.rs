@@ -15,6 +15,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use leadsprint::alerts::{self, Alerting};
 use leadsprint::config::{self, DEFAULT_CAMPAIGN, Flags, Settings};
 use leadsprint::engine::{self, RunOptions, stats::RunStats};
 use leadsprint::enrich::runner::{self, EnrichStats, StageOptions};
@@ -156,6 +157,10 @@ pub fn builtin_settings() -> anyhow::Result<Settings> {
     load_settings(None, &|_| None, &Flags::default())
 }
 
+/// The environment variables of the alert sinks, which the demo takes from the
+/// user's environment (everything else it takes from the sandbox).
+const ALERT_VARIABLES: [&str; 3] = ["LEADSPRINT_SLACK_", "LEADSPRINT_SMTP_", "LEADSPRINT_ALERT_"];
+
 /// Marks a data dir as the demo's, so `--fresh` never clears real data.
 const DEMO_MARKER: &str = "demo.marker";
 
@@ -178,7 +183,11 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         if fresh_store {
             drop_salesnav_exports(&sandbox, dir)?;
         }
-        let env = |name: &str| sandbox.env(&key, name);
+        // Vendors are the sandbox's; alerts go where the user's environment says.
+        let env = |name: &str| match ALERT_VARIABLES.iter().any(|p| name.starts_with(p)) {
+            true => process_env(name),
+            false => sandbox.env(&key, name),
+        };
         let settings = load_settings(None, &env, &Flags { target: args.target })?;
         let ui = (!args.headless).then_some(&args.bind);
         let outcome = sprint(dir, &settings, &intake, args.speed, "demo", ui).await;
@@ -279,6 +288,18 @@ async fn collect(
             }
         }
     });
+    let plan =
+        leadsprint::plan::forecast(settings, &leadsprint::plan::inbox_rows(intake.store().dir(), settings));
+    let alerting = Alerting::start(settings, intake.store(), speed).context("starting alerts")?;
+    let stop_alerts = CancellationToken::new();
+    let alerts = tokio::spawn(alerts::sprint::watch(
+        alerting,
+        settings.clone(),
+        intake.store(),
+        tx.subscribe(),
+        Some(plan.clone()),
+        stop_alerts.clone(),
+    ));
     let (collecting_tx, collecting) = watch::channel(true);
     let collection = async {
         let result = engine::run_on(settings, intake, RunOptions { speed }, tx, |control| {
@@ -308,6 +329,10 @@ async fn collect(
     let enriched = enriched.context("enrichment")?;
     if !intake.flush().await {
         anyhow::bail!("the writer stopped before enrichment's results were committed");
+    }
+    stop_alerts.cancel();
+    if let Ok(alerting) = alerts.await {
+        alerts::sprint::finish(alerting, settings, &intake.store(), &last, Some(&plan)).await;
     }
     print_report(settings, &last, &intake.store(), &enriched)?;
     let code = if last.unique_leads >= settings.target {

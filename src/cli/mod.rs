@@ -16,6 +16,7 @@ use leadsprint::search::{Request, Sort};
 use leadsprint::stats::Stats;
 use leadsprint::store::Store;
 
+mod alerts;
 mod collect;
 mod enrich;
 mod export;
@@ -63,6 +64,9 @@ enum Command {
     Run(collect::RunArgs),
     /// Test every configured vendor connection.
     Check(collect::CheckArgs),
+    /// Alert sinks: `alerts test` sends a test alert to each one configured.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
     /// Forecast the sprint before any spend: time to target, cost, KPIs, bottleneck.
     Plan(plan::PlanArgs),
     /// Find and verify emails and fill company data for the leads in the store
@@ -175,6 +179,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(&data, args),
         Command::Check(args) => collect::check(&data, args),
         Command::Plan(args) => plan::plan(&data, args),
+        Command::Alerts(command) => alerts::alerts(&data, command),
         Command::Enrich(args) => enrich::enrich(&data, args),
         Command::Import(args) => import_files(&data, args),
         Command::Export(target) => export::run(&data, target),

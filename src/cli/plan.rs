@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use leadsprint::config::{Flags, Query, Settings, VendorKind};
-use leadsprint::plan::{Forecast, InboxRows, forecast};
+use leadsprint::config::{Flags, Query, Settings};
+use leadsprint::plan::{Forecast, InboxRows, forecast, inbox_rows};
 use leadsprint::sources::sandbox::population::Population;
 use leadsprint::sources::sandbox::salesnav;
 
@@ -42,27 +42,6 @@ pub fn plan(dir: &Path, args: PlanArgs) -> anyhow::Result<ExitCode> {
         print_forecast(&settings, &forecast);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Rows waiting in each Sales Navigator workflow's inbox (CSV lines less headers).
-pub fn inbox_rows(dir: &Path, settings: &Settings) -> InboxRows {
-    let mut rows = InboxRows::new();
-    for wf in &settings.workflows {
-        let (Query::SalesNav(q), Some(vendor)) = (&wf.query, settings.vendors.get(&VendorKind::Salesnav))
-        else {
-            continue;
-        };
-        let folder = dir.join(vendor.inbox.clone().unwrap_or_else(|| "inbox".into())).join(&q.inbox);
-        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
-        let count: usize = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")))
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-            .map(|text| text.lines().filter(|l| !l.trim().is_empty()).count().saturating_sub(1))
-            .sum();
-        rows.insert(wf.name.clone(), count as u64);
-    }
-    rows
 }
 
 /// The rows the demo drops in its two Sales Navigator inboxes.

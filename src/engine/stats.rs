@@ -168,6 +168,8 @@ pub struct RunStats {
     pub unique_leads: u64,
     pub records_received: u64,
     pub elapsed_seconds: f64,
+    /// The same in vendor time (the sandbox's clock when sped up).
+    pub vendor_elapsed_seconds: f64,
     /// Unique leads per hour of this run, in sandbox time when the clock is sped up.
     pub leads_per_hour: f64,
     pub eta_seconds: Option<f64>,
@@ -197,6 +199,7 @@ impl RunStats {
             unique_leads: unique,
             records_received: records,
             elapsed_seconds: elapsed.as_secs_f64(),
+            vendor_elapsed_seconds: elapsed.as_secs_f64() * speed,
             leads_per_hour: per_hour,
             eta_seconds: eta,
             progress_percent: (unique as f64 * 100.0 / target.max(1) as f64).min(100.0),

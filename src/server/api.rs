@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .route("/api/stats", get(stats))
+        .route("/api/alerts", get(alerts))
         .route("/api/dashboard", get(dashboard))
         .route("/api/events", get(events))
         .route("/api/workflows", get(workflows))
@@ -56,6 +57,18 @@ fn now() -> Millis {
 async fn stats(State(state): State<AppState>) -> Response {
     let read = move || -> Result<serde_json::Value, CatalogError> {
         Ok(crate::stats::report(&state.store.reader()?)?)
+    };
+    match tokio::task::spawn_blocking(read).await {
+        Ok(Ok(value)) => axum::Json(value).into_response(),
+        Ok(Err(e)) => failure(&e),
+        Err(_) => internal(),
+    }
+}
+
+/// The alerts firing now, each sink's health, the latest notices sent.
+async fn alerts(State(state): State<AppState>) -> Response {
+    let read = move || -> Result<crate::alerts::AlertsView, CatalogError> {
+        Ok(crate::alerts::view(&state.store.reader()?, 100)?)
     };
     match tokio::task::spawn_blocking(read).await {
         Ok(Ok(value)) => axum::Json(value).into_response(),

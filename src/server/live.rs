@@ -66,6 +66,8 @@ struct Inner {
     finished: bool,
     /// The writer's failure was reported as an event.
     writer_failure_noted: bool,
+    /// The last alert notice shown as an event (`None`: not looked yet).
+    notices_seen: Option<u64>,
 }
 
 /// What `GET /api/dashboard` and each `snapshot` event carry.
@@ -82,6 +84,8 @@ struct Snapshot<'a> {
     writer_error: Option<String>,
     /// The enrichment stage's progress, when the sprint runs one.
     enrichment: Option<EnrichStats>,
+    /// Alert sinks turned off (a dead webhook): the page shows them as a banner.
+    alert_sinks_off: Vec<crate::alerts::SinkStatus>,
 }
 
 impl Live {
@@ -133,6 +137,9 @@ impl Live {
         if let Some(error) = &writer_error {
             note_writer_failure(&mut inner, error);
         }
+        note_alerts(&mut inner, &reader)?;
+        let alert_sinks_off: Vec<crate::alerts::SinkStatus> =
+            crate::alerts::view(&reader, 0)?.sinks.into_iter().filter(|s| s.disabled.is_some()).collect();
         let point = match &run {
             Some(run) => {
                 Point { t: now_millis(), unique: run.unique_leads, leads_per_hour: run.leads_per_hour }
@@ -156,6 +163,7 @@ impl Live {
             events: &inner.events,
             writer_error,
             enrichment: enrichment(state),
+            alert_sinks_off,
         };
         let json: Arc<str> = Arc::from(serde_json::to_string(&snapshot).unwrap_or_default());
         drop(inner);
@@ -168,6 +176,33 @@ impl Live {
         });
         Ok(json)
     }
+}
+
+/// Alert notices sent since the last look become events (the first look starts
+/// from the last ten).
+fn note_alerts(inner: &mut Inner, reader: &crate::store::Reader) -> Result<(), StoreError> {
+    use crate::store::Log;
+    let entries = match inner.notices_seen {
+        Some(seen) => reader.log_after(Log::AlertNotices, seen, EVENTS_MAX)?,
+        None => reader.log_tail(Log::AlertNotices, 10)?,
+    };
+    for (seq, bytes) in entries {
+        inner.notices_seen = Some(seq);
+        let Ok(logged) = serde_json::from_slice::<crate::alerts::LoggedNotice>(&bytes) else { continue };
+        let level = match logged.notice.severity() {
+            _ if logged.notice.firing.is_empty() => Level::Info,
+            crate::alerts::Severity::Page => Level::Error,
+            crate::alerts::Severity::Warn => Level::Warn,
+            crate::alerts::Severity::Info => Level::Info,
+        };
+        let message = format!("alert {}", crate::alerts::slack::headline(&logged.notice));
+        let event = Event { at: logged.at_ms, level, workflow: logged.notice.group.vendor.clone(), message };
+        push_event(inner, event);
+    }
+    if inner.notices_seen.is_none() {
+        inner.notices_seen = Some(0);
+    }
+    Ok(())
 }
 
 /// The enrichment stage's progress, when the sprint has one that is not off.

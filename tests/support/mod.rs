@@ -1,6 +1,7 @@
 //! Test support: run the real binary on a temporary data dir, read its JSON
 //! output, and generate messy input files whose right answer is known.
 
+pub mod alert_sinks;
 pub mod bridges;
 pub mod crm;
 pub mod fake;

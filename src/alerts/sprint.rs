@@ -1,0 +1,166 @@
+//! Alerting beside a running sprint: once a tick, the sprint's figures become an
+//! [`Observation`] and go through the rules; at the end, the completion alert.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::rules::Observation;
+use super::{Alert, Alerting, Severity};
+use crate::config::Settings;
+use crate::engine::stats::RunStats;
+use crate::plan::Forecast;
+use crate::stats::{Stats, kpis};
+use crate::store::{Reader, Store, StoreError};
+
+/// How often the rules run.
+pub const TICK: Duration = Duration::from_secs(1);
+/// The one-day sprint, vendor time.
+const SPRINT_DAY: f64 = 24.0 * 3600.0;
+
+impl Observation {
+    /// The sprint's figures now: the run's, the store's, the plan's.
+    pub fn gather(
+        settings: &Settings,
+        reader: &Reader,
+        run: &RunStats,
+        plan: Option<&Forecast>,
+    ) -> Result<Observation, StoreError> {
+        let counters = reader.counters()?;
+        let vendor_spend: f64 = reader.workflows()?.values().map(|w| w.cost).sum();
+        let enrichment_spend = reader.enrichment_cost()?;
+        let stats = Stats::from(&counters);
+        Ok(Observation {
+            campaign: settings.name.clone(),
+            target: settings.target,
+            unique_leads: counters.unique_leads,
+            records: counters.records_received,
+            duplicates: counters.duplicates_merged,
+            vendor_spend,
+            vendor_cap: settings.spend_cap,
+            enrichment_spend,
+            enrichment_cap: if settings.enrichment.enabled { settings.enrichment.spend_cap } else { 0.0 },
+            planned_per_hour: plan.map(|p| p.unique_per_hour),
+            planned_vendor_per_hour: plan.map(|p| p.vendor_unique_per_hour.clone()).unwrap_or_default(),
+            kpis_at_risk: kpis_at_risk(settings, &stats, run, vendor_spend + enrichment_spend),
+            run: run.clone(),
+        })
+    }
+}
+
+/// KPIs the sprint is on course to miss, judged once a tenth of the target is in:
+/// the ratios that do not wait for enrichment (quality), the cost per qualified
+/// lead projected to the target, and a target the pace reaches after the day.
+fn kpis_at_risk(settings: &Settings, stats: &Stats, run: &RunStats, spent: f64) -> Vec<String> {
+    if stats.unique_leads * 10 < settings.target || run.finished {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for line in kpis(stats, &settings.kpi, spent, run.leads_per_hour) {
+        if line.name == "average quality" && !line.pass {
+            out.push(format!("average quality {:.1} (needs {})", line.value, line.threshold));
+        }
+    }
+    if stats.qualified_leads > 0 {
+        let per_lead = spent / stats.unique_leads.max(1) as f64;
+        let qualified_share = stats.qualified_leads as f64 / stats.unique_leads.max(1) as f64;
+        let projected = per_lead / qualified_share.max(1e-9);
+        if projected >= settings.kpi.cost_per_qualified_lead {
+            out.push(format!(
+                "cost per qualified lead heads for ${projected:.2} (needs < ${})",
+                settings.kpi.cost_per_qualified_lead
+            ));
+        }
+    }
+    let remaining = settings.target.saturating_sub(run.unique_leads) as f64;
+    if run.leads_per_hour > 0.0 && remaining > 0.0 {
+        let finish = run.vendor_elapsed_seconds + remaining / run.leads_per_hour * 3600.0;
+        if finish > SPRINT_DAY {
+            out.push(format!(
+                "unique leads: at {:.0}/hour the target comes after {}, beyond the one-day sprint",
+                run.leads_per_hour,
+                super::rules::human(finish)
+            ));
+        }
+    }
+    out
+}
+
+/// Runs the rules once a tick over the sprint's figures until `stop`; returns
+/// the alerting for its last word ([`finish`]).
+pub async fn watch(
+    mut alerting: Alerting,
+    settings: Settings,
+    store: Arc<Store>,
+    run: watch::Receiver<RunStats>,
+    plan: Option<Forecast>,
+    stop: CancellationToken,
+) -> Alerting {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = stop.cancelled() => return alerting,
+        }
+        let snapshot = run.borrow().clone();
+        if snapshot.workflows.is_empty() {
+            continue;
+        }
+        let observation =
+            store.reader().and_then(|r| Observation::gather(&settings, &r, &snapshot, plan.as_ref()));
+        match observation {
+            Ok(obs) => {
+                if let Err(e) = alerting.observe(&obs).await {
+                    tracing::warn!("alerting: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("alerting could not read the store: {e}"),
+        }
+    }
+}
+
+/// The sprint is over: its completion alert (once per target), everything owed
+/// sent now.
+pub async fn finish(
+    mut alerting: Alerting,
+    settings: &Settings,
+    store: &Store,
+    last: &RunStats,
+    plan: Option<&Forecast>,
+) {
+    let reader = match store.reader() {
+        Ok(r) => r,
+        Err(e) => return tracing::warn!("alerting could not read the store: {e}"),
+    };
+    let obs = Observation::gather(settings, &reader, last, plan).ok();
+    let cost = obs.as_ref().map_or(0.0, |o| o.vendor_spend + o.enrichment_spend);
+    let stats =
+        reader.counters().map(|c| Stats::from(&c)).unwrap_or_else(|_| Stats::from(&Default::default()));
+    let lines = kpis(&stats, &settings.kpi, cost, last.leads_per_hour);
+    let passed = lines.iter().filter(|k| k.pass).count();
+    let reached = last.unique_leads >= settings.target;
+    let summary = format!(
+        "{} unique leads of {} target in {}, ${cost:.2} spent; KPIs {passed}/{} pass",
+        last.unique_leads,
+        settings.target,
+        super::rules::human(last.elapsed_seconds),
+        lines.len()
+    );
+    let complete = if reached {
+        Alert::new("run_complete", Severity::Info, &settings.name, None, summary)
+            .once(&format!("target={}", settings.target))
+    } else {
+        Alert::new(
+            "run_complete",
+            Severity::Warn,
+            &settings.name,
+            None,
+            format!("ended short of target: {summary}"),
+        )
+        .once(&format!("short-{}", crate::pipeline::now_millis()))
+    };
+    if let Err(e) = alerting.finish(obs.as_ref(), Some(complete)).await {
+        tracing::warn!("alerting: {e}");
+    }
+}
