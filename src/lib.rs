@@ -40,6 +40,7 @@ pub mod import;
 pub mod lead;
 pub mod pipeline;
 pub mod plan;
+pub mod report;
 pub mod search;
 pub mod server;
 pub mod sources;

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use std::path::Path;
 
@@ -90,6 +90,32 @@ pub struct Forecast {
     pub bottleneck: String,
     /// Unique leads per hour each vendor is planned to give while it delivers.
     pub vendor_unique_per_hour: BTreeMap<String, f64>,
+}
+
+/// The forecast's headline figures, kept with a sprint for the report's plan vs actual.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub time_to_target_seconds: Option<f64>,
+    pub unique_per_hour: f64,
+    pub unique_leads: f64,
+    pub vendor_cost: f64,
+    pub enrichment_cost: f64,
+    pub cost_per_qualified_lead: Option<f64>,
+    pub bottleneck: String,
+}
+
+impl Forecast {
+    pub fn summary(&self) -> PlanSummary {
+        PlanSummary {
+            time_to_target_seconds: self.time_to_target_seconds,
+            unique_per_hour: self.unique_per_hour,
+            unique_leads: self.unique_leads,
+            vendor_cost: self.vendor_cost,
+            enrichment_cost: self.enrichment_cost,
+            cost_per_qualified_lead: self.cost_per_qualified_lead,
+            bottleneck: self.bottleneck.clone(),
+        }
+    }
 }
 
 /// What the plan knows of Sales Navigator inboxes: rows waiting per workflow.

@@ -48,8 +48,9 @@ fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { round2(part as f64 * 100.0 / whole as f64) }
 }
 
+/// Rounded to cents; never `-0` (an empty float sum is `-0.0`, which prints as such).
 fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+    (x * 100.0).round() / 100.0 + 0.0
 }
 
 impl From<&Counters> for Stats {
@@ -94,7 +95,7 @@ impl Costs {
             enrichment_cost: round2(enrichment_cost),
             cost_total,
             cost_per_qualified_lead: (qualified > 0)
-                .then(|| (cost_total / qualified as f64 * 1e4).round() / 1e4),
+                .then(|| (cost_total / qualified as f64 * 1e4).round() / 1e4 + 0.0),
         }
     }
 }

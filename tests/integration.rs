@@ -19,6 +19,7 @@ mod import;
 mod import_formats;
 mod pipes;
 mod plan;
+mod report;
 mod retries;
 mod run_crash;
 mod search;

@@ -98,6 +98,7 @@ pub async fn watch(
     plan: Option<Forecast>,
     stop: CancellationToken,
 ) -> Alerting {
+    let mut events = EventLog::default();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
@@ -106,6 +107,9 @@ pub async fn watch(
         let snapshot = run.borrow().clone();
         if snapshot.workflows.is_empty() {
             continue;
+        }
+        if let Err(e) = events.record(&store, &snapshot) {
+            tracing::warn!("run events not recorded: {e}");
         }
         let observation =
             store.reader().and_then(|r| Observation::gather(&settings, &r, &snapshot, plan.as_ref()));
@@ -117,6 +121,62 @@ pub async fn watch(
             }
             Err(e) => tracing::warn!("alerting could not read the store: {e}"),
         }
+    }
+}
+
+/// Turns the sprint's state changes and 429 bursts into timeline events (at most
+/// one throttling line per vendor a minute).
+#[derive(Default)]
+struct EventLog {
+    states: std::collections::BTreeMap<String, String>,
+    throttled: std::collections::BTreeMap<String, (u64, std::time::Instant)>,
+}
+
+impl EventLog {
+    fn record(&mut self, store: &Store, run: &RunStats) -> Result<(), StoreError> {
+        use crate::engine::stats::WorkflowState;
+        use crate::report::RunEvent;
+        let now = crate::pipeline::now_millis();
+        let mut new = Vec::new();
+        let mut event = |kind: &str, vendor: &str, text: String| {
+            new.push(RunEvent { at_ms: now, kind: kind.to_owned(), vendor: Some(vendor.to_owned()), text })
+        };
+        for w in &run.workflows {
+            let label = w.state.label().to_owned();
+            let before = self.states.insert(w.name.clone(), label.clone());
+            if before.as_deref() == Some(label.as_str()) {
+                continue;
+            }
+            match &w.state {
+                WorkflowState::Paused(why) if why.starts_with("breaker") => {
+                    event("breaker", &w.vendor, format!("{}: {why}", w.name))
+                }
+                WorkflowState::Paused(why) => event("paused", &w.vendor, format!("{}: {why}", w.name)),
+                WorkflowState::Failed(why) => event("failed", &w.vendor, format!("{}: {why}", w.name)),
+                WorkflowState::Running if before.as_deref() == Some("paused") => {
+                    event("resumed", &w.vendor, format!("{} resumed", w.name))
+                }
+                _ => {}
+            }
+        }
+        let mut by_vendor: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for w in &run.workflows {
+            *by_vendor.entry(&w.vendor).or_default() += w.throttled;
+        }
+        for (vendor, total) in by_vendor {
+            let (told, at) =
+                self.throttled.entry(vendor.to_owned()).or_insert((0, std::time::Instant::now()));
+            if total > *told && (*told == 0 || at.elapsed() >= Duration::from_secs(60)) {
+                event("throttled", vendor, format!("{vendor}: {} answers 429", total - *told));
+                *told = total;
+                *at = std::time::Instant::now();
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<Vec<u8>> = new.iter().filter_map(|e| serde_json::to_vec(e).ok()).collect();
+        store.append(crate::store::Log::RunEvents, &values).map(|_| ())
     }
 }
 

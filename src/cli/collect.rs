@@ -291,6 +291,7 @@ async fn collect(
     let plan =
         leadsprint::plan::forecast(settings, &leadsprint::plan::inbox_rows(intake.store().dir(), settings));
     let alerting = Alerting::start(settings, intake.store(), speed).context("starting alerts")?;
+    remember(&intake.store(), leadsprint::report::PLAN_KEY, &plan.summary())?;
     let stop_alerts = CancellationToken::new();
     let alerts = tokio::spawn(alerts::sprint::watch(
         alerting,
@@ -330,6 +331,15 @@ async fn collect(
     if !intake.flush().await {
         anyhow::bail!("the writer stopped before enrichment's results were committed");
     }
+    let summary = leadsprint::report::RunSummary {
+        target: settings.target,
+        unique_leads: last.unique_leads,
+        vendor_seconds: last.vendor_elapsed_seconds,
+        leads_per_hour: last.leads_per_hour,
+        reached_target: last.unique_leads >= settings.target,
+        vendor_cost: last.cost,
+    };
+    remember(&intake.store(), leadsprint::report::LAST_RUN_KEY, &summary)?;
     stop_alerts.cancel();
     if let Ok(alerting) = alerts.await {
         alerts::sprint::finish(alerting, settings, &intake.store(), &last, Some(&plan)).await;
@@ -341,6 +351,13 @@ async fn collect(
         ExitCode::from(EXIT_SHORT_OF_TARGET)
     };
     Ok(Outcome { code, interrupted: interrupted.load(Ordering::Relaxed) })
+}
+
+/// Keeps `value` with the sprint's own records (the report reads them).
+fn remember(store: &Store, key: &str, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let bytes = serde_json::to_vec(value)?;
+    store.put_named(leadsprint::store::Named::Run, &[(key.to_owned(), bytes)], &[])?;
+    Ok(())
 }
 
 /// Draws one bar for the campaign and a line per workflow until the run finishes.

@@ -67,6 +67,8 @@ enum Command {
     /// Alert sinks: `alerts test` sends a test alert to each one configured.
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// The technical report: one self-contained HTML file (and --json the numbers).
+    Report(plan::ReportArgs),
     /// Forecast the sprint before any spend: time to target, cost, KPIs, bottleneck.
     Plan(plan::PlanArgs),
     /// Find and verify emails and fill company data for the leads in the store
@@ -179,6 +181,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(&data, args),
         Command::Check(args) => collect::check(&data, args),
         Command::Plan(args) => plan::plan(&data, args),
+        Command::Report(args) => plan::report(&data, args),
         Command::Alerts(command) => alerts::alerts(&data, command),
         Command::Enrich(args) => enrich::enrich(&data, args),
         Command::Import(args) => import_files(&data, args),

@@ -1,8 +1,10 @@
-//! `leadsprint plan`: the sprint's forecast before any spend.
+//! `leadsprint plan`: the sprint's forecast before any spend; `leadsprint report`:
+//! the technical report after it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 
 use leadsprint::config::{Flags, Query, Settings};
@@ -102,5 +104,45 @@ fn print_forecast(settings: &Settings, f: &Forecast) {
     for k in &f.kpis {
         let value = if k.value.is_finite() { format!("{:.2}", k.value) } else { "n/a".to_owned() };
         println!("{:<28} {value:>12} {:>12}  {}", k.name, k.threshold, if k.pass { "pass" } else { "FAIL" });
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Campaign file (TOML) whose KPIs and caps the report measures against.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The HTML report (one self-contained file).
+    #[arg(long, default_value = "report.html")]
+    out: PathBuf,
+    /// Also write the same numbers as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// `leadsprint report`: the technical report as HTML (and JSON).
+pub fn report(dir: &Path, args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = load_settings(args.config.as_deref(), &env, &Flags::default())?;
+    let store = leadsprint::store::Store::open_existing(dir)?;
+    let report = leadsprint::report::build(&store.reader()?, &report_context(&settings))?;
+    let html = leadsprint::report::html::render(&report);
+    std::fs::write(&args.out, html).with_context(|| format!("writing {}", args.out.display()))?;
+    println!("report: {}", args.out.display());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("numbers: {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the report measures against: the campaign's name, KPIs and caps.
+pub fn report_context(settings: &Settings) -> leadsprint::report::Context<'_> {
+    leadsprint::report::Context {
+        campaign: &settings.name,
+        kpi: &settings.kpi,
+        vendor_cap: Some(settings.spend_cap),
+        enrichment_cap: settings.enrichment.enabled.then_some(settings.enrichment.spend_cap),
     }
 }

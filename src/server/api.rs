@@ -28,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/openapi.json", get(openapi))
         .route("/api/stats", get(stats))
         .route("/api/alerts", get(alerts))
+        .route("/api/report", get(report_json))
+        .route("/report", get(report_html))
         .route("/api/dashboard", get(dashboard))
         .route("/api/events", get(events))
         .route("/api/workflows", get(workflows))
@@ -72,6 +74,34 @@ async fn alerts(State(state): State<AppState>) -> Response {
     };
     match tokio::task::spawn_blocking(read).await {
         Ok(Ok(value)) => axum::Json(value).into_response(),
+        Ok(Err(e)) => failure(&e),
+        Err(_) => internal(),
+    }
+}
+
+/// The technical report over the store, measured against the served campaign.
+fn build_report(state: &AppState) -> Result<crate::report::Report, CatalogError> {
+    let campaign = state.live.campaign();
+    let ctx = crate::report::Context {
+        campaign: &campaign.name,
+        kpi: &campaign.kpi,
+        vendor_cap: Some(campaign.vendor_cap),
+        enrichment_cap: campaign.enrichment_cap,
+    };
+    Ok(crate::report::build(&state.store.reader()?, &ctx)?)
+}
+
+async fn report_json(State(state): State<AppState>) -> Response {
+    match tokio::task::spawn_blocking(move || build_report(&state)).await {
+        Ok(Ok(report)) => axum::Json(report).into_response(),
+        Ok(Err(e)) => failure(&e),
+        Err(_) => internal(),
+    }
+}
+
+async fn report_html(State(state): State<AppState>) -> Response {
+    match tokio::task::spawn_blocking(move || build_report(&state)).await {
+        Ok(Ok(report)) => axum::response::Html(crate::report::html::render(&report)).into_response(),
         Ok(Err(e)) => failure(&e),
         Err(_) => internal(),
     }

@@ -72,7 +72,11 @@ impl AppState {
 /// workflows (name, vendor).
 #[derive(Debug, Clone, Default)]
 pub struct Campaign {
+    pub name: String,
     pub target: u64,
+    /// Dollars vendors and enrichment may spend (the report's budget line).
+    pub vendor_cap: f64,
+    pub enrichment_cap: Option<f64>,
     pub kpi: Kpi,
     pub workflows: Vec<(String, String)>,
 }
@@ -80,7 +84,10 @@ pub struct Campaign {
 impl Campaign {
     pub fn of(settings: &Settings) -> Campaign {
         Campaign {
+            name: settings.name.clone(),
             target: settings.target,
+            vendor_cap: settings.spend_cap,
+            enrichment_cap: settings.enrichment.enabled.then_some(settings.enrichment.spend_cap),
             kpi: settings.kpi.clone(),
             workflows: settings
                 .workflows
