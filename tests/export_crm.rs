@@ -3,6 +3,8 @@
 //! batch narrowed to the bad record, 429 + Retry-After retried, 401 explained,
 //! reruns create no duplicates, an interrupted export resumes.
 
+use serde_json::json;
+
 use crate::support::crm::{FakeHubSpot, TOKEN};
 use crate::support::{Run, Sandbox};
 
@@ -72,6 +74,19 @@ fn partial_failures_are_read_per_contact_and_a_rejected_batch_is_narrowed() {
     assert!(text.contains("Property values were not valid: email invalid3@acme.com"), "{text}");
     assert!(text.contains("HTTP 400") && text.contains("Invalid input JSON"), "{text}");
     assert_eq!(fake.hub.lock().unwrap().contacts.len(), 117);
+    // The report lists the export's result, and the failures raised their alert.
+    let json = sb.path("report.json");
+    let html = sb.path("report.html");
+    let run = sb.run(&["report", "--out", html.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let export = &report["exports"][0];
+    assert_eq!(
+        (&export["target"], &export["written"], &export["failed"]),
+        (&json!("hubspot"), &json!(117), &json!(3))
+    );
+    let events = report["timeline"]["events"].to_string();
+    assert!(events.contains("export_failures"), "{events}");
 }
 
 #[test]

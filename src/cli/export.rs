@@ -154,7 +154,7 @@ pub fn run(dir: &Path, target: ExportTarget) -> anyhow::Result<ExitCode> {
 /// resolved to lead ids through the index), or the server holding the data dir,
 /// which applies the filters itself.
 enum Leads {
-    Local { store: Store, filter: Filter },
+    Local { store: Arc<Store>, filter: Filter },
     Remote { server: Remote, query: String, suppression: Arc<SuppressionList> },
 }
 
@@ -175,7 +175,7 @@ impl Leads {
                 let entries = store.reader()?.suppressions()?.into_iter().map(|(entry, _)| entry);
                 let suppression = Some(Arc::new(SuppressionList::new(entries)));
                 Ok(Leads::Local {
-                    store,
+                    store: Arc::new(store),
                     filter: Filter { min_quality: args.min_quality, only, suppression },
                 })
             }
@@ -199,6 +199,29 @@ impl Leads {
     }
 
     /// The filter still to apply here (the server has applied the query and quality).
+    /// Records an export's result in the store (for the report) and, when rows
+    /// failed, raises the export-failures alert. A server holding the data dir
+    /// keeps its own store: nothing is recorded through it.
+    fn record(&self, target: &str, written: u64, failed: u64, suppressed: u64, detail: String) {
+        let Leads::Local { store, .. } = self else { return };
+        let result = leadsprint::report::ExportResult {
+            at_ms: pipeline::now_millis(),
+            target: target.to_owned(),
+            written,
+            failed,
+            suppressed,
+            detail: detail.clone(),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&result)
+            && let Err(e) = store.append(leadsprint::store::Log::Exports, &[bytes])
+        {
+            eprintln!("note: the export's result was not recorded for the report: {e}");
+        }
+        if failed > 0 {
+            alert_export_failures(store.clone(), target, failed, &detail);
+        }
+    }
+
     fn filter(&self) -> Filter {
         match self {
             Leads::Local { filter, .. } => filter.clone(),
@@ -268,6 +291,9 @@ fn to_file(dir: &Path, format: FileFormat, args: FileExportArgs) -> anyhow::Resu
     let report = leads
         .each(None, |all| export::to_file(&args.out, format, leads.filter(), all))?
         .with_context(|| format!("exporting to {}", args.out.display()))?;
+    let kind = if format == FileFormat::Csv { "csv" } else { "jsonl" };
+    let what = format!("{kind} {}", args.out.display());
+    leads.record(&what, report.written, 0, report.suppressed, describe(&args.filter));
     if args.out != Path::new("-") {
         eprintln!(
             "wrote {} leads to {} ({} left out by the filters: {}; {} on the do-not-contact list left out)",
@@ -307,6 +333,9 @@ fn to_postgres(dir: &Path, args: PostgresArgs) -> anyhow::Result<ExitCode> {
     )?;
     export.remove(Removal::Suppressed, skipped.suppressed_after_last.iter().copied());
     let report = runtime.block_on(export.finish())?;
+    let written = report.inserted + report.updated + report.unchanged;
+    let detail = format!("table {}, failures in {}", args.table, args.failures.display());
+    leads.record("postgres", written, report.failed.len() as u64, skipped.suppressed, detail);
     if !report.failed.is_empty() {
         write_failures(&args.failures, &report)?;
     }
@@ -319,6 +348,31 @@ fn to_postgres(dir: &Path, args: PostgresArgs) -> anyhow::Result<ExitCode> {
         print_report(&args, &report, &skipped);
     }
     Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) })
+}
+
+/// Pages the team when an export refused rows (sinks from the environment).
+fn alert_export_failures(store: Arc<Store>, target: &str, failed: u64, detail: &str) {
+    let env = |name: &str| std::env::var(name).ok();
+    let sent = (|| -> anyhow::Result<()> {
+        let settings = super::collect::load_settings(None, &env, &leadsprint::config::Flags::default())?;
+        let mut alerting = leadsprint::alerts::Alerting::open(&settings, store, 1.0)?;
+        let summary = format!("export to {target}: {failed} leads refused ({detail})");
+        let alert = leadsprint::alerts::Alert::new(
+            "export_failures",
+            leadsprint::alerts::Severity::Page,
+            &settings.name,
+            None,
+            summary,
+        )
+        .once(&pipeline::now_millis().to_string());
+        alerting.raise(alert);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(alerting.send_events())?;
+        Ok(())
+    })();
+    if let Err(e) = sent {
+        eprintln!("note: the export-failures alert was not sent: {e:#}");
+    }
 }
 
 /// The leads an export left out.

@@ -194,6 +194,14 @@ fn to_crm(
     watermark.save(0, true)?;
     let mut report = crm.into_report();
     report.erased = erased;
+    let detail = format!("report in {}", out.report.display());
+    leads.record(
+        name,
+        report.created + report.updated,
+        report.failed.len() as u64,
+        skipped.suppressed,
+        detail,
+    );
     if has_rows(&report) {
         write_crm_report(out.report, &report)?;
     }
