@@ -424,3 +424,124 @@ fn bottleneck(
         collection
     }
 }
+
+/// A workflow as a running sprint measured it.
+#[derive(Debug, Clone)]
+pub struct MeasuredWorkflow {
+    pub name: String,
+    /// No more records will come from it this run.
+    pub finished: bool,
+    /// Records it had when the run started, and has now.
+    pub records_at_start: u64,
+    pub records_now: u64,
+}
+
+/// The time (vendor seconds from now) until the target, by the plan's model fed
+/// with what the run measured: each running workflow goes on at its measured
+/// pace up to its expected yield (a snapshot not yet delivered arrives when the
+/// plan said), finished ones add nothing, and records become unique leads at
+/// the run's measured share. `None` when what is left cannot reach the target.
+pub fn eta(
+    forecast: &Forecast,
+    elapsed: f64,
+    workflows: &[MeasuredWorkflow],
+    unique_now: u64,
+    unique_share: f64,
+) -> Option<f64> {
+    let remaining = forecast.target.saturating_sub(unique_now) as f64;
+    if remaining <= 0.0 {
+        return Some(0.0);
+    }
+    let share = unique_share.clamp(0.01, 1.0);
+    let streams: Vec<(f64, f64, Option<f64>)> = workflows
+        .iter()
+        .filter(|w| !w.finished)
+        .filter_map(|w| {
+            let planned = forecast.workflows.iter().find(|p| p.name == w.name)?;
+            let got = w.records_now.saturating_sub(w.records_at_start) as f64;
+            let left = (planned.records - w.records_now as f64).max(0.0);
+            match planned.records_per_hour {
+                // Delivered whole: what is left arrives when the plan said (or now).
+                None => Some((left, (planned.starts_at - elapsed).max(0.0), None)),
+                Some(_) if got > 0.0 && elapsed > 0.0 => Some((left, 0.0, Some(got / elapsed))),
+                Some(per_hour) => {
+                    Some((left, (planned.starts_at - elapsed).max(0.0), Some(per_hour / 3600.0)))
+                }
+            }
+        })
+        .collect();
+    let future = |t: f64| -> f64 {
+        streams
+            .iter()
+            .map(|(left, from, pace)| match pace {
+                _ if t < *from => 0.0,
+                None => *left,
+                Some(pace) => (pace * (t - from)).min(*left),
+            })
+            .sum::<f64>()
+            * share
+    };
+    let reachable: f64 = streams.iter().map(|(left, _, _)| left).sum::<f64>() * share;
+    (reachable >= remaining).then(|| solve(future, remaining))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forecast() -> Forecast {
+        let stream = |name: &str, records: f64, starts_at: f64, per_hour: Option<f64>| WorkflowForecast {
+            name: name.to_owned(),
+            vendor: "v".to_owned(),
+            records,
+            starts_at,
+            ends_at: starts_at + per_hour.map_or(0.0, |p| records / p * 3600.0),
+            records_per_hour: per_hour,
+            requests_per_record: 0.1,
+            cost_per_record: 0.0,
+            bound_by: String::new(),
+        };
+        Forecast {
+            target: 1000,
+            workflows: vec![
+                stream("paged", 10_000.0, 0.0, Some(3600.0)),
+                stream("snapshot", 500.0, 100.0, None),
+            ],
+            time_to_target_seconds: None,
+            unique_available: 0.0,
+            records_collected: 0.0,
+            unique_leads: 0.0,
+            unique_per_hour: 0.0,
+            vendor_cost: 0.0,
+            enrichment_cost: 0.0,
+            enrichment_seconds: 0.0,
+            qualified_leads: 0.0,
+            cost_per_qualified_lead: None,
+            kpis: Vec::new(),
+            bottleneck: String::new(),
+            vendor_unique_per_hour: BTreeMap::new(),
+        }
+    }
+
+    fn measured(name: &str, finished: bool, now: u64) -> MeasuredWorkflow {
+        MeasuredWorkflow { name: name.to_owned(), finished, records_at_start: 0, records_now: now }
+    }
+
+    #[test]
+    fn the_eta_goes_on_at_the_measured_pace_and_counts_a_snapshot_when_it_lands() {
+        let f = forecast();
+        // 50 s in: the paged workflow measured 2 records/s (not the planned 1), the
+        // snapshot lands at 100 s with 500 records; every record unique.
+        let w = [measured("paged", false, 100), measured("snapshot", false, 0)];
+        let eta = eta(&f, 50.0, &w, 100, 1.0).expect("reachable");
+        // 900 to go: by 100 s (50 s from now) 100 from paging + 500 = 600; 300 more at 2/s.
+        assert!((eta - 200.0).abs() < 0.5, "{eta}");
+        // A finished paged workflow adds nothing: only the snapshot is left, 500 < 900.
+        let w = [measured("paged", true, 100), measured("snapshot", false, 0)];
+        assert_eq!(super::eta(&f, 50.0, &w, 100, 1.0), None);
+        // Half the records are duplicates: twice the records, so the ETA grows.
+        let w = [measured("paged", false, 100), measured("snapshot", false, 0)];
+        let slower = super::eta(&f, 50.0, &w, 100, 0.5).expect("reachable");
+        assert!(slower > eta, "{slower} vs {eta}");
+    }
+}

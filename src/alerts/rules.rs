@@ -285,3 +285,63 @@ pub fn human(seconds: f64) -> String {
         s => format!("{s}s"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::stats::WorkflowView;
+    use crate::store::WorkflowRecord;
+
+    fn settings() -> AlertSettings {
+        let text = "[campaign]\nname = \"c\"\ntarget = 1000\n";
+        crate::config::load(crate::config::Source { origin: "t", text }, &|_| None, &Default::default())
+            .expect("settings")
+            .alerts
+    }
+
+    fn run(requests: u64, successes: u64, throttled: u64, state: WorkflowState) -> RunStats {
+        let mut w = WorkflowView::recorded("perf", "apollo", &WorkflowRecord::default());
+        (w.requests, w.successes, w.throttled, w.state) = (requests, successes, throttled, state);
+        RunStats { workflows: vec![w], ..RunStats::default() }
+    }
+
+    fn rules(alerts: &[Alert]) -> Vec<&str> {
+        alerts.iter().map(|a| a.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn error_rate_and_429_storms_are_judged_over_their_window() {
+        let rules_set = settings();
+        let mut e = Evaluator::default();
+        let obs = |run| Observation { campaign: "c".into(), target: 1000, run, ..Observation::default() };
+        assert!(e.evaluate(&obs(run(0, 0, 0, WorkflowState::Running)), 0.0, &rules_set).is_empty());
+        // 100 requests, 4 failed (4%): under 5%.
+        assert!(e.evaluate(&obs(run(100, 96, 0, WorkflowState::Running)), 60.0, &rules_set).is_empty());
+        // 100 more, 10 of them failed: 14 of 200 (7%) within the 5-minute window.
+        let fired = e.evaluate(&obs(run(200, 186, 25, WorkflowState::Running)), 120.0, &rules_set);
+        assert_eq!(rules(&fired), ["throttling_storm", "error_rate"]);
+        // Ten minutes on, clean: the window no longer holds the failures.
+        e.evaluate(&obs(run(300, 286, 25, WorkflowState::Running)), 400.0, &rules_set);
+        let later = e.evaluate(&obs(run(600, 586, 25, WorkflowState::Running)), 720.0, &rules_set);
+        assert!(later.is_empty(), "{later:?}");
+    }
+
+    #[test]
+    fn vendor_states_budget_and_milestones() {
+        let rules_set = settings();
+        let mut e = Evaluator::default();
+        let failed = run(10, 0, 0, WorkflowState::Failed("quota exhausted: daily limit".into()));
+        let obs = Observation {
+            campaign: "c".into(),
+            target: 1000,
+            run: failed,
+            unique_leads: 500,
+            vendor_spend: 85.0,
+            vendor_cap: 100.0,
+            ..Observation::default()
+        };
+        let fired = e.evaluate(&obs, 0.0, &rules_set);
+        assert_eq!(rules(&fired), ["quota_exhausted", "budget_80", "milestone_50"]);
+        assert!(fired.iter().filter(|a| a.rule != "quota_exhausted").all(|a| a.once));
+    }
+}

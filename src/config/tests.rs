@@ -249,3 +249,43 @@ fn enrichment_is_off_by_default_and_validated_when_set() {
     let err = parse_for_test(&format!("{base}[enrichment.providers.clearbit]\n")).unwrap_err();
     assert!(err.contains("clearbit"), "{err}");
 }
+
+#[test]
+fn alerts_have_alertmanagers_defaults_and_their_sinks_come_from_the_environment() {
+    let s = default_with(
+        &[("LEADSPRINT_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/x")],
+        &Flags::default(),
+    )
+    .unwrap();
+    let a = &s.alerts;
+    assert_eq!(
+        (a.group_wait, a.group_interval, a.repeat_interval),
+        (Duration::from_secs(30), Duration::from_secs(300), Duration::from_secs(4 * 3600))
+    );
+    assert!(a.slack_webhook.value.is_some() && a.smtp_url.value.is_none());
+    assert_eq!(format!("{:?}", a.slack_webhook.value), "Some(***)", "the webhook URL never prints");
+    assert_eq!(s.plan.duplicate_rate, 0.12);
+}
+
+#[test]
+fn alert_and_plan_mistakes_get_clear_errors() {
+    let campaign = |extra: &str| format!("[campaign]\nname = \"c\"\ntarget = 10\n{extra}");
+    let cases = [
+        ("[alerts]\ndisabled_rules = [\"nope\"]\n", "\"nope\", which is no rule"),
+        (
+            "[alerts]\ngroup_interval = \"10m\"\nrepeat_interval = \"5m\"\n",
+            "repeat_interval must be at least",
+        ),
+        ("[alerts]\nerror_rate_percent = 150.0\n", "error_rate_percent = 150"),
+        ("[alerts]\ngroup_wait = \"soon\"\n", "alerts.group_wait"),
+        ("[alerts]\nslack_url = \"x\"\n", "unknown field `slack_url`"),
+        ("[plan]\nduplicate_rate = 1.5\n", "plan.duplicate_rate = 1.5"),
+        ("[plan]\nlatency = \"fast\"\n", "plan.latency"),
+    ];
+    for (extra, expected) in cases {
+        let text = campaign(extra);
+        let err =
+            load(Source { origin: "c.toml", text: &text }, &env_of(&[]), &Flags::default()).unwrap_err();
+        assert!(err.to_string().contains(expected), "{extra}: {err}");
+    }
+}

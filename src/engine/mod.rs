@@ -105,7 +105,10 @@ pub async fn run_on(
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let at_start = unique.load(Ordering::Relaxed);
     let records = shared.reader()?.workflows()?;
+    let records_at_start = shared.reader()?.counters()?.records_received;
+    let forecast = crate::plan::forecast(settings, &crate::plan::inbox_rows(shared.dir(), settings));
     let plans = plan(settings, &records, options, shared.dir())?;
+    let workflows_at_start = records;
     let tx = intake.sender();
     let cancel = CancellationToken::new();
     // Whatever way this function ends (an error included), no workflow keeps fetching.
@@ -173,6 +176,8 @@ pub async fn run_on(
             views,
         );
         s.finished = finished_tasks;
+        s.eta_seconds = measured_eta(&forecast, &s, &workflows_at_start, at_start, records_at_start)
+            .map(|t| t / options.speed);
         Ok(s)
     };
     while !tasks.iter().all(|t| t.is_finished()) {
@@ -199,6 +204,31 @@ pub async fn run_on(
     let last = snapshot(true)?;
     stats.send_replace(last.clone());
     Ok(last)
+}
+
+/// The ETA (vendor seconds) by the plan's model fed with this run's measures.
+fn measured_eta(
+    forecast: &crate::plan::Forecast,
+    run: &RunStats,
+    at_start: &BTreeMap<String, WorkflowRecord>,
+    unique_at_start: u64,
+    records_at_start: u64,
+) -> Option<f64> {
+    let workflows: Vec<crate::plan::MeasuredWorkflow> = run
+        .workflows
+        .iter()
+        .map(|w| crate::plan::MeasuredWorkflow {
+            name: w.name.clone(),
+            finished: w.state.is_final() || matches!(w.state, WorkflowState::Failed(_)),
+            records_at_start: at_start.get(&w.name).map_or(0, |r| r.records),
+            records_now: w.records,
+        })
+        .collect();
+    let records = run.records_received.saturating_sub(records_at_start);
+    let unique = run.unique_leads.saturating_sub(unique_at_start);
+    let planned_share = forecast.unique_leads / forecast.records_collected.max(1.0);
+    let share = if records >= 100 { unique as f64 / records as f64 } else { planned_share };
+    crate::plan::eta(forecast, run.vendor_elapsed_seconds, &workflows, run.unique_leads, share)
 }
 
 fn vendor_of(settings: &Settings, workflow: &str) -> VendorKind {
