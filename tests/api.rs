@@ -162,6 +162,10 @@ fn api_scenarios_on_loopback() {
                 ],
             ),
             get("/api/dashboard", 200, &["\"mode\":\"serve\"", "\"kpis\"", "\"target\":100", "unique leads"]),
+            // The report over the fixture's 7 leads, as a page and as numbers; alerts as stored.
+            get("/report", 200, &["<svg", "id=\"funnel\"", "<b>7</b>"]),
+            get("/api/report", 200, &["\"unique_leads\":7", "\"quality_histogram\"", "\"overlap\""]),
+            get("/api/alerts", 200, &["\"firing\":[]", "\"sinks\":[]", "\"notices\":[]"]),
             get(
                 "/api/workflows",
                 200,
