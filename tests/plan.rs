@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 /// Slow enough that this machine's own work per request (milliseconds) stays
 /// small beside the vendors' paces, which the plan models.
-const SPEED: f64 = 4.0;
+const SPEED: f64 = 2.0;
 
 fn plan_json(args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_leadsprint")).args(args).output().expect("leadsprint runs");
