@@ -60,6 +60,7 @@ async fn kill_9_during_run_then_restart_equals_an_uninterrupted_run() {
     assert!(expected.len() > 500, "a run worth interrupting: {}", expected.len());
     assert_eq!(expected_stats["workflows"]["perf"]["done"], true, "stats shows each workflow's record");
     assert!(expected_stats["workflows"]["paid"]["requests"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(crash_resumes(&baseline), 0, "an uninterrupted run is no crash");
 
     let mut seed = std::env::var("LEADSPRINT_CRASH_SEED")
         .ok()
@@ -74,6 +75,8 @@ async fn kill_9_during_run_then_restart_equals_an_uninterrupted_run() {
         tokio::time::sleep(delay).await;
         child.kill().unwrap();
         child.wait().unwrap();
+        // A committed record means the sprint had started (its alerting marks it open first).
+        let started = dir.stats()["records_received"].as_u64().unwrap_or(0) > 0;
         let status = tokio::task::spawn_blocking({
             let mut cmd = run_command(&dir, &config);
             move || cmd.status()
@@ -93,9 +96,21 @@ async fn kill_9_during_run_then_restart_equals_an_uninterrupted_run() {
             "trial {trial}: a page was stored twice"
         );
         assert_eq!(stats["duplicates_merged"], expected_stats["duplicates_merged"], "trial {trial}");
+        let resumes = crash_resumes(&dir);
+        assert!(resumes <= 1 && (resumes == 1 || !started), "trial {trial}: {resumes} crash-resume alerts");
         eprintln!("trial {trial}: killed after {delay:?}, restart finished with {} leads", expected.len());
     }
     sb.stop().await;
+}
+
+/// Crash-resume alerts the store logged (they go to no sink here, but are logged).
+fn crash_resumes(dir: &Dir) -> usize {
+    let json = dir.path("report.json");
+    let html = dir.path("report.html");
+    let run = dir.run(&["report", "--out", html.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    report["timeline"]["events"].to_string().matches("crash_resume").count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
