@@ -241,7 +241,7 @@ fn workflow_streams(settings: &Settings, inbox_rows: &InboxRows) -> Vec<Workflow
         let forecast = match &wf.query {
             Query::SalesNav(_) => {
                 let rows = inbox_rows.get(&wf.name).copied().unwrap_or(0) as f64;
-                stream(rows, 0.0, None, 0.0, 0.0, "the export files in its inbox".to_owned())
+                stream(rows, 0.0, None, 0.0, 0.0, "salesnav: the export files in its inbox".to_owned())
             }
             Query::BrightData(q) => {
                 let records = expected.unwrap_or_else(|| {
@@ -259,7 +259,7 @@ fn workflow_streams(settings: &Settings, inbox_rows: &InboxRows) -> Vec<Workflow
                     None,
                     (1.0 + ready / SNAPSHOT_POLL + downloads) / records.max(1.0),
                     0.0,
-                    format!("the snapshot build (~{build:.0} s) and 1 request / {spacing:.1} s"),
+                    format!("brightdata's snapshot build (~{build:.0} s) and 1 request / {spacing:.1} s"),
                 )
             }
             Query::Apollo(_) => {
@@ -319,7 +319,10 @@ fn paged(
         let limit = 1.0 / spacing.max(1e-9);
         (slot, format!("{} at {limit:.0} requests/s shared by {sharing:.0} workflows", vendor.name()))
     } else {
-        (latency, format!("one request at a time ({:.0} ms round trip)", latency * 1000.0))
+        (
+            latency,
+            format!("{} at one request at a time ({:.0} ms round trip)", vendor.name(), latency * 1000.0),
+        )
     };
     // A failed request is retried after the first backoff, the workflow idle meanwhile.
     let cycle = cycle + failure_share * crate::http::BACKOFF_BASE.as_secs_f64();
@@ -405,17 +408,17 @@ fn bottleneck(
                 .filter_map(|o| o.records_per_hour)
                 .sum::<f64>()
                 * unique_share;
-            format!("{}: {} bounds it to {:.0} unique leads/hour", w.vendor, w.bound_by, vendor_rate)
+            format!("{} bounds collection to {vendor_rate:.0} unique leads/hour", w.bound_by)
         }
         None => match workflows.iter().max_by(|a, b| a.ends_at.total_cmp(&b.ends_at)) {
-            Some(w) => format!("{}: {}", w.vendor, w.bound_by),
+            Some(w) => w.bound_by.clone(),
             None => "no enabled workflow".to_owned(),
         },
     };
     if enrichment_seconds > t_end && settings.enrichment.enabled {
         let leads_per_hour = HUNTER_PER_SECOND * 3600.0;
         format!(
-            "enrichment: Hunter at 500 requests/minute bounds email finding to {leads_per_hour:.0} leads/hour ({}), longer than collection ({collection})",
+            "Hunter at 500 requests/minute bounds email finding to {leads_per_hour:.0} leads/hour ({}), longer than collection ({collection})",
             crate::alerts::rules::human(enrichment_seconds)
         )
     } else if t_end > SPRINT_DAY {

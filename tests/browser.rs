@@ -80,6 +80,11 @@ fn the_web_ui_works_in_a_real_browser() {
         browser.eval("return document.querySelectorAll('#chart path, #chart polyline').length;", json!([]));
     assert!(chart.as_u64().unwrap_or(0) > 0, "the chart draws the series");
     assert!(browser.text("#kpis").contains("unique leads"), "KPI cards");
+    browser.wait_for(
+        "the sprint's plan",
+        "const p = document.querySelector('#plan-line'); return !p.hidden && p.textContent.includes('bottleneck');",
+        SHORT,
+    );
 
     // Pause a running workflow from its button, then resume it.
     let running = "const r = [...document.querySelectorAll('#workflows tbody tr[data-workflow]')]\

@@ -315,6 +315,16 @@ function renderProgress(snap) {
   setText($('#run-rate'), run ? fmtInt(run.leads_per_hour) : '—');
   setText($('#run-cost'), run ? fmtMoney(run.cost) : '—');
   $('.run-facts').title = idle;
+  renderPlan(snap.plan);
+}
+
+/** The sprint's plan: time to target (vendor time) and the bottleneck it named. */
+function renderPlan(plan) {
+  const line = $('#plan-line');
+  line.hidden = !plan;
+  if (!plan) return;
+  const when = isNum(plan.time_to_target_seconds) ? `target in ${fmtDuration(plan.time_to_target_seconds)} (vendor time)` : 'target out of reach';
+  setText(line, `Plan: ${when} · bottleneck: ${plan.bottleneck}`);
 }
 
 const STAT_CARDS = [

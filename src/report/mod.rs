@@ -221,6 +221,11 @@ fn named<T: for<'de> Deserialize<'de>>(reader: &Reader, key: &str) -> Result<Opt
         .and_then(|(_, b)| serde_json::from_slice(&b).ok()))
 }
 
+/// The plan the last sprint started with, if one did.
+pub fn planned(reader: &Reader) -> Result<Option<PlanSummary>, StoreError> {
+    named(reader, PLAN_KEY)
+}
+
 /// Builds the report from the store.
 pub fn build(reader: &Reader, ctx: &Context<'_>) -> Result<Report, StoreError> {
     let stats = Stats::from(&reader.counters()?);
@@ -234,7 +239,7 @@ pub fn build(reader: &Reader, ctx: &Context<'_>) -> Result<Report, StoreError> {
     let costs = Costs::new(vendor_cost, enrichment_cost, stats.qualified_leads);
     let last_run: Option<RunSummary> = named(reader, LAST_RUN_KEY)?;
     let leads_per_hour = last_run.as_ref().map_or(0.0, |r| r.leads_per_hour);
-    let plan: Option<PlanSummary> = named(reader, PLAN_KEY)?;
+    let plan = planned(reader)?;
     let plan_vs_actual = match (plan, last_run.clone()) {
         (Some(plan), Some(actual)) => Some(PlanVsActual {
             time_ratio: plan

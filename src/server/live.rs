@@ -86,6 +86,8 @@ struct Snapshot<'a> {
     enrichment: Option<EnrichStats>,
     /// Alert sinks turned off (a dead webhook): the page shows them as a banner.
     alert_sinks_off: Vec<crate::alerts::SinkStatus>,
+    /// The plan the sprint started with (the report sets it beside the actual).
+    plan: Option<crate::plan::PlanSummary>,
 }
 
 impl Live {
@@ -164,6 +166,7 @@ impl Live {
             writer_error,
             enrichment: enrichment(state),
             alert_sinks_off,
+            plan: crate::report::planned(&reader)?,
         };
         let json: Arc<str> = Arc::from(serde_json::to_string(&snapshot).unwrap_or_default());
         drop(inner);
