@@ -51,28 +51,31 @@ impl Observation {
 }
 
 /// KPIs the sprint is on course to miss, judged once a tenth of the target is in:
-/// the ratios that do not wait for enrichment (quality), the cost per qualified
-/// lead projected to the target, and a target the pace reaches after the day.
+/// the cost per qualified lead projected to the target, the pace reaching the
+/// target after the one-day sprint, and — when no enrichment runs to raise them —
+/// the average quality. With enrichment, quality and the qualified share grow as
+/// it goes, so the projection takes the plan's qualified share instead.
 fn kpis_at_risk(settings: &Settings, stats: &Stats, run: &RunStats, spent: f64) -> Vec<String> {
     if stats.unique_leads * 10 < settings.target || run.finished {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for line in kpis(stats, &settings.kpi, spent, run.leads_per_hour) {
-        if line.name == "average quality" && !line.pass {
-            out.push(format!("average quality {:.1} (needs {})", line.value, line.threshold));
+    let enriching = settings.enrichment.enabled;
+    if !enriching {
+        for line in kpis(stats, &settings.kpi, spent, run.leads_per_hour) {
+            if line.name == "average quality" && !line.pass {
+                out.push(format!("average quality {:.1} (needs {})", line.value, line.threshold));
+            }
         }
     }
-    if stats.qualified_leads > 0 {
-        let per_lead = spent / stats.unique_leads.max(1) as f64;
-        let qualified_share = stats.qualified_leads as f64 / stats.unique_leads.max(1) as f64;
-        let projected = per_lead / qualified_share.max(1e-9);
-        if projected >= settings.kpi.cost_per_qualified_lead {
-            out.push(format!(
-                "cost per qualified lead heads for ${projected:.2} (needs < ${})",
-                settings.kpi.cost_per_qualified_lead
-            ));
-        }
+    let measured_share = stats.qualified_leads as f64 / stats.unique_leads.max(1) as f64;
+    let qualified_share = if enriching { settings.plan.qualified_share } else { measured_share };
+    let projected = spent / stats.unique_leads.max(1) as f64 / qualified_share.max(1e-9);
+    if qualified_share > 0.0 && projected >= settings.kpi.cost_per_qualified_lead {
+        out.push(format!(
+            "cost per qualified lead heads for ${projected:.2} (needs < ${})",
+            settings.kpi.cost_per_qualified_lead
+        ));
     }
     let remaining = settings.target.saturating_sub(run.unique_leads) as f64;
     if run.leads_per_hour > 0.0 && remaining > 0.0 {
