@@ -395,7 +395,8 @@ impl Alerting {
             self.store.append(Log::AlertNotices, &values)?;
             self.save_sinks()?;
         }
-        if self.notifier != before {
+        // A summary's figures change every tick: only a change of state is written.
+        if !same_state(&self.notifier, &before) {
             self.save_state(&before)?;
         }
         Ok(notices)
@@ -406,7 +407,7 @@ impl Alerting {
             .notifier
             .alerts
             .iter()
-            .filter(|(f, s)| before.alerts.get(*f) != Some(*s))
+            .filter(|(f, s)| before.alerts.get(*f).is_none_or(|b| !same_alert_state(b, s)))
             .filter_map(|(f, s)| Some((f.clone(), serde_json::to_vec(s).ok()?)))
             .collect();
         let removed: Vec<String> =
@@ -449,6 +450,19 @@ impl Alerting {
         self.save_sinks()?;
         Ok(deliveries)
     }
+}
+
+/// Equal but for the alerts' summaries.
+fn same_state(a: &Notifier, b: &Notifier) -> bool {
+    a.groups == b.groups
+        && a.alerts.len() == b.alerts.len()
+        && a.alerts.iter().all(|(f, s)| b.alerts.get(f).is_some_and(|t| same_alert_state(s, t)))
+}
+
+fn same_alert_state(a: &notify::AlertState, b: &notify::AlertState) -> bool {
+    (a.since, a.last_sent, a.resolved_at, a.resolved_sent)
+        == (b.since, b.last_sent, b.resolved_at, b.resolved_sent)
+        && a.alert.fingerprint() == b.alert.fingerprint()
 }
 
 fn millis_time(ms: i64) -> std::time::SystemTime {
