@@ -216,3 +216,30 @@ async fn a_dead_webhook_turns_its_sink_off_and_says_so() {
     assert!(view.sinks[0].disabled.is_some(), "{:?}", view.sinks);
     sb.stop().await;
 }
+
+#[test]
+fn alerts_test_reports_each_sink_and_says_what_to_set_when_none_is() {
+    let dir = TestDir::new();
+    let none = dir.command(&["alerts", "test"]).env_remove("LEADSPRINT_SLACK_WEBHOOK_URL").output().unwrap();
+    assert_eq!(none.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&none.stdout);
+    assert!(
+        text.contains("no alert sink configured") && text.contains("LEADSPRINT_SLACK_WEBHOOK_URL"),
+        "{text}"
+    );
+
+    let slack = SlackCatcher::start(Vec::new());
+    let smtp = SmtpSink::start();
+    let out = dir
+        .command(&["alerts", "test"])
+        .env("LEADSPRINT_SLACK_WEBHOOK_URL", &slack.url)
+        .env("LEADSPRINT_SMTP_URL", smtp.url())
+        .env("LEADSPRINT_ALERT_EMAIL_TO", "ops@example.com")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok   slack") && text.contains("ok   email"), "{text}");
+    assert!(slack.texts()[0].contains("test"), "{:?}", slack.texts());
+    assert!(smtp.messages()[0].data.contains("a test alert from"), "{:?}", smtp.messages());
+}

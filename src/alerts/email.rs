@@ -37,7 +37,7 @@ impl Email {
         let setup = |what: &str, e: &dyn std::fmt::Display| SinkError::Setup(format!("{what}: {e}"));
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
             .map_err(|e| setup("LEADSPRINT_SMTP_URL is not an SMTP URL (smtps://user@host or smtp://host:587?tls=required)", &e))?
-            .timeout(Some(Duration::from_secs(30)));
+            .timeout(Some(Duration::from_secs(15)));
         if let (Some(password), Some(user)) = (password, url_user(url.expose())) {
             builder = builder.credentials(Credentials::new(user, password.expose().to_owned()));
         }
