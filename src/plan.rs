@@ -88,8 +88,21 @@ pub struct Forecast {
     pub kpis: Vec<KpiLine>,
     /// What bounds the sprint, in a sentence.
     pub bottleneck: String,
-    /// Unique leads per hour each vendor is planned to give while it delivers.
-    pub vendor_unique_per_hour: BTreeMap<String, f64>,
+    /// Share of records expected to become unique leads.
+    pub unique_share: f64,
+}
+
+impl Forecast {
+    /// Unique leads planned by `t` seconds (vendor time) into the sprint.
+    pub fn unique_at(&self, t: f64) -> f64 {
+        self.workflows.iter().map(|w| w.records_at(t)).sum::<f64>() * self.unique_share
+    }
+
+    /// The same, from `vendor`'s workflows alone.
+    pub fn vendor_unique_at(&self, vendor: &str, t: f64) -> f64 {
+        self.workflows.iter().filter(|w| w.vendor == vendor).map(|w| w.records_at(t)).sum::<f64>()
+            * self.unique_share
+    }
 }
 
 /// The forecast's headline figures, kept with a sprint for the report's plan vs actual.
@@ -161,7 +174,6 @@ pub fn forecast(settings: &Settings, inbox_rows: &InboxRows) -> Forecast {
     let cost = vendor_cost + enrichment_cost;
     let per_hour = if t_end > 0.0 { unique / (t_end / 3600.0) } else { 0.0 };
     let stats = expected_stats(settings, records, unique, qualified);
-    let vendor_unique_per_hour = vendor_rates(&workflows, unique_share);
     Forecast {
         target: settings.target,
         bottleneck: bottleneck(settings, &workflows, t_end, enrichment_seconds),
@@ -177,7 +189,7 @@ pub fn forecast(settings: &Settings, inbox_rows: &InboxRows) -> Forecast {
         enrichment_seconds,
         qualified_leads: qualified,
         cost_per_qualified_lead: (qualified > 0.0).then(|| cost / qualified),
-        vendor_unique_per_hour,
+        unique_share,
     }
 }
 
@@ -377,16 +389,6 @@ fn expected_stats(settings: &Settings, records: f64, unique: f64, qualified: f64
     }
 }
 
-fn vendor_rates(workflows: &[WorkflowForecast], unique_share: f64) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for w in workflows {
-        if let Some(per_hour) = w.records_per_hour {
-            *out.entry(w.vendor.clone()).or_insert(0.0) += per_hour * unique_share;
-        }
-    }
-    out
-}
-
 /// The sentence naming what bounds the sprint: the slowest of collection's
 /// paced workflows still delivering at the end, or enrichment when it ends later.
 fn bottleneck(
@@ -522,7 +524,7 @@ mod tests {
             cost_per_qualified_lead: None,
             kpis: Vec::new(),
             bottleneck: String::new(),
-            vendor_unique_per_hour: BTreeMap::new(),
+            unique_share: 1.0,
         }
     }
 

@@ -23,9 +23,8 @@ pub struct Observation {
     pub vendor_cap: f64,
     pub enrichment_spend: f64,
     pub enrichment_cap: f64,
-    /// The plan's unique leads per hour, campaign-wide and per vendor (vendor time).
-    pub planned_per_hour: Option<f64>,
-    pub planned_vendor_per_hour: BTreeMap<String, f64>,
+    /// The sprint's plan: what should have arrived by when (vendor time).
+    pub plan: Option<std::sync::Arc<crate::plan::Forecast>>,
     /// KPIs the forecast at the ETA says will fail, with why.
     pub kpis_at_risk: Vec<String>,
 }
@@ -185,43 +184,31 @@ impl Evaluator {
             }
         }
         let span = rules.below_plan_for.as_secs_f64();
-        let Some((old, new)) = self.since(span) else { return };
-        let hours = (new.at - old.at).max(1.0) / 3600.0;
-        if let Some(planned) = obs.planned_per_hour
-            && new.unique < obs.target
-        {
-            let rate = new.unique.saturating_sub(old.unique) as f64 / hours;
-            if rate < planned * rules.below_plan_share {
-                let summary = format!(
-                    "{rate:.0} unique leads/hour over the last {}, under {:.0}% of the plan's {planned:.0}",
-                    human(span),
-                    rules.below_plan_share * 100.0
-                );
-                alerts.push(Alert::new("rate_below_plan", Severity::Warn, &obs.campaign, None, summary));
-            }
+        let (Some((old, new)), Some(plan)) = (self.since(span), obs.plan.as_deref()) else { return };
+        let share = rules.below_plan_share;
+        let planned = plan.unique_at(new.at) - plan.unique_at(old.at);
+        let got = new.unique.saturating_sub(old.unique) as f64;
+        if new.unique < obs.target && planned >= 1.0 && got < planned * share {
+            let summary = format!(
+                "{got:.0} unique leads over the last {}, under {:.0}% of the {planned:.0} planned",
+                human(span),
+                share * 100.0
+            );
+            alerts.push(Alert::new("rate_below_plan", Severity::Warn, &obs.campaign, None, summary));
         }
-        for (vendor, planned) in &obs.planned_vendor_per_hour {
-            let (Some(now), Some(before)) = (new.vendors.get(vendor), old.vendors.get(vendor)) else {
-                continue;
-            };
-            if !now.active || !before.active || *planned <= 0.0 {
+        for (vendor, now) in &new.vendors {
+            let Some(before) = old.vendors.get(vendor) else { continue };
+            let planned = plan.vendor_unique_at(vendor, new.at) - plan.vendor_unique_at(vendor, old.at);
+            let got = now.new_leads.saturating_sub(before.new_leads) as f64;
+            if !now.active || !before.active || planned < 1.0 || got >= planned * share {
                 continue;
             }
-            let rate = now.new_leads.saturating_sub(before.new_leads) as f64 / hours;
-            if rate < planned * rules.below_plan_share {
-                let summary = format!(
-                    "{vendor} yields {rate:.0} new leads/hour over the last {}, under {:.0}% of the plan's {planned:.0}",
-                    human(span),
-                    rules.below_plan_share * 100.0
-                );
-                alerts.push(Alert::new(
-                    "vendor_yield_low",
-                    Severity::Warn,
-                    &obs.campaign,
-                    Some(vendor),
-                    summary,
-                ));
-            }
+            let summary = format!(
+                "{vendor} gave {got:.0} new leads over the last {}, under {:.0}% of the {planned:.0} planned",
+                human(span),
+                share * 100.0
+            );
+            alerts.push(Alert::new("vendor_yield_low", Severity::Warn, &obs.campaign, Some(vendor), summary));
         }
     }
 
@@ -324,6 +311,38 @@ mod tests {
         e.evaluate(&obs(run(300, 286, 25, WorkflowState::Running)), 400.0, &rules_set);
         let later = e.evaluate(&obs(run(600, 586, 25, WorkflowState::Running)), 720.0, &rules_set);
         assert!(later.is_empty(), "{later:?}");
+    }
+
+    #[test]
+    fn a_pace_under_the_plans_for_the_window_fires_for_the_campaign_and_the_vendor() {
+        let text = "[campaign]\nname = \"c\"\ntarget = 100000\n[vendors.apollo]\napi_key_env = \"K\"\n\
+                    [[workflow]]\nname = \"perf\"\nvendor = \"apollo\"\nquery = { person_titles = [\"x\"] }\n";
+        let settings =
+            crate::config::load(crate::config::Source { origin: "t", text }, &|_| None, &Default::default())
+                .unwrap();
+        let plan = std::sync::Arc::new(crate::plan::forecast(&settings, &Default::default()));
+        let planned = plan.unique_at(900.0) - plan.unique_at(0.0);
+        assert!(planned > 1000.0, "{planned}");
+        let run_with = |new_leads: u64| {
+            let mut r = run(10, 10, 0, WorkflowState::Running);
+            r.workflows[0].new_leads = new_leads;
+            r.unique_leads = new_leads;
+            r
+        };
+        let obs = |new_leads: u64| Observation {
+            campaign: "c".into(),
+            target: 100_000,
+            run: run_with(new_leads),
+            plan: Some(plan.clone()),
+            ..Observation::default()
+        };
+        let mut slow = Evaluator::default();
+        slow.evaluate(&obs(0), 0.0, &settings.alerts);
+        let fired = slow.evaluate(&obs((planned * 0.5) as u64), 900.0, &settings.alerts);
+        assert_eq!(rules(&fired), ["rate_below_plan", "vendor_yield_low"], "{fired:?}");
+        let mut on_plan = Evaluator::default();
+        on_plan.evaluate(&obs(0), 0.0, &settings.alerts);
+        assert!(on_plan.evaluate(&obs((planned * 0.9) as u64), 900.0, &settings.alerts).is_empty());
     }
 
     #[test]

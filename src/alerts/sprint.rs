@@ -26,7 +26,7 @@ impl Observation {
         settings: &Settings,
         reader: &Reader,
         run: &RunStats,
-        plan: Option<&Forecast>,
+        plan: Option<&Arc<Forecast>>,
     ) -> Result<Observation, StoreError> {
         let counters = reader.counters()?;
         let vendor_spend: f64 = reader.workflows()?.values().map(|w| w.cost).sum();
@@ -42,8 +42,7 @@ impl Observation {
             vendor_cap: settings.spend_cap,
             enrichment_spend,
             enrichment_cap: if settings.enrichment.enabled { settings.enrichment.spend_cap } else { 0.0 },
-            planned_per_hour: plan.map(|p| p.unique_per_hour),
-            planned_vendor_per_hour: plan.map(|p| p.vendor_unique_per_hour.clone()).unwrap_or_default(),
+            plan: plan.cloned(),
             kpis_at_risk: kpis_at_risk(settings, &stats, run, vendor_spend + enrichment_spend),
             run: run.clone(),
         })
@@ -98,7 +97,7 @@ pub async fn watch(
     settings: Settings,
     store: Arc<Store>,
     run: watch::Receiver<RunStats>,
-    plan: Option<Forecast>,
+    plan: Option<Arc<Forecast>>,
     stop: CancellationToken,
 ) -> Alerting {
     let mut events = EventLog::default();
@@ -190,7 +189,7 @@ pub async fn finish(
     settings: &Settings,
     store: &Store,
     last: &RunStats,
-    plan: Option<&Forecast>,
+    plan: Option<&Arc<Forecast>>,
 ) {
     let reader = match store.reader() {
         Ok(r) => r,

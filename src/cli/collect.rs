@@ -288,8 +288,8 @@ async fn collect(
             }
         }
     });
-    let plan =
-        leadsprint::plan::forecast(settings, &leadsprint::plan::inbox_rows(intake.store().dir(), settings));
+    let rows = leadsprint::plan::inbox_rows(intake.store().dir(), settings);
+    let plan = Arc::new(leadsprint::plan::forecast(settings, &rows));
     let alerting = Alerting::start(settings, intake.store(), speed).context("starting alerts")?;
     remember(&intake.store(), leadsprint::report::PLAN_KEY, &plan.summary())?;
     let stop_alerts = CancellationToken::new();
