@@ -288,19 +288,7 @@ async fn collect(
             }
         }
     });
-    let rows = leadsprint::plan::inbox_rows(intake.store().dir(), settings);
-    let plan = Arc::new(leadsprint::plan::forecast(settings, &rows));
-    let alerting = Alerting::start(settings, intake.store(), speed).context("starting alerts")?;
-    remember(&intake.store(), leadsprint::report::PLAN_KEY, &plan.summary())?;
-    let stop_alerts = CancellationToken::new();
-    let alerts = tokio::spawn(alerts::sprint::watch(
-        alerting,
-        settings.clone(),
-        intake.store(),
-        tx.subscribe(),
-        Some(plan.clone()),
-        stop_alerts.clone(),
-    ));
+    let alerts = SprintAlerts::start(settings, intake, speed, tx.subscribe())?;
     let (collecting_tx, collecting) = watch::channel(true);
     let collection = async {
         let result = engine::run_on(settings, intake, RunOptions { speed }, tx, |control| {
@@ -331,19 +319,7 @@ async fn collect(
     if !intake.flush().await {
         anyhow::bail!("the writer stopped before enrichment's results were committed");
     }
-    let summary = leadsprint::report::RunSummary {
-        target: settings.target,
-        unique_leads: last.unique_leads,
-        vendor_seconds: last.vendor_elapsed_seconds,
-        leads_per_hour: last.leads_per_hour,
-        reached_target: last.unique_leads >= settings.target,
-        vendor_cost: last.cost,
-    };
-    remember(&intake.store(), leadsprint::report::LAST_RUN_KEY, &summary)?;
-    stop_alerts.cancel();
-    if let Ok(alerting) = alerts.await {
-        alerts::sprint::finish(alerting, settings, &intake.store(), &last, Some(&plan)).await;
-    }
+    alerts.finish(settings, intake, &last).await?;
     print_report(settings, &last, &intake.store(), &enriched)?;
     let code = if last.unique_leads >= settings.target {
         ExitCode::SUCCESS
@@ -351,6 +327,56 @@ async fn collect(
         ExitCode::from(EXIT_SHORT_OF_TARGET)
     };
     Ok(Outcome { code, interrupted: interrupted.load(Ordering::Relaxed) })
+}
+
+/// The sprint's plan and its alerting, running beside it.
+struct SprintAlerts {
+    plan: Arc<leadsprint::plan::Forecast>,
+    task: tokio::task::JoinHandle<Alerting>,
+    stop: CancellationToken,
+}
+
+impl SprintAlerts {
+    /// Plans the sprint (kept for the report), then starts its alert rules.
+    fn start(
+        settings: &Settings,
+        intake: &Intake,
+        speed: f64,
+        stats: watch::Receiver<RunStats>,
+    ) -> anyhow::Result<SprintAlerts> {
+        let rows = leadsprint::plan::inbox_rows(intake.store().dir(), settings);
+        let plan = Arc::new(leadsprint::plan::forecast(settings, &rows));
+        let alerting = Alerting::start(settings, intake.store(), speed).context("starting alerts")?;
+        remember(&intake.store(), leadsprint::report::PLAN_KEY, &plan.summary())?;
+        let stop = CancellationToken::new();
+        let watch = alerts::sprint::watch(
+            alerting,
+            settings.clone(),
+            intake.store(),
+            stats,
+            Some(plan.clone()),
+            stop.clone(),
+        );
+        Ok(SprintAlerts { plan, task: tokio::spawn(watch), stop })
+    }
+
+    /// Keeps the run's summary beside its plan, and sends the sprint's last alerts.
+    async fn finish(self, settings: &Settings, intake: &Intake, last: &RunStats) -> anyhow::Result<()> {
+        let summary = leadsprint::report::RunSummary {
+            target: settings.target,
+            unique_leads: last.unique_leads,
+            vendor_seconds: last.vendor_elapsed_seconds,
+            leads_per_hour: last.leads_per_hour,
+            reached_target: last.unique_leads >= settings.target,
+            vendor_cost: last.cost,
+        };
+        remember(&intake.store(), leadsprint::report::LAST_RUN_KEY, &summary)?;
+        self.stop.cancel();
+        if let Ok(alerting) = self.task.await {
+            alerts::sprint::finish(alerting, settings, &intake.store(), last, Some(&self.plan)).await;
+        }
+        Ok(())
+    }
 }
 
 /// Keeps `value` with the sprint's own records (the report reads them).
