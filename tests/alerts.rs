@@ -108,7 +108,23 @@ fn intake(dir: &std::path::Path) -> Intake {
     Intake::start(Writer::new(Store::open(dir).expect("store")).expect("writer"))
 }
 
-/// Observes `last` every 20 ms for `real` time; the notices sent meanwhile.
+/// Observes `last` every 20 ms for `real` time, or until `done` says so.
+async fn observe_until(
+    alerting: &mut Alerting,
+    settings: &Settings,
+    store: &Store,
+    last: &RunStats,
+    real: Duration,
+    done: impl Fn() -> bool,
+) {
+    let until = std::time::Instant::now() + real;
+    while std::time::Instant::now() < until && !done() {
+        let obs = Observation::gather(settings, &store.reader().unwrap(), last, None).unwrap();
+        alerting.observe(&obs).await.expect("observe");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn observe_for(
     alerting: &mut Alerting,
     settings: &Settings,
@@ -116,12 +132,7 @@ async fn observe_for(
     last: &RunStats,
     real: Duration,
 ) {
-    let until = std::time::Instant::now() + real;
-    while std::time::Instant::now() < until {
-        let obs = Observation::gather(settings, &store.reader().unwrap(), last, None).unwrap();
-        alerting.observe(&obs).await.expect("observe");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    observe_until(alerting, settings, store, last, real, || false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,7 +157,7 @@ async fn a_failing_vendor_is_one_grouped_alert_repeated_after_its_interval_and_r
 
     // Waits at speed 1000: group wait 30 ms, group interval 300 ms, repeat 1.2 s.
     let mut alerting = Alerting::start(&settings, store.clone(), SPEED).unwrap();
-    observe_for(&mut alerting, &settings, &store, &last, Duration::from_millis(900)).await;
+    observe_for(&mut alerting, &settings, &store, &last, Duration::from_millis(600)).await;
     let texts = slack.texts();
     assert_eq!(texts.len(), 1, "one notice for the vendor: {texts:#?}");
     let first = &slack.messages()[0].1;
@@ -164,7 +175,8 @@ async fn a_failing_vendor_is_one_grouped_alert_repeated_after_its_interval_and_r
     observe_for(&mut alerting, &settings, &store, &last, Duration::from_millis(100)).await;
     assert_eq!(slack.texts().len(), 1, "a restart re-sends nothing");
     // ...and the repeat comes once the repeat interval has passed.
-    observe_for(&mut alerting, &settings, &store, &last, Duration::from_millis(1300)).await;
+    let repeated = || slack.messages().len() >= 2;
+    observe_until(&mut alerting, &settings, &store, &last, Duration::from_secs(10), repeated).await;
     let messages = slack.messages();
     assert_eq!(messages.len(), 2, "{:#?}", slack.texts());
     let gap = messages[1].0 - messages[0].0;
@@ -180,7 +192,10 @@ async fn a_failing_vendor_is_one_grouped_alert_repeated_after_its_interval_and_r
     let settings = campaign(&healthy, &slack.url);
     let recovered = sprint(&settings, &intake).await;
     assert!(recovered.workflows.iter().all(|w| w.state.label() == "done"), "{:?}", recovered.workflows);
-    observe_for(&mut alerting, &settings, &store, &recovered, Duration::from_millis(500)).await;
+    let resolved = || slack.messages().len() >= 3;
+    observe_until(&mut alerting, &settings, &store, &recovered, Duration::from_secs(10), resolved).await;
+    // Then nothing more: the group is told all.
+    observe_for(&mut alerting, &settings, &store, &recovered, Duration::from_millis(400)).await;
     let texts = slack.texts();
     assert_eq!(texts.len(), 3, "{texts:#?}");
     assert!(texts[2].contains("resolved: vendor_down"), "{texts:?}");
