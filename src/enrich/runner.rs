@@ -318,6 +318,23 @@ pub async fn run(
     Ok(progress.stats)
 }
 
+/// The cache keys that hold answers about `lead`'s person (erased with it): the
+/// finder's question for their name, every verifier's check of each address
+/// they held. Company answers are about companies, and stay.
+pub fn cached_about(lead: &Lead) -> Vec<String> {
+    let mut emails: Vec<&str> = lead.identity.emails.iter().map(String::as_str).collect();
+    emails.extend(lead.email.as_deref());
+    emails.extend(lead.absorbed.iter().filter_map(|a| a.email.as_deref()));
+    emails.sort_unstable();
+    emails.dedup();
+    let verifiers = [ProviderKind::Hunter, ProviderKind::Zerobounce];
+    let mut keys = vec![person_key(lead)];
+    for email in emails {
+        keys.extend(verifiers.iter().map(|v| cache::key(v.name(), cache::Op::Verify, &[email])));
+    }
+    keys
+}
+
 /// Who a lead's finder call asks for: the finder's own cache key, so two leads
 /// wait for each other exactly when the second would be answered by the first.
 fn person_key(lead: &Lead) -> String {

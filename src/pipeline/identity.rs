@@ -307,6 +307,7 @@ impl Resolver {
         let mut ids = HashSet::new();
         for lead in leads.values() {
             batch.erase_lead(lead, now)?;
+            batch.forget_cached(crate::enrich::runner::cached_about(lead));
             changed.remove(lead.id);
             for alias in lead.absorbed_ids() {
                 self.keys.unalias(alias);

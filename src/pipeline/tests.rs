@@ -223,7 +223,17 @@ fn an_enrichment_result_lands_with_its_spend_in_one_transaction() {
             ..LeadEnrichment::default()
         },
         spend: vec![("hunter".into(), spend.clone())],
-        cache: vec![("hunter|finder|dana|wills|acme.com".into(), cached.clone())],
+        cache: vec![
+            ("hunter|finder|dana|wills|acme.com".into(), cached.clone()),
+            (
+                crate::enrich::cache::key("hunter", crate::enrich::cache::Op::Verify, &["dana@acme.com"]),
+                cached.clone(),
+            ),
+            (
+                crate::enrich::cache::key("apollo", crate::enrich::cache::Op::Company, &["acme.com"]),
+                cached.clone(),
+            ),
+        ],
         suppress: Some(crate::lead::Suppression::parse("gone@acme.com").unwrap()),
     };
     let totals = writer.write(vec![Item::Enriched(Box::new(enriched))]).unwrap();
@@ -256,4 +266,16 @@ fn an_enrichment_result_lands_with_its_spend_in_one_transaction() {
     let reader = store.reader().unwrap();
     assert_eq!(reader.lead_count().unwrap(), 0);
     assert_eq!(reader.enrichment(1).unwrap(), None, "the check went with the lead");
+    // The cache forgets her addresses and the finder's question for her name...
+    let verify = crate::enrich::cache::key("hunter", crate::enrich::cache::Op::Verify, &["dana@acme.com"]);
+    assert_eq!(reader.cache_entry(&verify).unwrap(), None, "her address's check is erased");
+    let found = leads[0].clone();
+    let about = crate::enrich::runner::cached_about(&found);
+    assert!(about.contains(&verify), "{about:?}");
+    for key in &about {
+        assert_eq!(reader.cache_entry(key).unwrap(), None, "{key} kept after erasure");
+    }
+    // ...and keeps what it knows of her company, which is about no one.
+    let company = crate::enrich::cache::key("apollo", crate::enrich::cache::Op::Company, &["acme.com"]);
+    assert!(reader.cache_entry(&company).unwrap().is_some());
 }

@@ -78,6 +78,11 @@ pub struct LeadEnrichment {
 
 impl Batch<'_> {
     /// Caches `entry` under `key` once the batch commits (in the cache file).
+    /// Removes cache entries once the batch commits (an erased person's answers).
+    pub fn forget_cached(&mut self, keys: impl IntoIterator<Item = String>) {
+        self.cache_removals.extend(keys);
+    }
+
     pub fn put_cache_entry(&mut self, key: &str, entry: &CacheEntry) -> Result<(), StoreError> {
         self.cache_writes.push((key.to_owned(), codec::encode(entry)?));
         Ok(())
@@ -108,6 +113,24 @@ impl Store {
     /// several per lead; a whole [`Reader`] would open the leads file too).
     pub fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
         cached(&self.cache.begin_read()?, key)
+    }
+
+    /// Removes cache entries (an erased person's), once their batch committed.
+    /// Should a crash come between, the entries stay until the next erasure of
+    /// the same keys; the erasure itself (leads, tombstones) is already durable.
+    pub(super) fn remove_cache(&self, keys: &[String]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let txn = self.cache.begin_write()?;
+        {
+            let mut table = txn.open_table(ENRICH_KEY_TO_ENTRY)?;
+            for key in keys {
+                table.remove(key.as_str())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
     }
 
     pub(super) fn put_cache(&self, answers: &[(String, Vec<u8>)]) -> Result<(), StoreError> {

@@ -326,16 +326,17 @@ impl Store {
         let mut txn = self.db.begin_write().map_err(StoreError::from)?;
         txn.set_two_phase_commit(true);
         txn.set_quick_repair(true);
-        let (result, answers) = {
+        let (result, answers, removals) = {
             let mut batch = Batch::open(&txn)?;
             let result = f(&mut batch)?;
             batch.finish()?;
-            (result, std::mem::take(&mut batch.cache_writes))
+            (result, std::mem::take(&mut batch.cache_writes), std::mem::take(&mut batch.cache_removals))
         };
         txn.commit().map_err(StoreError::from)?;
         // After the result: an answer lost to a crash here is asked again, and the
         // providers do not bill a repeat (the spend was counted with the result).
         self.put_cache(&answers)?;
+        self.remove_cache(&removals)?;
         Ok(result)
     }
 
@@ -400,6 +401,8 @@ pub struct Batch<'txn> {
     secrets: redb::Table<'txn, &'static str, &'static [u8]>,
     /// Answers for the cache file, written once the batch commits.
     cache_writes: Vec<(String, Vec<u8>)>,
+    /// Cache entries about an erased person, removed once the batch commits.
+    cache_removals: Vec<String>,
     spend: redb::Table<'txn, &'static str, &'static [u8]>,
     enrichments: redb::Table<'txn, u64, &'static [u8]>,
     deltas: BTreeMap<Counter, i64>,
@@ -428,6 +431,7 @@ impl<'txn> Batch<'txn> {
             suppressions: txn.open_table(SUPPRESSION_ENTRY_TO_RECORD)?,
             secrets: txn.open_table(SECRET_NAME_TO_BYTES)?,
             cache_writes: Vec::new(),
+            cache_removals: Vec::new(),
             spend: txn.open_table(PROVIDER_TO_SPEND)?,
             enrichments: txn.open_table(LEAD_ID_TO_ENRICHMENT)?,
             deltas: BTreeMap::new(),
