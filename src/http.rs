@@ -182,9 +182,13 @@ fn real_timeout(timeout: Duration, speed: f64) -> Duration {
     timeout.div_f64(speed).max(timeout.min(MIN_REAL_TIMEOUT))
 }
 
+/// Requests are spaced this much wider than a vendor's limit, so arrival jitter
+/// of a few milliseconds never crosses it at the server.
+pub const LIMIT_MARGIN: f64 = 1.02;
+
 /// A limiter allowing `rate` (vendor time) at clock `speed`, no burst.
 fn spaced_limiter(rate: Rate, speed: f64) -> Arc<DefaultDirectRateLimiter> {
-    let spacing = (rate.per / rate.requests.max(1)).mul_f64(1.02).div_f64(speed);
+    let spacing = (rate.per / rate.requests.max(1)).mul_f64(LIMIT_MARGIN).div_f64(speed);
     let quota = Quota::with_period(spacing.max(Duration::from_micros(1)))
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::MIN);

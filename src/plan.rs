@@ -18,21 +18,17 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::config::{Query, Settings, VendorKind};
+use crate::sources::{apollo, brightdata, zoominfo};
 use crate::stats::{KpiLine, Stats, kpis};
 
-/// Apollo matches at most 10 people per People Bulk Match call.
-const APOLLO_MATCH_BATCH: f64 = 10.0;
-/// Apollo shows at most 500 search pages.
-const APOLLO_MAX_PAGES: f64 = 500.0;
-/// ZoomInfo enriches at most 25 contacts per call.
-const ZOOMINFO_ENRICH_BATCH: f64 = 25.0;
-/// Bright Data's snapshot status is polled this often.
-const SNAPSHOT_POLL: f64 = 10.0;
-/// Hunter's finder: 500 requests a minute, one credit per address found; its
-/// verifier half a credit.
-const HUNTER_PER_SECOND: f64 = 500.0 / 60.0;
 /// The sprint's day, vendor time.
-const SPRINT_DAY: f64 = 24.0 * 3600.0;
+pub const SPRINT_DAY: f64 = 24.0 * 3600.0;
+
+/// The email finder's pace: Hunter's campaign rate, requests a second.
+fn finder_per_second(settings: &Settings) -> f64 {
+    let hunter = settings.enrichment.providers.get(&crate::config::ProviderKind::Hunter);
+    hunter.map_or(500.0 / 60.0, |p| f64::from(p.rate.requests) / p.rate.per.as_secs_f64().max(1e-9))
+}
 
 /// One workflow's expected records over time.
 #[derive(Debug, Clone, Serialize)]
@@ -176,7 +172,7 @@ pub fn forecast(settings: &Settings, inbox_rows: &InboxRows) -> Forecast {
     let stats = expected_stats(settings, records, unique, qualified);
     Forecast {
         target: settings.target,
-        bottleneck: bottleneck(settings, &workflows, t_end, enrichment_seconds),
+        bottleneck: bottleneck(settings, &workflows, unique_share, t_end, enrichment_seconds),
         kpis: kpis(&stats, &settings.kpi, cost, per_hour),
         workflows,
         time_to_target_seconds: t_target,
@@ -210,6 +206,27 @@ fn solve(f: impl Fn(f64) -> f64, goal: f64) -> f64 {
     high
 }
 
+/// How a workflow's records come, before costs: how many, from when, at what
+/// pace (`None`: all at once), for how many requests and credits each.
+struct Shape {
+    records: f64,
+    starts_at: f64,
+    per_second: Option<f64>,
+    requests_per_record: f64,
+    credits_per_record: f64,
+    bound_by: String,
+}
+
+/// What paces a paged workflow: its account's request spacing, the workflows
+/// sharing it, the round trip, the share of requests retried.
+struct Pace {
+    vendor: VendorKind,
+    spacing: f64,
+    sharing: f64,
+    latency: f64,
+    failure_share: f64,
+}
+
 /// Each enabled workflow's stream.
 fn workflow_streams(settings: &Settings, inbox_rows: &InboxRows) -> Vec<WorkflowForecast> {
     let a = &settings.plan;
@@ -226,121 +243,94 @@ fn workflow_streams(settings: &Settings, inbox_rows: &InboxRows) -> Vec<Workflow
         } else {
             enabled.iter().filter(|o| o.vendor == wf.vendor && o.rate.is_none()).count().max(1) as f64
         };
+        let pace = Pace { vendor: wf.vendor, spacing, sharing, latency, failure_share: a.failure_share };
         let page = f64::from(vendor.page_size.max(1));
-        let costs = &vendor.costs;
         let expected = wf.expected_records.map(|n| n as f64);
-        let stream = |records: f64,
-                      starts_at: f64,
-                      per_second: Option<f64>,
-                      requests_per_record: f64,
-                      credits: f64,
-                      bound_by: String| {
-            let ends_at = per_second.map_or(starts_at, |r| starts_at + records / r.max(1e-9));
-            WorkflowForecast {
-                name: wf.name.clone(),
-                vendor: wf.vendor.name().to_owned(),
-                records,
-                starts_at,
-                ends_at,
-                records_per_hour: per_second.map(|r| r * 3600.0),
-                requests_per_record,
-                cost_per_record: costs.per_record
-                    + costs.per_credit * credits
-                    + costs.per_request * requests_per_record,
-                bound_by,
-            }
-        };
-        let forecast = match &wf.query {
-            Query::SalesNav(_) => {
-                let rows = inbox_rows.get(&wf.name).copied().unwrap_or(0) as f64;
-                stream(rows, 0.0, None, 0.0, 0.0, "salesnav: the export files in its inbox".to_owned())
-            }
+        let shape = match &wf.query {
+            Query::SalesNav(_) => Shape {
+                records: inbox_rows.get(&wf.name).copied().unwrap_or(0) as f64,
+                starts_at: 0.0,
+                per_second: None,
+                requests_per_record: 0.0,
+                credits_per_record: 0.0,
+                bound_by: "salesnav: the export files in its inbox".to_owned(),
+            },
             Query::BrightData(q) => {
                 let records = expected.unwrap_or_else(|| {
                     f64::from(q.records_limit.unwrap_or(u32::MAX)).min(settings.target as f64)
                 });
                 // Trigger, polls, downloads: one after another on the account's limit.
                 let build = a.snapshot_build().as_secs_f64();
-                let ready = (build / SNAPSHOT_POLL).ceil().max(1.0) * SNAPSHOT_POLL;
+                let poll = brightdata::POLL_EVERY.as_secs_f64();
+                let ready = (build / poll).ceil().max(1.0) * poll;
                 let downloads = (records / page).ceil().max(1.0);
                 brightdata_queue += 1.0 + downloads;
-                let arrives = ready + brightdata_queue * spacing.max(latency);
-                stream(
+                Shape {
                     records,
-                    arrives,
-                    None,
-                    (1.0 + ready / SNAPSHOT_POLL + downloads) / records.max(1.0),
-                    0.0,
-                    format!("brightdata's snapshot build (~{build:.0} s) and 1 request / {spacing:.1} s"),
-                )
+                    starts_at: ready + brightdata_queue * spacing.max(latency),
+                    per_second: None,
+                    requests_per_record: (1.0 + ready / poll + downloads) / records.max(1.0),
+                    credits_per_record: 0.0,
+                    bound_by: format!(
+                        "brightdata's snapshot build (~{build:.0} s) and 1 request / {spacing:.1} s"
+                    ),
+                }
             }
             Query::Apollo(_) => {
-                let calls_per_page = 1.0 + (page / APOLLO_MATCH_BATCH).ceil();
-                paged(
-                    stream,
-                    wf.vendor,
-                    expected.unwrap_or(APOLLO_MAX_PAGES * page),
-                    page,
-                    calls_per_page,
-                    spacing,
-                    sharing,
-                    latency,
-                    a.failure_share,
-                )
+                let records = expected.unwrap_or(f64::from(apollo::MAX_SEARCH_PAGES) * page);
+                paged(&pace, records, page, apollo::MATCH_BATCH as f64)
             }
             Query::ZoomInfo(_) => {
-                let calls_per_page = 1.0 + (page / ZOOMINFO_ENRICH_BATCH).ceil();
-                paged(
-                    stream,
-                    wf.vendor,
-                    expected.unwrap_or(settings.target as f64),
-                    page,
-                    calls_per_page,
-                    spacing,
-                    sharing,
-                    latency,
-                    a.failure_share,
-                )
+                let records = expected.unwrap_or(settings.target as f64);
+                paged(&pace, records, page, zoominfo::ENRICH_BATCH as f64)
             }
         };
-        out.push(forecast);
+        let costs = &vendor.costs;
+        out.push(WorkflowForecast {
+            name: wf.name.clone(),
+            vendor: wf.vendor.name().to_owned(),
+            records: shape.records,
+            starts_at: shape.starts_at,
+            ends_at: shape
+                .per_second
+                .map_or(shape.starts_at, |r| shape.starts_at + shape.records / r.max(1e-9)),
+            records_per_hour: shape.per_second.map(|r| r * 3600.0),
+            requests_per_record: shape.requests_per_record,
+            cost_per_record: costs.per_record
+                + costs.per_credit * shape.credits_per_record
+                + costs.per_request * shape.requests_per_record,
+            bound_by: shape.bound_by,
+        });
     }
     out
 }
 
-/// A paged API's stream: pages of `page` records costing `calls_per_page`
-/// requests, at the account's rate shared by `sharing` workflows or one round
-/// trip at a time, whichever is slower; `failure_share` of the requests are
-/// retries that bring nothing. Each record costs a credit (Apollo's match,
-/// ZoomInfo's enrich).
-#[allow(clippy::too_many_arguments)]
-fn paged(
-    stream: impl Fn(f64, f64, Option<f64>, f64, f64, String) -> WorkflowForecast,
-    vendor: VendorKind,
-    records: f64,
-    page: f64,
-    calls_per_page: f64,
-    spacing: f64,
-    sharing: f64,
-    latency: f64,
-    failure_share: f64,
-) -> WorkflowForecast {
-    // The client spaces requests 2% wider than the limit.
-    let slot = spacing * 1.02 * sharing;
-    let (cycle, bound_by) = if slot >= latency {
-        let limit = 1.0 / spacing.max(1e-9);
-        (slot, format!("{} at {limit:.0} requests/s shared by {sharing:.0} workflows", vendor.name()))
+/// A paged API's shape: a search page of `page` records, then one billing call
+/// per `batch` of them (Apollo's match, ZoomInfo's enrich: a credit a record),
+/// at the account's rate shared by its workflows or one round trip at a time,
+/// whichever is slower; the failed share of requests are retries that bring
+/// nothing, each after the first backoff.
+fn paged(pace: &Pace, records: f64, page: f64, batch: f64) -> Shape {
+    let calls_per_page = 1.0 + (page / batch).ceil();
+    let slot = pace.spacing * crate::http::LIMIT_MARGIN * pace.sharing;
+    let vendor = pace.vendor.name();
+    let (cycle, bound_by) = if slot >= pace.latency {
+        let limit = 1.0 / pace.spacing.max(1e-9);
+        (slot, format!("{vendor} at {limit:.0} requests/s shared by {:.0} workflows", pace.sharing))
     } else {
-        (
-            latency,
-            format!("{} at one request at a time ({:.0} ms round trip)", vendor.name(), latency * 1000.0),
-        )
+        let ms = pace.latency * 1000.0;
+        (pace.latency, format!("{vendor} at one request at a time ({ms:.0} ms round trip)"))
     };
-    // A failed request is retried after the first backoff, the workflow idle meanwhile.
-    let cycle = cycle + failure_share * crate::http::BACKOFF_BASE.as_secs_f64();
-    let useful = (1.0 - failure_share) / cycle.max(1e-9);
-    let records_per_second = useful * page / calls_per_page;
-    stream(records, latency, Some(records_per_second), calls_per_page / page, 1.0, bound_by)
+    let cycle = cycle + pace.failure_share * crate::http::BACKOFF_BASE.as_secs_f64();
+    let useful = (1.0 - pace.failure_share) / cycle.max(1e-9);
+    Shape {
+        records,
+        starts_at: pace.latency,
+        per_second: Some(useful * page / calls_per_page),
+        requests_per_record: calls_per_page / page,
+        credits_per_record: 1.0,
+        bound_by,
+    }
 }
 
 /// Enrichment's dollars and its time (Hunter's finder pace) for `unique` leads.
@@ -356,10 +346,10 @@ fn enrichment(settings: &Settings, unique: f64) -> (f64, f64) {
     let apollo = price(crate::config::ProviderKind::Apollo);
     let asked = unique * (1.0 - a.sold_email_share);
     let found = asked * a.email_find_rate;
-    // A found address 1 credit, its verification 0.5; company data one credit a domain
+    // Hunter: a found address 1 credit, its verification 0.5; company data one credit a domain
     // (about one in four leads brings a company not seen yet).
     let dollars = (found * 1.5 * hunter + unique * 0.25 * apollo).min(e.spend_cap);
-    (dollars, asked / HUNTER_PER_SECOND)
+    (dollars, asked / finder_per_second(settings))
 }
 
 /// Store-like figures for the KPI lines, from the assumptions.
@@ -373,19 +363,12 @@ fn expected_stats(settings: &Settings, records: f64, unique: f64, qualified: f64
         records_received: records.round() as u64,
         unique_leads: unique.round() as u64,
         duplicates_merged: (records - unique).max(0.0).round() as u64,
-        conflicts: 0,
         quarantined: (records * (1.0 - a.valid_share)).round() as u64,
-        suppressed: 0,
-        erased: 0,
-        needs_review: 0,
-        aliases: 0,
-        leads_merged: 0,
-        leads_erased: 0,
         qualified_leads: qualified.round() as u64,
         avg_quality: a.quality,
         email_availability: round2(email * 100.0),
         company_completeness: round2(company * 100.0),
-        linkedin_availability: 0.0,
+        ..Stats::default()
     }
 }
 
@@ -394,6 +377,7 @@ fn expected_stats(settings: &Settings, records: f64, unique: f64, qualified: f64
 fn bottleneck(
     settings: &Settings,
     workflows: &[WorkflowForecast],
+    unique_share: f64,
     t_end: f64,
     enrichment_seconds: f64,
 ) -> String {
@@ -401,7 +385,6 @@ fn bottleneck(
         .iter()
         .filter(|w| w.records_per_hour.is_some() && w.starts_at < t_end)
         .max_by(|a, b| a.ends_at.total_cmp(&b.ends_at));
-    let unique_share = settings.plan.valid_share * (1.0 - settings.plan.duplicate_rate);
     let collection = match still {
         Some(w) => {
             let vendor_rate: f64 = workflows
@@ -418,10 +401,12 @@ fn bottleneck(
         },
     };
     if enrichment_seconds > t_end && settings.enrichment.enabled {
-        let leads_per_hour = HUNTER_PER_SECOND * 3600.0;
+        let per_second = finder_per_second(settings);
         format!(
-            "Hunter at 500 requests/minute bounds email finding to {leads_per_hour:.0} leads/hour ({}), longer than collection ({collection})",
-            crate::alerts::rules::human(enrichment_seconds)
+            "Hunter at {:.0} requests/minute bounds email finding to {:.0} leads/hour ({}), longer than collection ({collection})",
+            per_second * 60.0,
+            per_second * 3600.0,
+            crate::stats::human_duration(enrichment_seconds)
         )
     } else if t_end > SPRINT_DAY {
         format!("{collection}; the target takes longer than the one-day sprint")

@@ -7,7 +7,7 @@ use crate::config::Kpi;
 use crate::store::Counters;
 
 /// The figures `leadsprint stats` shows.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Stats {
     pub records_received: u64,
     pub unique_leads: u64,
@@ -123,6 +123,18 @@ pub fn report(reader: &crate::store::Reader) -> Result<serde_json::Value, crate:
         value[key] = value["costs"][key].clone();
     }
     Ok(value)
+}
+
+/// Seconds as a short duration: `5m`, `1h30m`, `45s`.
+pub fn human_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// One KPI against its threshold.

@@ -101,7 +101,7 @@ fn campaign(sb: &Sandbox, webhook: &str) -> Settings {
 
 async fn sprint(settings: &Settings, intake: &Intake) -> RunStats {
     let (tx, _rx) = watch::channel(RunStats::default());
-    engine::run_on(settings, intake, RunOptions { speed: SPEED }, tx, |_| {}).await.expect("run")
+    engine::run_on(settings, intake, RunOptions { speed: SPEED, plan: None }, tx, |_| {}).await.expect("run")
 }
 
 fn intake(dir: &std::path::Path) -> Intake {

@@ -33,7 +33,9 @@ fn apollo_campaign_with(sb: &Sandbox, target: u64, vendor_lines: &str) -> Settin
 async fn run(settings: &Settings, dir: &std::path::Path) -> RunStats {
     let store = Store::open(dir).expect("store");
     let (tx, _rx) = watch::channel(RunStats::default());
-    engine::run(settings, store, RunOptions { speed: SPEED }, tx, |_| {}).await.expect("engine run")
+    engine::run(settings, store, RunOptions { speed: SPEED, plan: None }, tx, |_| {})
+        .await
+        .expect("engine run")
 }
 
 fn sandbox_config() -> SandboxConfig {
@@ -206,7 +208,7 @@ async fn a_paused_workflow_fetches_nothing_until_resumed() {
     let (tx, mut rx) = watch::channel(RunStats::default());
     let (control_tx, control_rx) = tokio::sync::oneshot::channel();
     let engine = tokio::spawn(async move {
-        engine::run(&settings, store, RunOptions { speed: SPEED }, tx, |c| {
+        engine::run(&settings, store, RunOptions { speed: SPEED, plan: None }, tx, |c| {
             c.set_paused("perf", true);
             let _ = control_tx.send(c);
         })
@@ -242,7 +244,7 @@ async fn cancelling_ends_the_run_even_with_a_paused_workflow() {
     let (tx, _rx) = watch::channel(RunStats::default());
     let (control_tx, control_rx) = tokio::sync::oneshot::channel();
     let engine = tokio::spawn(async move {
-        engine::run(&settings, store, RunOptions { speed: SPEED }, tx, |c| {
+        engine::run(&settings, store, RunOptions { speed: SPEED, plan: None }, tx, |c| {
             c.set_paused("perf", true);
             c.set_paused("paid", true);
             let _ = control_tx.send(c);
@@ -269,7 +271,7 @@ async fn pause_takes_effect_within_its_grace_even_while_a_vendor_stalls() {
     let (tx, mut rx) = watch::channel(RunStats::default());
     let (control_tx, control_rx) = tokio::sync::oneshot::channel();
     let engine = tokio::spawn(async move {
-        engine::run(&settings, store, RunOptions { speed: SPEED }, tx, |c| {
+        engine::run(&settings, store, RunOptions { speed: SPEED, plan: None }, tx, |c| {
             let _ = control_tx.send(c);
         })
         .await

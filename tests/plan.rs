@@ -42,7 +42,8 @@ async fn plan_forecasts_the_demos_time_to_target_within_a_quarter() {
     let settings = config::load(source, &env, &Flags::default()).unwrap();
     let (tx, _rx) = watch::channel(RunStats::default());
     let store = Store::open(dir.path()).unwrap();
-    let stats = engine::run(&settings, store, RunOptions { speed: SPEED }, tx, |_| {}).await.unwrap();
+    let stats =
+        engine::run(&settings, store, RunOptions { speed: SPEED, plan: None }, tx, |_| {}).await.unwrap();
     assert!(stats.unique_leads >= settings.target, "{stats:?}");
     for w in &stats.workflows {
         eprintln!(

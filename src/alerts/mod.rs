@@ -112,7 +112,6 @@ pub enum AlertError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SinkStatus {
     pub sink: String,
-    pub configured: bool,
     /// Why it is off, when a destination was found dead.
     pub disabled: Option<String>,
     /// A fingerprint of the address it was disabled for (a new address re-enables).
@@ -156,7 +155,7 @@ impl Sinks {
             let stored = known.iter().find(|s| s.sink == sink).cloned().unwrap_or_default();
             // A dead address stays off; a new one starts afresh.
             let disabled = stored.disabled.filter(|_| stored.address_hash == hash);
-            SinkStatus { sink: sink.to_owned(), configured: true, disabled, address_hash: hash, ..stored }
+            SinkStatus { sink: sink.to_owned(), disabled, address_hash: hash, ..stored }
         };
         let slack = match &settings.slack_webhook.value {
             None => None,
@@ -187,10 +186,6 @@ impl Sinks {
         let slack = self.slack.as_ref().map(|(_, s)| s.clone());
         let email = self.email.as_ref().map(|(_, s)| s.clone());
         slack.into_iter().chain(email).collect()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slack.is_none() && self.email.is_none()
     }
 
     /// Hands `notice` to every enabled sink; what each did.
@@ -298,12 +293,7 @@ impl Alerting {
         {
             notifier.groups = groups.into_iter().collect();
         }
-        let known: Vec<SinkStatus> = reader
-            .named(Named::AlertSink)?
-            .iter()
-            .filter_map(|(_, b)| serde_json::from_slice(b).ok())
-            .collect();
-        let sinks = Sinks::new(&settings.alerts, speed, &known)?;
+        let sinks = Sinks::new(&settings.alerts, speed, &sinks(&reader)?)?;
         Ok(Alerting {
             settings: settings.alerts.clone(),
             campaign: settings.name.clone(),
@@ -486,10 +476,13 @@ pub fn view(reader: &crate::store::Reader, notices: usize) -> Result<AlertsView,
         .filter_map(|(_, b)| serde_json::from_slice::<notify::AlertState>(b).ok())
         .filter(|s| s.resolved_at.is_none() && !s.alert.once)
         .collect();
-    let sinks =
-        reader.named(Named::AlertSink)?.iter().filter_map(|(_, b)| serde_json::from_slice(b).ok()).collect();
     let notices = logged_notices(reader, 0, notices)?;
-    Ok(AlertsView { firing, sinks, notices })
+    Ok(AlertsView { firing, sinks: sinks(reader)?, notices })
+}
+
+/// Each sink's health as stored.
+pub fn sinks(reader: &crate::store::Reader) -> Result<Vec<SinkStatus>, StoreError> {
+    Ok(reader.named(Named::AlertSink)?.iter().filter_map(|(_, b)| serde_json::from_slice(b).ok()).collect())
 }
 
 /// The notice log's last `count` entries (after `after`, when given), oldest first.

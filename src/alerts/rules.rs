@@ -8,6 +8,7 @@ use crate::config::AlertSettings;
 use crate::engine::stats::{RunStats, WorkflowState};
 
 use super::{Alert, Severity};
+use crate::stats::human_duration;
 
 /// What the rules look at, once per tick.
 #[derive(Debug, Clone, Default)]
@@ -147,7 +148,7 @@ impl Evaluator {
                 if throttled >= rules.throttle_storm {
                     let summary = format!(
                         "{vendor} answered 429 to {throttled} requests within {} (threshold {})",
-                        human(rules.throttle_window.as_secs_f64()),
+                        human_duration(rules.throttle_window.as_secs_f64()),
                         rules.throttle_storm
                     );
                     alerts.push(Alert::new(
@@ -170,7 +171,7 @@ impl Evaluator {
                 if requests >= 20 && percent > rules.error_rate_percent {
                     let summary = format!(
                         "{vendor}: {percent:.1}% of {requests} requests failed within {} (threshold {}%)",
-                        human(window),
+                        human_duration(window),
                         rules.error_rate_percent
                     );
                     alerts.push(Alert::new(
@@ -191,7 +192,7 @@ impl Evaluator {
         if new.unique < obs.target && planned >= 1.0 && got < planned * share {
             let summary = format!(
                 "{got:.0} unique leads over the last {}, under {:.0}% of the {planned:.0} planned",
-                human(span),
+                human_duration(span),
                 share * 100.0
             );
             alerts.push(Alert::new("rate_below_plan", Severity::Warn, &obs.campaign, None, summary));
@@ -205,7 +206,7 @@ impl Evaluator {
             }
             let summary = format!(
                 "{vendor} gave {got:.0} new leads over the last {}, under {:.0}% of the {planned:.0} planned",
-                human(span),
+                human_duration(span),
                 share * 100.0
             );
             alerts.push(Alert::new("vendor_yield_low", Severity::Warn, &obs.campaign, Some(vendor), summary));
@@ -258,18 +259,6 @@ fn campaign_rules(obs: &Observation, rules: &AlertSettings, alerts: &mut Vec<Ale
                 Alert::new(rule, Severity::Info, campaign, None, summary).once(&format!("target={target}")),
             );
         }
-    }
-}
-
-/// Seconds (vendor time) as a short duration: `5m`, `1h30m`, `45s`.
-pub fn human(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match s {
-        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
-        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
-        s => format!("{s}s"),
     }
 }
 

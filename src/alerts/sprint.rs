@@ -17,8 +17,6 @@ use crate::store::{Reader, Store, StoreError};
 
 /// How often the rules run.
 pub const TICK: Duration = Duration::from_secs(1);
-/// The one-day sprint, vendor time.
-const SPRINT_DAY: f64 = 24.0 * 3600.0;
 
 impl Observation {
     /// The sprint's figures now: the run's, the store's, the plan's.
@@ -79,11 +77,11 @@ fn kpis_at_risk(settings: &Settings, stats: &Stats, run: &RunStats, spent: f64) 
     let remaining = settings.target.saturating_sub(run.unique_leads) as f64;
     if run.leads_per_hour > 0.0 && remaining > 0.0 {
         let finish = run.vendor_elapsed_seconds + remaining / run.leads_per_hour * 3600.0;
-        if finish > SPRINT_DAY {
+        if finish > crate::plan::SPRINT_DAY {
             out.push(format!(
                 "unique leads: at {:.0}/hour the target comes after {}, beyond the one-day sprint",
                 run.leads_per_hour,
-                super::rules::human(finish)
+                crate::stats::human_duration(finish)
             ));
         }
     }
@@ -206,7 +204,7 @@ pub async fn finish(
         "{} unique leads of {} target in {}, ${cost:.2} spent; KPIs {passed}/{} pass",
         last.unique_leads,
         settings.target,
-        super::rules::human(last.elapsed_seconds),
+        crate::stats::human_duration(last.elapsed_seconds),
         lines.len()
     );
     let complete = if reached {

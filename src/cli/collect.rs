@@ -25,6 +25,7 @@ use leadsprint::pipeline::{Intake, Writer};
 use leadsprint::server::{AppState, Campaign, Sprint};
 use leadsprint::sources::sandbox::faults::FaultRates;
 use leadsprint::sources::sandbox::{Sandbox, SandboxConfig, salesnav};
+use leadsprint::stats::human_duration;
 use leadsprint::stats::{Stats, kpis};
 use leadsprint::store::Store;
 use tokio_util::sync::CancellationToken;
@@ -291,12 +292,18 @@ async fn collect(
     let alerts = SprintAlerts::start(settings, intake, speed, tx.subscribe())?;
     let (collecting_tx, collecting) = watch::channel(true);
     let collection = async {
-        let result = engine::run_on(settings, intake, RunOptions { speed }, tx, |control| {
-            if let Some(sprint) = &sprint {
-                sprint.set_control(control.clone());
-            }
-            let _ = control_tx.send(control);
-        })
+        let result = engine::run_on(
+            settings,
+            intake,
+            RunOptions { speed, plan: Some(alerts.plan.clone()) },
+            tx,
+            |control| {
+                if let Some(sprint) = &sprint {
+                    sprint.set_control(control.clone());
+                }
+                let _ = control_tx.send(control);
+            },
+        )
         .await;
         collecting_tx.send_replace(false);
         let _ = bars.await;
@@ -398,7 +405,7 @@ async fn render(mut rx: watch::Receiver<RunStats>, target: u64) {
     while rx.changed().await.is_ok() {
         let stats = rx.borrow_and_update().clone();
         overall.set_position(stats.unique_leads.min(target));
-        let eta = stats.eta_seconds.map_or(String::new(), |s| format!(", eta {}", human(s)));
+        let eta = stats.eta_seconds.map_or(String::new(), |s| format!(", eta {}", human_duration(s)));
         overall.set_message(format!("{:.0}/h{eta}, ${:.2}", stats.leads_per_hour, stats.cost));
         for (i, w) in stats.workflows.iter().enumerate() {
             if rows.len() <= i {
@@ -427,15 +434,6 @@ async fn render(mut rx: watch::Receiver<RunStats>, target: u64) {
         row.finish_and_clear();
     }
     overall.finish_and_clear();
-}
-
-fn human(seconds: f64) -> String {
-    let s = seconds.max(0.0) as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
-    } else {
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
 }
 
 fn print_report(

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use leadsprint::stats::human_duration;
 
 use leadsprint::config::{Flags, Query, Settings};
 use leadsprint::plan::{Forecast, InboxRows, forecast, inbox_rows};
@@ -59,10 +60,6 @@ fn demo_inbox_rows(settings: &Settings, seed: u64) -> InboxRows {
     rows
 }
 
-fn human(seconds: f64) -> String {
-    leadsprint::alerts::rules::human(seconds)
-}
-
 fn print_forecast(settings: &Settings, f: &Forecast) {
     println!("plan: {} — target {} unique leads (vendor time)\n", settings.name, f.target);
     println!("{:<44} {:>10} {:>9} {:>9} {:>12}  bound by", "workflow", "records", "from", "to", "records/h");
@@ -72,14 +69,16 @@ fn print_forecast(settings: &Settings, f: &Forecast) {
             "{:<44} {:>10.0} {:>9} {:>9} {:>12}  {}",
             w.name,
             w.records,
-            human(w.starts_at),
-            human(w.ends_at),
+            human_duration(w.starts_at),
+            human_duration(w.ends_at),
             pace,
             w.bound_by
         );
     }
     match f.time_to_target_seconds {
-        Some(t) => println!("\ntime to target: {} ({:.0} unique leads/hour)", human(t), f.unique_per_hour),
+        Some(t) => {
+            println!("\ntime to target: {} ({:.0} unique leads/hour)", human_duration(t), f.unique_per_hour)
+        }
         None => println!(
             "\nthe target is out of reach: the workflows' expected yields give {:.0} unique leads",
             f.unique_available
@@ -97,7 +96,7 @@ fn print_forecast(settings: &Settings, f: &Forecast) {
         f.vendor_cost + f.enrichment_cost
     );
     if f.enrichment_seconds > 0.0 {
-        println!("enrichment: about {} of Hunter's finder", human(f.enrichment_seconds));
+        println!("enrichment: about {} of Hunter's finder", human_duration(f.enrichment_seconds));
     }
     println!("bottleneck: {}", f.bottleneck);
     println!("\n{:<28} {:>12} {:>12}  forecast", "KPI", "value", "threshold");

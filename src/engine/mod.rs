@@ -47,10 +47,12 @@ pub enum EngineError {
 }
 
 /// Run-wide choices that are not campaign settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Vendor time per real time (the sandbox's clock speed; 1 against real vendors).
     pub speed: f64,
+    /// The sprint's plan, when the caller made one (else the engine plans).
+    pub plan: Option<Arc<crate::plan::Forecast>>,
 }
 
 /// Handles to steer a running engine.
@@ -106,8 +108,11 @@ pub async fn run_on(
     let at_start = unique.load(Ordering::Relaxed);
     let records = shared.reader()?.workflows()?;
     let records_at_start = shared.reader()?.counters()?.records_received;
-    let forecast = crate::plan::forecast(settings, &crate::plan::inbox_rows(shared.dir(), settings));
-    let plans = plan(settings, &records, options, shared.dir())?;
+    let forecast = match &options.plan {
+        Some(plan) => plan.clone(),
+        None => Arc::new(crate::plan::forecast(settings, &crate::plan::inbox_rows(shared.dir(), settings))),
+    };
+    let plans = plan(settings, &records, &options, shared.dir())?;
     let workflows_at_start = records;
     let tx = intake.sender();
     let cancel = CancellationToken::new();
@@ -226,8 +231,7 @@ fn measured_eta(
         .collect();
     let records = run.records_received.saturating_sub(records_at_start);
     let unique = run.unique_leads.saturating_sub(unique_at_start);
-    let planned_share = forecast.unique_leads / forecast.records_collected.max(1.0);
-    let share = if records >= 100 { unique as f64 / records as f64 } else { planned_share };
+    let share = if records >= 100 { unique as f64 / records as f64 } else { forecast.unique_share };
     crate::plan::eta(forecast, run.vendor_elapsed_seconds, &workflows, run.unique_leads, share)
 }
 
@@ -240,7 +244,7 @@ fn vendor_of(settings: &Settings, workflow: &str) -> VendorKind {
 fn plan(
     settings: &Settings,
     records: &BTreeMap<String, WorkflowRecord>,
-    options: RunOptions,
+    options: &RunOptions,
     data_dir: &std::path::Path,
 ) -> Result<Vec<Planned>, EngineError> {
     let mut shared: BTreeMap<VendorKind, VendorClient> = BTreeMap::new();

@@ -219,7 +219,7 @@ fn timeline(out: &mut String, r: &Report) {
     }
     let bins = t.leads_per_hour.values().map(Vec::len).max().unwrap_or(0);
     let labels: Vec<String> =
-        (0..bins).map(|i| crate::alerts::rules::human((i as i64 * t.bin_ms) as f64 / 1000.0)).collect();
+        (0..bins).map(|i| crate::stats::human_duration((i as i64 * t.bin_ms) as f64 / 1000.0)).collect();
     let series: Vec<(&str, Vec<f64>)> =
         t.leads_per_hour.iter().map(|(v, s)| (v.as_str(), s.clone())).collect();
     let span = (t.bin_ms * bins as i64).max(1) as f64;
@@ -235,7 +235,7 @@ fn timeline(out: &mut String, r: &Report) {
         .events
         .iter()
         .map(|e| {
-            let at = crate::alerts::rules::human((e.at_ms - t.start_ms).max(0) as f64 / 1000.0);
+            let at = crate::stats::human_duration((e.at_ms - t.start_ms).max(0) as f64 / 1000.0);
             vec![at, escape(&e.kind), escape(e.vendor.as_deref().unwrap_or("")), escape(&e.text)]
         })
         .collect();
@@ -249,7 +249,7 @@ fn plan(out: &mut String, r: &Report) {
         out.push_str("<p class=\"meta\">No sprint recorded a plan in this store.</p></section>");
         return;
     };
-    let human = |s: Option<f64>| s.map_or("n/a".to_owned(), crate::alerts::rules::human);
+    let human = |s: Option<f64>| s.map_or("n/a".to_owned(), crate::stats::human_duration);
     let rows = vec![
         vec![
             "time to target (vendor time)".into(),

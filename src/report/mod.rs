@@ -58,7 +58,7 @@ pub struct ExportResult {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct VendorFunnel {
     pub vendor: String,
     pub requested: u64,
@@ -154,6 +154,7 @@ struct LeadTally {
     imported_duplicates: BTreeMap<String, u64>,
     merged: BTreeMap<(String, String), u64>,
     histogram: Vec<u64>,
+    email_status: BTreeMap<String, u64>,
     fills: BTreeMap<&'static str, u64>,
     first_seen: Vec<(String, Millis)>,
     window: Option<(Millis, Millis)>,
@@ -188,6 +189,9 @@ fn tally(reader: &Reader) -> Result<LeadTally, StoreError> {
             *t.qualified_by_vendor.entry(first.vendor.clone()).or_default() += 1;
         }
         t.histogram[usize::from(lead.quality.score / 10).min(9)] += 1;
+        // As `Reader::email_status_counts` counts them, in the same pass.
+        let status = if lead.email.is_some() { lead.email_status.as_str() } else { "none" };
+        *t.email_status.entry(status.to_owned()).or_default() += 1;
         let fields = [
             ("email", lead.has_personal_email()),
             ("phone", lead.phone.is_some()),
@@ -252,7 +256,9 @@ pub fn build(reader: &Reader, ctx: &Context<'_>) -> Result<Report, StoreError> {
         _ => None,
     };
     let mut events: Vec<RunEvent> = read_log(reader, Log::RunEvents)?;
-    for notice in crate::alerts::logged_notices(reader, 0, usize::MAX)? {
+    let notices = crate::alerts::logged_notices(reader, 0, usize::MAX)?;
+    let alerts_sent = notices.len() as u64;
+    for notice in notices {
         let text = crate::alerts::slack::headline(&notice.notice);
         events.push(RunEvent {
             at_ms: notice.at_ms,
@@ -291,12 +297,12 @@ pub fn build(reader: &Reader, ctx: &Context<'_>) -> Result<Report, StoreError> {
             enrichment,
         },
         quality_histogram: t.histogram.clone(),
-        email_status: reader.email_status_counts()?,
+        email_status: t.email_status.clone(),
         fill_rates: t.fills.iter().map(|(k, n)| ((*k).to_owned(), percent(*n))).collect(),
         timeline: timeline(&t, events),
         plan_vs_actual,
         exports: read_log(reader, Log::Exports)?,
-        alerts_sent: reader.log_tail(Log::AlertNotices, usize::MAX)?.len() as u64,
+        alerts_sent,
         vendors,
         stats,
     };
@@ -336,18 +342,9 @@ fn funnels(workflows: &BTreeMap<String, crate::store::WorkflowRecord>, t: &LeadT
 }
 
 fn funnel_of<'a>(by_vendor: &'a mut BTreeMap<String, VendorFunnel>, vendor: &str) -> &'a mut VendorFunnel {
-    by_vendor.entry(vendor.to_owned()).or_insert_with(|| VendorFunnel {
-        vendor: vendor.to_owned(),
-        requested: 0,
-        returned: 0,
-        valid: 0,
-        unique: 0,
-        qualified: 0,
-        duplicates: 0,
-        quarantined: 0,
-        credits: 0,
-        cost: 0.0,
-    })
+    by_vendor
+        .entry(vendor.to_owned())
+        .or_insert_with(|| VendorFunnel { vendor: vendor.to_owned(), ..VendorFunnel::default() })
 }
 
 /// A workflow that brought no lead names its vendor by its prefix (`apollo-...`).

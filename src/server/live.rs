@@ -141,7 +141,7 @@ impl Live {
         }
         note_alerts(&mut inner, &reader)?;
         let alert_sinks_off: Vec<crate::alerts::SinkStatus> =
-            crate::alerts::view(&reader, 0)?.sinks.into_iter().filter(|s| s.disabled.is_some()).collect();
+            crate::alerts::sinks(&reader)?.into_iter().filter(|s| s.disabled.is_some()).collect();
         let point = match &run {
             Some(run) => {
                 Point { t: now_millis(), unique: run.unique_leads, leads_per_hour: run.leads_per_hour }

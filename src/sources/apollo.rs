@@ -22,7 +22,7 @@ use crate::lead::{Millis, RawLead, Source};
 /// Apollo shows at most 500 search pages (50,000 people at 100 a page).
 pub const MAX_SEARCH_PAGES: u32 = 500;
 /// Ids per bulk-match call.
-const MATCH_BATCH: usize = 10;
+pub const MATCH_BATCH: usize = 10;
 
 /// Where an Apollo workflow resumes: the search page and the offset in it.
 pub type ApolloCursor = SearchCursor;

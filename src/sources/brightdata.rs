@@ -25,7 +25,7 @@ use crate::http::FetchError;
 use crate::lead::{Millis, RawLead, Source};
 
 /// Wait between status reads while a snapshot builds (vendor time).
-const POLL_EVERY: Duration = Duration::from_secs(10);
+pub const POLL_EVERY: Duration = Duration::from_secs(10);
 /// Status reads before a snapshot that never gets ready fails the page (30 min).
 const MAX_POLLS: u32 = 180;
 /// Snapshots a query may replace (failed or gone) before the workflow gives up.

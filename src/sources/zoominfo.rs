@@ -26,7 +26,7 @@ use crate::lead::{Millis, RawLead, Source};
 /// Renew the token after this much of its 60-minute life (vendor time).
 const TOKEN_RENEW_AFTER: Duration = Duration::from_secs(55 * 60);
 /// Ids per enrich call.
-const ENRICH_BATCH: usize = 25;
+pub const ENRICH_BATCH: usize = 25;
 /// ZoomInfo's 400 messages that mean "no further page" rather than a fault.
 const END_OF_RESULTS: [&str; 2] =
     ["Total record pagination is over max allowed value", "greater than the available results"];
